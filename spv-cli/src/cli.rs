@@ -1,0 +1,218 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use spv::api::ImageFormat;
+use spv::glyph::ImageFit;
+
+/// Render, validate, inspect and export .glyph design documents.
+///
+/// Exit status: 0 when everything worked, 1 when some documents failed (a render in a
+/// batch, a validation error), 2 on a usage or fatal error.
+#[derive(Debug, Parser)]
+#[command(name = "spv-cli", version, max_term_width = 100)]
+pub(crate) struct Cli {
+    /// Log what spv does on stderr (RUST_LOG, when set, chooses the filter instead).
+    #[arg(short, long, global = true)]
+    pub(crate) verbose: bool,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Render documents to thumbnails (PNG, WebP or JPEG).
+    ///
+    /// Without -o, each thumbnail is written as <stem>.<ext> next to its document or in
+    /// --out-dir; with --all-pages as <stem>-p<N>.<ext>, N counted from 0.
+    Render(RenderArgs),
+    /// Check documents against the format and print every error with its JSON path.
+    Validate(ValidateArgs),
+    /// Show a document's title, pages, node counts and assets.
+    Info(InfoArgs),
+    /// Export a page of a document as SVG.
+    Export(ExportArgs),
+}
+
+/// `spv-cli render`.
+#[derive(Debug, Args)]
+pub(crate) struct RenderArgs {
+    /// Documents: .glyph files, directories (every *.glyph inside, recursively) or glob
+    /// patterns such as 'docs/*.glyph'.
+    #[arg(required = true, value_name = "DOC")]
+    pub(crate) docs: Vec<String>,
+
+    /// The longer side of each thumbnail, in pixels [default: 256].
+    #[arg(short, long, value_name = "N", conflicts_with_all = ["width", "height"])]
+    pub(crate) size: Option<u32>,
+
+    /// Thumbnail width in pixels, instead of --size (needs --height).
+    #[arg(long, value_name = "W", requires = "height")]
+    pub(crate) width: Option<u32>,
+
+    /// Thumbnail height in pixels, instead of --size (needs --width).
+    #[arg(long, value_name = "H", requires = "width")]
+    pub(crate) height: Option<u32>,
+
+    /// How the page fills a --width × --height box: letterboxed, cropped or stretched.
+    #[arg(long, value_enum, requires = "width", default_value = "contain")]
+    pub(crate) fit: FitArg,
+
+    /// Write the thumbnail to this file ('-' for stdout); only for a single document and
+    /// page. The format follows the extension unless --format is given.
+    #[arg(short, long, value_name = "OUT", conflicts_with_all = ["out_dir", "all_pages"])]
+    pub(crate) output: Option<PathBuf>,
+
+    /// Write thumbnails into this directory instead of next to each document.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out_dir: Option<PathBuf>,
+
+    /// Output format [default: png, or the extension of -o].
+    #[arg(short, long, value_enum)]
+    pub(crate) format: Option<FormatArg>,
+
+    /// The page to render, counted from 0 as in the JSON path pages[0].
+    #[arg(
+        short,
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        conflicts_with = "all_pages"
+    )]
+    pub(crate) page: usize,
+
+    /// Render every page, each to <stem>-p<N>.<ext> with N counted from 0.
+    #[arg(long)]
+    pub(crate) all_pages: bool,
+
+    /// Renders in flight at once [default: the number of cores].
+    #[arg(short, long, value_name = "JOBS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) jobs: Option<u32>,
+
+    /// Also look for sha256: and relative assets in this directory (after the package and
+    /// the document's own directory).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) assets: Option<PathBuf>,
+
+    /// Paint a visible placeholder for a missing asset or font, with a warning, instead of
+    /// failing.
+    #[arg(long)]
+    pub(crate) lenient: bool,
+}
+
+/// `spv-cli validate`.
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Documents: .glyph files, directories (every *.glyph inside, recursively) or glob
+    /// patterns.
+    #[arg(required = true, value_name = "DOC")]
+    pub(crate) docs: Vec<String>,
+}
+
+/// `spv-cli info`.
+#[derive(Debug, Args)]
+pub(crate) struct InfoArgs {
+    /// The document.
+    #[arg(value_name = "DOC")]
+    pub(crate) doc: PathBuf,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Also look for sha256: and relative assets in this directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) assets: Option<PathBuf>,
+}
+
+/// `spv-cli export`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The document.
+    #[arg(value_name = "DOC")]
+    pub(crate) doc: PathBuf,
+
+    /// The export format.
+    #[arg(short, long, value_enum, default_value = "svg")]
+    pub(crate) format: ExportFormat,
+
+    /// The page to export, counted from 0 as in the JSON path pages[0].
+    #[arg(short, long, value_name = "N", default_value_t = 0)]
+    pub(crate) page: usize,
+
+    /// Write here ('-' for stdout) [default: <stem>.svg next to the document].
+    #[arg(short, long, value_name = "OUT")]
+    pub(crate) output: Option<PathBuf>,
+
+    /// Also look for sha256: and relative assets in this directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) assets: Option<PathBuf>,
+
+    /// Paint a visible placeholder for a missing asset, with a warning, instead of failing.
+    #[arg(long)]
+    pub(crate) lenient: bool,
+}
+
+/// A thumbnail format on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FormatArg {
+    /// PNG.
+    Png,
+    /// Lossless WebP.
+    Webp,
+    /// JPEG (over white where the page is transparent).
+    #[value(alias = "jpg")]
+    Jpeg,
+}
+
+impl From<FormatArg> for ImageFormat {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Png => ImageFormat::Png,
+            FormatArg::Webp => ImageFormat::Webp,
+            FormatArg::Jpeg => ImageFormat::Jpeg,
+        }
+    }
+}
+
+/// `--fit` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FitArg {
+    /// Letterbox: the whole page, centred.
+    Contain,
+    /// Crop: the box filled, centred.
+    Cover,
+    /// Stretch to the box.
+    Fill,
+}
+
+impl From<FitArg> for ImageFit {
+    fn from(fit: FitArg) -> Self {
+        match fit {
+            FitArg::Contain => ImageFit::Contain,
+            FitArg::Cover => ImageFit::Cover,
+            FitArg::Fill => ImageFit::Fill,
+        }
+    }
+}
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// SVG 1.1 with CSS blend modes.
+    Svg,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

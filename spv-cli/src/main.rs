@@ -1,0 +1,30 @@
+//! `spv-cli`: render, validate, inspect and export `.glyph` documents.
+//!
+//! Run `spv-cli --help`. The work is done by the `spv` library's services; this binary
+//! parses arguments, expands inputs and reports.
+
+mod cli;
+mod export;
+mod info;
+mod inputs;
+mod output;
+mod render;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    output::init_tracing(cli.verbose);
+    let result = match &cli.command {
+        Command::Render(args) => render::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Info(args) => info::run(args),
+        Command::Export(args) => export::run(args),
+    };
+    output::exit_code(result)
+}
