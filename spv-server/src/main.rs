@@ -1,16 +1,40 @@
-//! `spv-server`: the spv HTTP daemon.
-//!
-//! The HTTP layer (auth, documents, assets and thumbnails over HTTP) is the next milestone;
-//! until it lands this binary only reports what it will serve, so that deployments and
-//! scripts can already name it. Everything it will mount is in the `spv` library today.
+//! `spv-server`: serves spv over HTTP. Configuration: flags, then the environment, then
+//! an optional TOML file (`--config`); see `spv::config`.
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
 fn main() -> ExitCode {
-    eprintln!(
-        "spv-server {}: the HTTP API is not available in this build yet; \
-         render locally with `spv-cli render DOC --size 256`",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(2)
+    let cli = spv_server::Cli::parse();
+    let config = match cli.config(std::env::vars()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("spv-server: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    spv_server::init_tracing(&config);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("spv-server: cannot start the runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.bind_addr)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot listen on {} (SPV_BIND_ADDR): {e}", config.bind_addr)
+            })?;
+        spv_server::run(config, listener, spv_server::shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("spv-server: {error:#}");
+            ExitCode::from(1)
+        }
+    }
 }

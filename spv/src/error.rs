@@ -38,6 +38,14 @@ pub enum ErrorKind {
     Overloaded,
     /// The thing asked for does not exist.
     NotFound,
+    /// The request carries no credentials, or bad or expired ones.
+    Unauthenticated,
+    /// The caller is known but may not do this (missing scope, not the owner).
+    Forbidden,
+    /// The request conflicts with the current state (a name taken, a duplicate).
+    Conflict,
+    /// A precondition (`If-Match`) does not hold: the resource changed meanwhile.
+    PreconditionFailed,
     /// Reading or writing a file failed.
     Io,
     /// A bug or an unexpected failure inside spv.
@@ -57,6 +65,10 @@ impl ErrorKind {
             ErrorKind::RenderTimeout => "render-timeout",
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::NotFound => "not-found",
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::PreconditionFailed => "precondition-failed",
             ErrorKind::Io => "io",
             ErrorKind::Internal => "internal",
         }

@@ -10,12 +10,20 @@
 //! | [`api`] | request and response types of the services, shared with `spv-client` |
 //! | [`thumbnails`] | the thumbnails service, a `tower::Service<RenderThumbnail>` |
 //! | [`error`] | [`Error`] and [`ErrorKind`] |
+//! | `store` | the database (SQLite default, PostgreSQL) with migrations, and the blob store (feature `store`) |
+//! | `documents` | stored `.glyph` documents with owners, versions, ETags: the `Documents` service (feature `store`) |
+//! | `assets` | uploaded images and fonts, deduplicated by SHA-256: the `Assets` service (feature `store`) |
+//! | `config` | one `Config` of every server setting, from env maps and TOML (feature `store`) |
+//! | `auth` | users, JWT access tokens, rotating refresh tokens, API keys: the `Auth` service (feature `store`) |
+//! | `http` | axum routers, problem+json, OpenAPI and docs UI, health, metrics (feature `http`) |
 //!
 //! # Feature flags
 //!
 //! | feature | default | enables |
 //! |---|---|---|
 //! | `render` | yes | [`render`], [`thumbnails`] and the render pool (vello_cpu, parley, image codecs, Tokio) |
+//! | `store` | no | `store`, `documents`, `assets`, `auth`, `config`: SQLite/PostgreSQL through sqlx, blobs, argon2, JWT; implies `render` |
+//! | `http` | no | `http`: the HTTP adapters (axum, tower-http, utoipa, Scalar, prometheus-client); implies `store` |
 //!
 //! # Example
 //!
@@ -38,10 +46,22 @@
 //! ```
 
 pub mod api;
+#[cfg(feature = "store")]
+pub mod assets;
+#[cfg(feature = "store")]
+pub mod auth;
+#[cfg(feature = "store")]
+pub mod config;
+#[cfg(feature = "store")]
+pub mod documents;
 pub mod error;
 pub mod glyph;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "render")]
 pub mod render;
+#[cfg(feature = "store")]
+pub mod store;
 #[cfg(feature = "render")]
 pub mod thumbnails;
 

@@ -54,6 +54,11 @@ use fonts::FontBook;
 use geometry::Placement;
 use scene::{Resources, Scene};
 
+/// Identifies what this renderer draws: part of every thumbnail cache key and ETag, so
+/// cached images are never served across a change of output. Bump the suffix whenever
+/// the pixels for the same input change.
+pub const RENDERER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+cpu.1");
+
 /// How to render: limits, leniency and where assets come from.
 #[derive(Clone, Copy)]
 pub struct RenderOptions<'a> {

@@ -1,8 +1,4 @@
-//! Request and response types of the services, shared with `spv-client`.
-//!
-//! Plain data: no I/O happens here. The in-process services and the remote client take
-//! and return the same types, so code written against
-//! `S: tower::Service<RenderThumbnail>` runs either way.
+//! Thumbnail requests and responses.
 
 use std::sync::Arc;
 

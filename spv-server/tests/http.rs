@@ -1,0 +1,363 @@
+//! The real server (`spv_server::run`) on 127.0.0.1:0, called over HTTP/1.1 and HTTP/2.
+
+use std::net::SocketAddr;
+
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use serde_json::{Value, json};
+use spv::config::Config;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct Server {
+    base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+    data: tempfile::TempDir,
+}
+
+impl Server {
+    /// Binds first, then spawns: the socket accepts before the first request.
+    async fn start() -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: data.path().to_owned(),
+            job_workers: 2,
+            shutdown_timeout_secs: 5,
+            ..Config::default()
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(spv_server::run(config, listener, async {
+            let _ = stopped.await;
+        }));
+        Server {
+            base: format!("http://{addr}"),
+            stop: Some(stop),
+            task,
+            data,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = (&mut self.task).await.unwrap();
+        assert!(result.is_ok(), "the server ended with {result:?}");
+    }
+}
+
+fn doc() -> Value {
+    json!({"format": "glyph", "version": 1, "pages": [
+        {"width": 400, "height": 200, "background": "#2050f0", "layers": [
+            {"type": "rect", "x": 10, "y": 10, "width": 100, "height": 50, "fill": "#ff0000"}]}]})
+}
+
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG signature");
+    let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    (be(16), be(20))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers.get(name).map_or("", |v| v.to_str().unwrap())
+}
+
+async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    assert_eq!(
+        header(response.headers(), "content-type"),
+        "application/problem+json"
+    );
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn health_security_headers_and_request_id() {
+    let server = Server::start().await;
+    let response = reqwest::get(server.url("/health")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert!(headers.get(header::SERVER).is_none(), "no Server header");
+    assert_eq!(header(&headers, "x-content-type-options"), "nosniff");
+    assert_eq!(header(&headers, "x-frame-options"), "DENY");
+    assert_eq!(header(&headers, "referrer-policy"), "no-referrer");
+    assert!(header(&headers, "content-security-policy").starts_with("default-src 'none'"));
+    assert_eq!(
+        header(&headers, "x-request-id").len(),
+        36,
+        "a generated UUID"
+    );
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"status": "ok"})
+    );
+
+    let client = reqwest::Client::new();
+    let response = client
+        .get(server.url("/ready?pretty"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(response.headers(), "x-request-id"),
+        "abc-123",
+        "propagated"
+    );
+    assert_eq!(
+        response.text().await.unwrap(),
+        "{\n  \"status\": \"ready\"\n}"
+    );
+    assert!(
+        server.data.path().join("spv.db").exists(),
+        "the SQLite database is in the data directory"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_and_offline_docs() {
+    let server = Server::start().await;
+    let spec: Value = reqwest::get(server.url("/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        spec["openapi"].as_str().unwrap().starts_with("3.1."),
+        "{}",
+        spec["openapi"]
+    );
+    for path in [
+        "/api/v1/thumbnails",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} is listed");
+    }
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["apiKey"]["in"], "header");
+
+    let response = reqwest::get(server.url("/docs")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(header(response.headers(), "content-security-policy").contains("'unsafe-inline'"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<script src=\"/docs/scalar.js\">"), "{html}");
+    assert!(html.contains("/openapi.json"));
+    assert!(!html.contains("https://"), "no external URL: {html}");
+    let script = reqwest::get(server.url("/docs/scalar.js")).await.unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
+    assert!(
+        script.bytes().await.unwrap().len() > 100_000,
+        "the embedded bundle"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn thumbnails_png_etag_and_304() {
+    let server = Server::start().await;
+    let client = reqwest::Client::new();
+    let body = json!({"document": doc(), "size": 100});
+    let response = client
+        .post(server.url("/api/v1/thumbnails"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(response.headers(), "content-type"), "image/png");
+    assert!(
+        response.headers().get("content-encoding").is_none(),
+        "images are not compressed"
+    );
+    let etag = header(response.headers(), "etag").to_owned();
+    assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
+    assert_eq!(png_size(&response.bytes().await.unwrap()), (100, 50));
+
+    let again = client
+        .post(server.url("/api/v1/thumbnails"))
+        .header("if-none-match", &etag)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header(again.headers(), "etag"), etag);
+    assert!(again.bytes().await.unwrap().is_empty());
+
+    let other = json!({"document": doc(), "size": 101});
+    let response = client
+        .post(server.url("/api/v1/thumbnails"))
+        .header("if-none-match", &etag)
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "other options, other ETag"
+    );
+    assert_ne!(header(response.headers(), "etag"), etag);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn thumbnail_errors_are_problems() {
+    let server = Server::start().await;
+    let client = reqwest::Client::new();
+    let post = |body: Value| {
+        client
+            .post(server.url("/api/v1/thumbnails"))
+            .json(&body)
+            .send()
+    };
+
+    let bad = json!({"format": "glyph", "version": 1, "pages": [{"width": -3, "height": 10, "layers": []}]});
+    let p = problem(post(json!({"document": bad})).await.unwrap(), 400).await;
+    assert_eq!(p["type"], "urn:spv:problem:invalid-document");
+    assert!(
+        p["detail"].as_str().unwrap().starts_with("pages[0].width"),
+        "{p}"
+    );
+    assert_eq!(p["instance"], "/api/v1/thumbnails");
+
+    let p = problem(
+        post(json!({"document": doc(), "format": "gif"}))
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(
+        p["detail"],
+        "format: \"gif\" is not valid; expected png, webp, jpeg or auto"
+    );
+
+    let p = problem(
+        post(json!({"document": doc(), "size": 5000}))
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("4096") && detail.contains("SPV_MAX_THUMBNAIL_SIZE"),
+        "{detail}"
+    );
+
+    let p = problem(
+        post(json!({"document": doc(), "page": 3})).await.unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(p["type"], "urn:spv:problem:invalid-request");
+
+    let response = client
+        .post(server.url("/api/v1/thumbnails"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let p = problem(response, 400).await;
+    assert!(
+        p["detail"].as_str().unwrap().starts_with("request body:"),
+        "{p}"
+    );
+
+    let p = problem(reqwest::get(server.url("/nowhere")).await.unwrap(), 404).await;
+    assert_eq!(p["instance"], "/nowhere");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn format_auto_negotiates_webp() {
+    let server = Server::start().await;
+    let client = reqwest::Client::new();
+    let body =
+        json!({"document": doc(), "width": 64, "height": 64, "fit": "cover", "format": "auto"});
+    let response = client
+        .post(server.url("/api/v1/thumbnails"))
+        .header("accept", "image/avif,image/webp,*/*")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(response.headers(), "content-type"), "image/webp");
+    assert!(
+        header(response.headers(), "vary")
+            .to_ascii_lowercase()
+            .contains("accept")
+    );
+    let webp_etag = header(response.headers(), "etag").to_owned();
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(&bytes[8..12], b"WEBP");
+
+    let response = client
+        .post(server.url("/api/v1/thumbnails"))
+        .header("accept", "image/png")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(response.headers(), "content-type"), "image/png");
+    assert_ne!(header(response.headers(), "etag"), webp_etag);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests() {
+    let server = Server::start().await;
+    reqwest::get(server.url("/health")).await.unwrap();
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("spv_http_request_duration_seconds_count{method=\"GET\",route=\"/health\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("spv_http_requests_in_flight"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn http2_prior_knowledge() {
+    let server = Server::start().await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let response = client.get(server.url("/health")).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json!({"document": doc(), "size": 40});
+    let response = client
+        .post(server.url("/api/v1/thumbnails"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(png_size(&response.bytes().await.unwrap()), (40, 20));
+    server.stop().await;
+}

@@ -1,0 +1,47 @@
+//! The assets service: images and fonts uploaded once and referenced by documents.
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`Assets`] | the service: `tower::Service` of each request below; [`Assets::resolver`] for renders |
+//! | [`AssetsConfig`] | its settings: upload limit, pixel limit, the pool inspection runs on |
+//! | [`AssetRepo`], [`SqlAssets`] | where metadata is kept; the SQL implementation |
+//! | [`UploadAsset`], [`GetAsset`], [`GetAssetMeta`], [`ListAssets`], [`DeleteAsset`] | the requests, from [`crate::api`] |
+//!
+//! Uploads stream into a temporary blob and are refused past the size limit; the media
+//! type is sniffed from the bytes (a client's `Content-Type` is not trusted); assets are
+//! deduplicated per owner by SHA-256 (one user's upload never reveals another's), while
+//! blobs are content-addressed and so shared on disk.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use spv::api::{Principal, Scopes, UploadAsset};
+//! use spv::assets::{Assets, AssetsConfig};
+//! use spv::store::{Db, LocalBlobs};
+//! use tower::ServiceExt;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let rt = tokio::runtime::Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let db = Db::open(None, dir.path()).await.unwrap();
+//!     let blobs = Arc::new(LocalBlobs::in_data_dir(dir.path()));
+//!     let assets = Assets::with_db(db, blobs, AssetsConfig::default());
+//!     let ann = Principal { user_id: uuid::Uuid::now_v7(), username: "ann".into(),
+//!         is_admin: false, scopes: Scopes::all() };
+//!     let first = assets.clone().oneshot(UploadAsset::bytes(ann.clone(), b"GIF89a...".to_vec()))
+//!         .await.unwrap();
+//!     assert!(first.created);
+//!     assert_eq!(first.asset.mime, "image/gif");
+//!     let again = assets.oneshot(UploadAsset::bytes(ann, b"GIF89a...".to_vec())).await.unwrap();
+//!     assert_eq!((again.created, again.asset.id), (false, first.asset.id));
+//! });
+//! ```
+
+mod meta;
+mod repo;
+mod service;
+#[cfg(test)]
+mod tests;
+
+pub use crate::api::{DeleteAsset, GetAsset, GetAssetMeta, ListAssets, UploadAsset};
+pub use repo::{AssetRepo, SqlAssets};
+pub use service::{Assets, AssetsConfig, DEFAULT_MAX_UPLOAD_BYTES};

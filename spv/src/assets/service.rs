@@ -1,0 +1,303 @@
+//! [`Assets`], the in-process assets service, and [`Assets::resolver`] for renders.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use md5::Md5;
+use sha2::{Digest, Sha512};
+use tokio::io::AsyncReadExt;
+use uuid::Uuid;
+
+use super::meta;
+use super::repo::{AssetRepo, SqlAssets};
+use crate::api::{
+    Asset, AssetContent, AssetList, DeleteAsset, DocumentQuery, GetAsset, GetAssetMeta, ListAssets,
+    MetaInfo, Principal, Scope, UploadAsset, UploadedAsset,
+};
+use crate::glyph::{self, AssetResolver, AssetSource, Bytes};
+use crate::render::pool::RenderPool;
+use crate::store::{BlobKey, BlobStore, Db, from_ms, hex, now_ms};
+use crate::{Error, ErrorKind, Result};
+
+/// The default largest upload: 50 MiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
+
+/// Settings of [`Assets`].
+#[derive(Debug, Clone)]
+pub struct AssetsConfig {
+    /// The largest upload in bytes.
+    pub max_upload_bytes: u64,
+    /// Images with more pixels get no dominant colour (decoding them costs too much).
+    pub max_image_pixels: u64,
+    /// Where inspection (image decoding) runs; share the render pool.
+    pub pool: RenderPool,
+}
+
+impl Default for AssetsConfig {
+    fn default() -> Self {
+        AssetsConfig {
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_image_pixels: glyph::Limits::default().max_image_pixels,
+            pool: RenderPool::default(),
+        }
+    }
+}
+
+/// Uploaded images and fonts: one `tower::Service` per request of [`crate::api::assets`].
+///
+/// Cheap to clone; `poll_ready` is always ready. Uploads stream into a temporary blob
+/// (refused past the size limit), are deduplicated per owner by SHA-256, and are
+/// inspected on the pool. Only the owner and admins see an asset.
+#[derive(Clone, Debug)]
+pub struct Assets {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    repo: Arc<dyn AssetRepo>,
+    blobs: Arc<dyn BlobStore>,
+    config: AssetsConfig,
+}
+
+impl Assets {
+    /// A service over `repo` and `blobs`.
+    pub fn new(repo: Arc<dyn AssetRepo>, blobs: Arc<dyn BlobStore>, config: AssetsConfig) -> Self {
+        Assets {
+            inner: Arc::new(Inner {
+                repo,
+                blobs,
+                config,
+            }),
+        }
+    }
+
+    /// A service over the assets of `db`, bytes in `blobs`.
+    pub fn with_db(db: Db, blobs: Arc<dyn BlobStore>, config: AssetsConfig) -> Self {
+        Assets::new(Arc::new(SqlAssets::new(db)), blobs, config)
+    }
+
+    /// What `Service<UploadAsset>` does.
+    pub async fn upload(&self, request: UploadAsset) -> Result<UploadedAsset> {
+        let principal = request.principal;
+        principal.require(Scope::AssetsWrite)?;
+        let mut body = request.body;
+        let mut writer = self
+            .inner
+            .blobs
+            .writer(self.inner.config.max_upload_bytes)
+            .await?;
+        let (mut sha512, mut md5) = (Sha512::new(), Md5::new());
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            let n = body.read(&mut buffer).await.map_err(|e| {
+                Error::new(ErrorKind::Io, format!("reading the upload failed: {e}"))
+            })?;
+            if n == 0 {
+                break;
+            }
+            let chunk = &buffer[..n];
+            writer.write(chunk).await?;
+            sha512.update(chunk);
+            md5.update(chunk);
+        }
+        let put = writer.finish().await?;
+        let sha256 = put.key.as_str().to_string();
+        if let Some(existing) = self.inner.repo.find(principal.user_id, &sha256).await? {
+            return Ok(UploadedAsset {
+                asset: existing,
+                created: false,
+            });
+        }
+        let bytes = self.inner.blobs.get(&put.key).await?.ok_or_else(|| {
+            Error::internal(format!(
+                "blob {} vanished right after it was stored",
+                put.key
+            ))
+        })?;
+        let max_pixels = self.inner.config.max_image_pixels;
+        let info = self
+            .inner
+            .config
+            .pool
+            .run(move || Ok(meta::inspect(&bytes, max_pixels)))
+            .await?;
+        let now = from_ms(now_ms());
+        let asset = Asset {
+            id: Uuid::now_v7(),
+            owner_id: principal.user_id,
+            sha256,
+            sha512: hex(&sha512.finalize()),
+            md5: hex(&md5.finalize()),
+            filename: request.filename.map(|f| f.chars().take(255).collect()),
+            mime: info.mime,
+            byte_size: put.size,
+            width: info.width,
+            height: info.height,
+            dominant_color: info.dominant_color,
+            font_family: info.font_family,
+            font_style: info.font_style,
+            font_weight: info.font_weight,
+            created_at: now,
+            updated_at: now,
+        };
+        let (asset, created) = self.inner.repo.insert(&asset).await?;
+        Ok(UploadedAsset { asset, created })
+    }
+
+    /// An asset the caller may see, or "not found".
+    async fn visible(&self, principal: &Principal, id: Uuid) -> Result<Asset> {
+        match self.inner.repo.get(id).await? {
+            Some(asset)
+                if !principal.is_anonymous()
+                    && (principal.is_admin || principal.user_id == asset.owner_id) =>
+            {
+                Ok(asset)
+            }
+            _ => Err(Error::new(
+                ErrorKind::NotFound,
+                format!("asset {id} was not found"),
+            )),
+        }
+    }
+
+    /// What `Service<GetAssetMeta>` does.
+    pub async fn meta(&self, request: GetAssetMeta) -> Result<Asset> {
+        self.visible(&request.principal, request.id).await
+    }
+
+    /// What `Service<GetAsset>` does.
+    pub async fn content(&self, request: GetAsset) -> Result<AssetContent> {
+        let asset = self.visible(&request.principal, request.id).await?;
+        let key = BlobKey::parse(&asset.sha256)?;
+        let bytes = self.inner.blobs.get(&key).await?.ok_or_else(|| {
+            Error::internal(format!("the bytes of asset {} are missing", asset.id))
+        })?;
+        Ok(AssetContent { asset, bytes })
+    }
+
+    /// What `Service<ListAssets>` does.
+    pub async fn list(&self, request: ListAssets) -> Result<AssetList> {
+        let principal = request.principal;
+        if principal.is_anonymous() {
+            return Err(Error::new(
+                ErrorKind::Unauthenticated,
+                "listing assets needs a signed-in caller",
+            ));
+        }
+        let query = DocumentQuery {
+            page: request.page,
+            per_page: request.per_page,
+            ..DocumentQuery::default()
+        };
+        let (page, per_page, offset) = crate::documents::paging(&query)?;
+        let owner = (!principal.is_admin).then_some(principal.user_id);
+        let mut items = self
+            .inner
+            .repo
+            .list(owner, i64::from(per_page) + 1, offset)
+            .await?;
+        let has_next = items.len() > per_page as usize;
+        items.truncate(per_page as usize);
+        Ok(AssetList {
+            items,
+            metainfo: MetaInfo {
+                current_page: page,
+                per_page,
+                has_next,
+                has_prev: page > 1,
+            },
+        })
+    }
+
+    /// What `Service<DeleteAsset>` does.
+    pub async fn delete(&self, request: DeleteAsset) -> Result<()> {
+        request.principal.require(Scope::AssetsWrite)?;
+        let asset = self.visible(&request.principal, request.id).await?;
+        match self.inner.repo.delete(asset.id).await? {
+            Some(0) => {
+                self.inner
+                    .blobs
+                    .delete(&BlobKey::parse(&asset.sha256)?)
+                    .await?;
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => Err(Error::new(
+                ErrorKind::NotFound,
+                format!("asset {} was not found", asset.id),
+            )),
+        }
+    }
+
+    /// A resolver with the bytes of every `sha256:` asset of `document` that `owner` has
+    /// uploaded, fetched now (renders run on blocking threads and must not wait on the
+    /// database). Assets the owner does not have are left out: the render reports them
+    /// missing, and nobody can reach another user's asset by its hash.
+    pub async fn resolver(
+        &self,
+        owner: Uuid,
+        document: &glyph::Document,
+    ) -> Result<Arc<dyn AssetResolver>> {
+        let mut found = HashMap::new();
+        for asset in document.assets.iter().flat_map(|a| a.values()) {
+            let AssetSource::Sha256(hash) = &asset.source else {
+                continue;
+            };
+            if found.contains_key(hash) {
+                continue;
+            }
+            let sha256 = hex(hash);
+            if self.inner.repo.find(owner, &sha256).await?.is_none() {
+                continue;
+            }
+            if let Some(bytes) = self.inner.blobs.get(&BlobKey::parse(&sha256)?).await? {
+                found.insert(*hash, Bytes::from(bytes));
+            }
+        }
+        Ok(Arc::new(StoredAssets(found)))
+    }
+}
+
+/// Asset bytes fetched from the store for one render, by SHA-256.
+#[derive(Debug, Default)]
+struct StoredAssets(HashMap<[u8; 32], Bytes>);
+
+impl AssetResolver for StoredAssets {
+    fn resolve(&self, source: &AssetSource) -> Result<Option<Bytes>> {
+        Ok(match source {
+            AssetSource::Sha256(hash) => self.0.get(hash).cloned(),
+            _ => None,
+        })
+    }
+}
+
+type ServiceFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'static>>;
+
+macro_rules! service {
+    ($request:ty => $response:ty, $method:ident) => {
+        impl tower::Service<$request> for Assets {
+            type Response = $response;
+            type Error = Error;
+            type Future = ServiceFuture<$response>;
+
+            fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, request: $request) -> Self::Future {
+                let service = self.clone();
+                Box::pin(async move { service.$method(request).await })
+            }
+        }
+    };
+}
+
+service!(UploadAsset => UploadedAsset, upload);
+service!(GetAssetMeta => Asset, meta);
+service!(GetAsset => AssetContent, content);
+service!(ListAssets => AssetList, list);
+service!(DeleteAsset => (), delete);

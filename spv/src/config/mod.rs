@@ -1,0 +1,345 @@
+//! [`Config`]: every setting of the server, with defaults.
+//!
+//! The library never reads the environment or files by itself: the binaries collect the
+//! environment variables and the optional TOML file and hand them to
+//! [`Config::from_env_map`], [`Config::from_toml_str`] and [`Config::merge_env`]; the
+//! services take the resulting `Config` value. A bad value is an
+//! [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) error naming the
+//! variable and what was expected.
+//!
+//! | variable | field | default |
+//! |---|---|---|
+//! | `SPV_BIND_ADDR` | `bind_addr` | `0.0.0.0:3000` |
+//! | `SPV_DATA_DIR` | `data_dir` | `./spv-data` |
+//! | `DATABASE_URL` | `database_url` | SQLite file `<data_dir>/spv.db` |
+//! | `REDIS_URL` | `redis_url` | none |
+//! | `JWT_SECRET` | `jwt_secret` | none: generated and kept in the data directory |
+//! | `JWT_ISSUER` | `jwt_issuer` | `spv` |
+//! | `API_KEY_HEADER` | `api_key_header` | `x-api-key` |
+//! | `RUST_LOG` | `rust_log` | `info` |
+//! | `SPV_LOG_FORMAT` | `log_format` | `text` (or `json`) |
+//! | `SPV_MAX_THUMBNAIL_SIZE` | `max_thumbnail_size` | 4096 |
+//! | `SPV_JOB_WORKERS` | `job_workers` | the number of cores |
+//! | `SPV_CORS_ORIGINS` | `cors_origins` | none (comma-separated list; `*` for any) |
+//! | `SPV_PROMETHEUS_ENABLED` | `prometheus_enabled` | `true` |
+//! | `SPV_TLS_CERT`, `SPV_TLS_KEY` | `tls_cert`, `tls_key` | none (plain HTTP) |
+//! | `SPV_ADMIN_USER` | `admin_user` | `admin` |
+//! | `SPV_ADMIN_PASSWORD` | `admin_password` | none: generated and printed once |
+//! | `SPV_REQUEST_TIMEOUT_SECS` | `request_timeout_secs` | 30 |
+//! | `SPV_BODY_LIMIT_BYTES` | `body_limit_bytes` | 64 MiB |
+//! | `SPV_SHUTDOWN_TIMEOUT_SECS` | `shutdown_timeout_secs` | 30 |
+//!
+//! Precedence, lowest first: defaults, the TOML file, the environment, command-line flags.
+//!
+//! ```
+//! use spv::config::Config;
+//!
+//! let env = [("SPV_MAX_THUMBNAIL_SIZE", "1024"), ("SPV_CORS_ORIGINS", "https://a.example, https://b.example")];
+//! let config = Config::from_env_map(env.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+//! assert_eq!(config.max_thumbnail_size, 1024);
+//! assert_eq!(config.cors_origins.len(), 2);
+//! assert_eq!(config.bind_addr.to_string(), "0.0.0.0:3000");
+//!
+//! let err = Config::from_env_map([("SPV_JOB_WORKERS".to_string(), "many".to_string())]).unwrap_err();
+//! assert!(err.to_string().starts_with("SPV_JOB_WORKERS:"), "{err}");
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Every setting of the server. See the [module docs](self) for variables and defaults.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the server listens (`SPV_BIND_ADDR`).
+    pub bind_addr: SocketAddr,
+    /// The data directory: SQLite database, blobs, generated secrets (`SPV_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The database (`DATABASE_URL`); `None` is SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// Redis for shared caches and rate limits (`REDIS_URL`); optional.
+    pub redis_url: Option<String>,
+    /// The JWT signing secret (`JWT_SECRET`); `None`: generated and kept in the data
+    /// directory.
+    pub jwt_secret: Option<String>,
+    /// The JWT issuer (`JWT_ISSUER`).
+    pub jwt_issuer: String,
+    /// The header that carries API keys (`API_KEY_HEADER`), lowercase.
+    pub api_key_header: String,
+    /// The log filter, in `RUST_LOG` syntax.
+    pub rust_log: String,
+    /// Text or JSON logs (`SPV_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// The largest thumbnail side in pixels (`SPV_MAX_THUMBNAIL_SIZE`).
+    pub max_thumbnail_size: u32,
+    /// Render and job workers (`SPV_JOB_WORKERS`).
+    pub job_workers: usize,
+    /// Origins allowed by CORS (`SPV_CORS_ORIGINS`); empty: no cross-origin access.
+    pub cors_origins: Vec<String>,
+    /// Serve `GET /metrics` (`SPV_PROMETHEUS_ENABLED`).
+    pub prometheus_enabled: bool,
+    /// PEM certificate chain for TLS (`SPV_TLS_CERT`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS (`SPV_TLS_KEY`).
+    pub tls_key: Option<PathBuf>,
+    /// The first admin's username (`SPV_ADMIN_USER`).
+    pub admin_user: String,
+    /// The first admin's password (`SPV_ADMIN_PASSWORD`); `None`: generated and printed once.
+    pub admin_password: Option<String>,
+    /// Longest time a request may take, in seconds (`SPV_REQUEST_TIMEOUT_SECS`).
+    pub request_timeout_secs: u64,
+    /// Largest request body, in bytes (`SPV_BODY_LIMIT_BYTES`).
+    pub body_limit_bytes: usize,
+    /// How long shutdown waits for in-flight requests, in seconds
+    /// (`SPV_SHUTDOWN_TIMEOUT_SECS`).
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind_addr: SocketAddr::from(([0, 0, 0, 0], 3000)),
+            data_dir: PathBuf::from("./spv-data"),
+            database_url: None,
+            redis_url: None,
+            jwt_secret: None,
+            jwt_issuer: "spv".to_owned(),
+            api_key_header: "x-api-key".to_owned(),
+            rust_log: "info".to_owned(),
+            log_format: LogFormat::Text,
+            max_thumbnail_size: 4096,
+            job_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cors_origins: Vec::new(),
+            prometheus_enabled: true,
+            tls_cert: None,
+            tls_key: None,
+            admin_user: "admin".to_owned(),
+            admin_password: None,
+            request_timeout_secs: 30,
+            body_limit_bytes: 64 * 1024 * 1024,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    /// Like the derived `Debug`, with secrets redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("bind_addr", &self.bind_addr)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact(&self.database_url))
+            .field("redis_url", &redact(&self.redis_url))
+            .field("jwt_secret", &redact(&self.jwt_secret))
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("api_key_header", &self.api_key_header)
+            .field("rust_log", &self.rust_log)
+            .field("log_format", &self.log_format)
+            .field("max_thumbnail_size", &self.max_thumbnail_size)
+            .field("job_workers", &self.job_workers)
+            .field("cors_origins", &self.cors_origins)
+            .field("prometheus_enabled", &self.prometheus_enabled)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("admin_user", &self.admin_user)
+            .field("admin_password", &redact(&self.admin_password))
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .finish()
+    }
+}
+
+impl Config {
+    /// The defaults overridden by the known variables of `env` (unknown ones are
+    /// ignored).
+    pub fn from_env_map(env: impl IntoIterator<Item = (String, String)>) -> Result<Config> {
+        Config::default().merge_env(env)
+    }
+
+    /// A configuration from a TOML file's text: keys are the field names
+    /// (`bind_addr = "127.0.0.1:8080"`), missing keys keep their defaults, unknown keys
+    /// are an error.
+    ///
+    /// ```
+    /// let config = spv::config::Config::from_toml_str("max_thumbnail_size = 512\n").unwrap();
+    /// assert_eq!(config.max_thumbnail_size, 512);
+    /// assert!(spv::config::Config::from_toml_str("max_thumbnail = 1").is_err());
+    /// ```
+    pub fn from_toml_str(text: &str) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            Error::invalid_request(format!("configuration file: {}", e.to_string().trim_end()))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// This configuration overridden by the known variables of `env`.
+    pub fn merge_env(mut self, env: impl IntoIterator<Item = (String, String)>) -> Result<Config> {
+        for (name, value) in env {
+            self.set_var(&name, &value)?;
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Sets one variable by its environment name; unknown names are ignored.
+    fn set_var(&mut self, name: &str, value: &str) -> Result<()> {
+        let some = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+        match name {
+            "SPV_BIND_ADDR" => {
+                self.bind_addr = parse(name, value, "host:port such as 0.0.0.0:3000")?
+            }
+            "SPV_DATA_DIR" => self.data_dir = PathBuf::from(value),
+            "DATABASE_URL" => self.database_url = some(value),
+            "REDIS_URL" => self.redis_url = some(value),
+            "JWT_SECRET" => self.jwt_secret = some(value),
+            "JWT_ISSUER" => self.jwt_issuer = value.to_owned(),
+            "API_KEY_HEADER" => self.api_key_header = value.to_ascii_lowercase(),
+            "RUST_LOG" => self.rust_log = value.to_owned(),
+            "SPV_LOG_FORMAT" => {
+                self.log_format = match value.to_ascii_lowercase().as_str() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(bad(name, value, "text or json")),
+                }
+            }
+            "SPV_MAX_THUMBNAIL_SIZE" => {
+                self.max_thumbnail_size = parse(name, value, "a number of pixels from 1")?
+            }
+            "SPV_JOB_WORKERS" => {
+                self.job_workers = parse(name, value, "a number of workers from 1")?
+            }
+            "SPV_CORS_ORIGINS" => {
+                self.cors_origins = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            "SPV_PROMETHEUS_ENABLED" => self.prometheus_enabled = parse_bool(name, value)?,
+            "SPV_TLS_CERT" => self.tls_cert = some(value).map(PathBuf::from),
+            "SPV_TLS_KEY" => self.tls_key = some(value).map(PathBuf::from),
+            "SPV_ADMIN_USER" => self.admin_user = value.to_owned(),
+            "SPV_ADMIN_PASSWORD" => self.admin_password = some(value),
+            "SPV_REQUEST_TIMEOUT_SECS" => {
+                self.request_timeout_secs = parse(name, value, "a number of seconds from 1")?
+            }
+            "SPV_BODY_LIMIT_BYTES" => {
+                self.body_limit_bytes = parse(name, value, "a number of bytes from 1")?
+            }
+            "SPV_SHUTDOWN_TIMEOUT_SECS" => {
+                self.shutdown_timeout_secs = parse(name, value, "a number of seconds")?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Checks the rules between and within fields, naming the variable of a bad one.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("SPV_MAX_THUMBNAIL_SIZE", self.max_thumbnail_size as u64),
+            ("SPV_JOB_WORKERS", self.job_workers as u64),
+            ("SPV_REQUEST_TIMEOUT_SECS", self.request_timeout_secs),
+            ("SPV_BODY_LIMIT_BYTES", self.body_limit_bytes as u64),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(bad(name, "0", "a number from 1"));
+            }
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(Error::invalid_request(
+                "SPV_TLS_CERT and SPV_TLS_KEY: only one is set; expected both (TLS) or neither (plain HTTP)",
+            ));
+        }
+        let header_ok = !self.api_key_header.is_empty()
+            && self
+                .api_key_header
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !header_ok {
+            return Err(bad(
+                "API_KEY_HEADER",
+                &self.api_key_header,
+                "a header name such as x-api-key",
+            ));
+        }
+        if self.jwt_issuer.is_empty() {
+            return Err(bad("JWT_ISSUER", "", "a non-empty issuer name"));
+        }
+        if self.admin_user.is_empty() {
+            return Err(bad("SPV_ADMIN_USER", "", "a non-empty username"));
+        }
+        if let Some(url) = &self.database_url {
+            let known = ["sqlite:", "postgres://", "postgresql://"];
+            if !known.iter().any(|p| url.starts_with(p)) {
+                return Err(bad(
+                    "DATABASE_URL",
+                    "<set>",
+                    "a URL starting with sqlite:, postgres:// or postgresql://",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database to connect to: `database_url`, or the SQLite file `spv.db` in the
+    /// data directory (created when missing).
+    ///
+    /// ```
+    /// let config = spv::config::Config::default();
+    /// assert_eq!(config.effective_database_url(), "sqlite://./spv-data/spv.db?mode=rwc");
+    /// ```
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("spv.db").display()
+            ),
+        }
+    }
+}
+
+/// "NAME: "value" is not valid; expected ...".
+fn bad(name: &str, value: &str, expected: &str) -> Error {
+    Error::invalid_request(format!(
+        "{name}: {value:?} is not valid; expected {expected}"
+    ))
+}
+
+fn parse<T: FromStr>(name: &str, value: &str, expected: &str) -> Result<T> {
+    value.trim().parse().map_err(|_| bad(name, value, expected))
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(bad(name, value, "true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

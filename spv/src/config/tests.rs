@@ -1,0 +1,166 @@
+//! Unit tests of [`Config`](super::Config).
+use super::*;
+use crate::ErrorKind;
+
+fn env(pairs: &[(&str, &str)]) -> Result<Config> {
+    Config::from_env_map(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+}
+
+#[test]
+fn defaults_match_the_issue() {
+    let c = Config::default();
+    assert_eq!(c.bind_addr.to_string(), "0.0.0.0:3000");
+    assert_eq!(c.data_dir, PathBuf::from("./spv-data"));
+    assert_eq!(c.jwt_issuer, "spv");
+    assert_eq!(c.api_key_header, "x-api-key");
+    assert_eq!(c.max_thumbnail_size, 4096);
+    assert!(c.job_workers >= 1);
+    assert!(c.cors_origins.is_empty());
+    assert!(c.prometheus_enabled);
+    assert_eq!(c.admin_user, "admin");
+    assert_eq!(c.log_format, LogFormat::Text);
+    assert_eq!(c.validate().map_err(|e| e.to_string()), Ok(()));
+}
+
+#[test]
+fn every_variable_is_read() {
+    let c = env(&[
+        ("SPV_BIND_ADDR", "127.0.0.1:8080"),
+        ("SPV_DATA_DIR", "/var/lib/spv"),
+        ("DATABASE_URL", "postgres://db/spv"),
+        ("REDIS_URL", "redis://cache"),
+        ("JWT_SECRET", "s3cret"),
+        ("JWT_ISSUER", "me"),
+        ("API_KEY_HEADER", "X-Key"),
+        ("RUST_LOG", "debug"),
+        ("SPV_LOG_FORMAT", "JSON"),
+        ("SPV_MAX_THUMBNAIL_SIZE", "800"),
+        ("SPV_JOB_WORKERS", "3"),
+        ("SPV_CORS_ORIGINS", "https://a.example,,https://b.example "),
+        ("SPV_PROMETHEUS_ENABLED", "off"),
+        ("SPV_TLS_CERT", "c.pem"),
+        ("SPV_TLS_KEY", "k.pem"),
+        ("SPV_ADMIN_USER", "root"),
+        ("SPV_ADMIN_PASSWORD", "pw"),
+        ("SPV_REQUEST_TIMEOUT_SECS", "5"),
+        ("SPV_BODY_LIMIT_BYTES", "1000"),
+        ("SPV_SHUTDOWN_TIMEOUT_SECS", "2"),
+        ("HOME", "/root"),
+    ])
+    .unwrap();
+    assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.effective_database_url(), "postgres://db/spv");
+    assert_eq!(c.redis_url.as_deref(), Some("redis://cache"));
+    assert_eq!(c.jwt_secret.as_deref(), Some("s3cret"));
+    assert_eq!(
+        (c.jwt_issuer.as_str(), c.api_key_header.as_str()),
+        ("me", "x-key")
+    );
+    assert_eq!(
+        (c.rust_log.as_str(), c.log_format),
+        ("debug", LogFormat::Json)
+    );
+    assert_eq!((c.max_thumbnail_size, c.job_workers), (800, 3));
+    assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
+    assert!(!c.prometheus_enabled);
+    assert_eq!(c.tls_key, Some(PathBuf::from("k.pem")));
+    assert_eq!(
+        (c.admin_user.as_str(), c.admin_password.as_deref()),
+        ("root", Some("pw"))
+    );
+    assert_eq!(
+        (
+            c.request_timeout_secs,
+            c.body_limit_bytes,
+            c.shutdown_timeout_secs
+        ),
+        (5, 1000, 2)
+    );
+}
+
+#[test]
+fn a_bad_value_names_the_variable_and_what_was_expected() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "SPV_BIND_ADDR",
+            "nowhere",
+            "SPV_BIND_ADDR: \"nowhere\" is not valid; expected host:port",
+        ),
+        (
+            "SPV_MAX_THUMBNAIL_SIZE",
+            "-1",
+            "SPV_MAX_THUMBNAIL_SIZE: \"-1\" is not valid",
+        ),
+        (
+            "SPV_MAX_THUMBNAIL_SIZE",
+            "0",
+            "SPV_MAX_THUMBNAIL_SIZE: \"0\" is not valid",
+        ),
+        (
+            "SPV_PROMETHEUS_ENABLED",
+            "maybe",
+            "SPV_PROMETHEUS_ENABLED: \"maybe\" is not valid; expected true or false",
+        ),
+        (
+            "SPV_LOG_FORMAT",
+            "xml",
+            "SPV_LOG_FORMAT: \"xml\" is not valid; expected text or json",
+        ),
+        (
+            "API_KEY_HEADER",
+            "x key",
+            "API_KEY_HEADER: \"x key\" is not valid",
+        ),
+        (
+            "DATABASE_URL",
+            "mysql://x",
+            "DATABASE_URL: \"<set>\" is not valid",
+        ),
+        (
+            "SPV_TLS_CERT",
+            "c.pem",
+            "SPV_TLS_CERT and SPV_TLS_KEY: only one is set",
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let err = env(&[(name, value)]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+        assert!(
+            err.to_string().starts_with(expected),
+            "{name}={value}: got {err}"
+        );
+    }
+}
+
+#[test]
+fn toml_then_env_then_validation() {
+    let file = "bind_addr = \"127.0.0.1:9000\"\nmax_thumbnail_size = 100\ncors_origins = [\"https://x.example\"]\nlog_format = \"json\"\n";
+    let c = Config::from_toml_str(file).unwrap();
+    assert_eq!(c.bind_addr.port(), 9000);
+    assert_eq!(c.cors_origins, ["https://x.example"]);
+    assert_eq!(c.log_format, LogFormat::Json);
+    let c = c
+        .merge_env([("SPV_MAX_THUMBNAIL_SIZE".to_string(), "200".to_string())])
+        .unwrap();
+    assert_eq!((c.bind_addr.port(), c.max_thumbnail_size), (9000, 200));
+
+    let err = Config::from_toml_str("max_thumbnail_size = \"big\"").unwrap_err();
+    assert!(err.to_string().contains("max_thumbnail_size"), "{err}");
+    let err = Config::from_toml_str("job_workers = 0").unwrap_err();
+    assert!(err.to_string().starts_with("SPV_JOB_WORKERS"), "{err}");
+}
+
+#[test]
+fn debug_redacts_secrets() {
+    let c = env(&[
+        ("JWT_SECRET", "topsecret"),
+        ("SPV_ADMIN_PASSWORD", "hunter2"),
+    ])
+    .unwrap();
+    let shown = format!("{c:?}");
+    assert!(
+        !shown.contains("topsecret") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+    assert!(shown.contains("<redacted>"));
+}

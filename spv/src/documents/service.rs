@@ -1,0 +1,295 @@
+//! [`Documents`], the in-process documents service.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use sha2::{Digest, Sha256};
+
+use super::repo::{DocumentFilter, DocumentRepo, SqlDocuments};
+use super::rules;
+use crate::api::{
+    CreateDocument, DeleteDocument, Document, DocumentContent, DocumentList, GetContent,
+    GetDocument, ListDocuments, MetaInfo, PageSummary, PatchDocument, Principal, PutContent,
+};
+use crate::glyph::{self, Limits};
+use crate::render::pool::RenderPool;
+use crate::store::{Db, from_ms, hex, now_ms};
+use crate::{Error, ErrorKind, Result};
+
+/// Settings of [`Documents`].
+#[derive(Debug, Clone, Default)]
+pub struct DocumentsConfig {
+    /// The limits documents are validated under.
+    pub limits: Limits,
+    /// Where validation (parsing) runs; share the thumbnails' pool to bound CPU work.
+    pub pool: RenderPool,
+}
+
+/// Stores, validates and serves `.glyph` documents: one `tower::Service` per request type
+/// of [`crate::api::documents`].
+///
+/// Cheap to clone. `poll_ready` is always ready; parsing runs on the bounded
+/// [`RenderPool`], which answers [`ErrorKind::Overloaded`] when it stays full.
+/// Scopes are checked by the HTTP layer; this service checks ownership (owner or admin;
+/// public documents readable by anyone) and that writers hold `documents:write`.
+#[derive(Clone, Debug)]
+pub struct Documents {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    repo: Arc<dyn DocumentRepo>,
+    limits: Limits,
+    pool: RenderPool,
+}
+
+/// What validation learnt about content.
+struct Checked {
+    bytes: Vec<u8>,
+    sha256: String,
+    package: bool,
+    pages: Vec<PageSummary>,
+    title: String,
+}
+
+impl Documents {
+    /// A service over `repo`.
+    pub fn new(repo: Arc<dyn DocumentRepo>, config: DocumentsConfig) -> Self {
+        let DocumentsConfig { limits, pool } = config;
+        Documents {
+            inner: Arc::new(Inner { repo, limits, pool }),
+        }
+    }
+
+    /// A service over the documents of `db`.
+    pub fn with_db(db: Db, config: DocumentsConfig) -> Self {
+        Documents::new(Arc::new(SqlDocuments::new(db)), config)
+    }
+
+    /// The repository (for other services that read documents, such as thumbnails).
+    pub fn repo(&self) -> &Arc<dyn DocumentRepo> {
+        &self.inner.repo
+    }
+
+    /// Parses `bytes` on the pool; an [`ErrorKind::InvalidDocument`] error with the JSON
+    /// path when they are not a valid `.glyph` document or package.
+    async fn check(&self, bytes: Vec<u8>) -> Result<Checked> {
+        let limits = self.inner.limits.clone();
+        self.inner
+            .pool
+            .run(move || {
+                let loaded = glyph::load(&bytes, &limits)?;
+                Ok(Checked {
+                    sha256: hex(&Sha256::digest(&bytes)),
+                    package: loaded.package.is_some(),
+                    pages: rules::page_summaries(&loaded),
+                    title: rules::default_title(&loaded),
+                    bytes,
+                })
+            })
+            .await
+    }
+
+    /// A readable document, or "not found".
+    async fn readable(&self, principal: Option<&Principal>, id: uuid::Uuid) -> Result<Document> {
+        match self.inner.repo.get(id).await? {
+            Some(doc) if rules::can_read(principal, &doc) => Ok(doc),
+            _ => Err(rules::not_found(id)),
+        }
+    }
+
+    /// What `Service<CreateDocument>` does.
+    pub async fn create(&self, request: CreateDocument) -> Result<Document> {
+        rules::require_writer(&request.principal)?;
+        let title = request
+            .title
+            .as_deref()
+            .map(rules::check_title)
+            .transpose()?;
+        let tags = rules::check_tags(&request.tags)?;
+        let checked = self.check(request.content).await?;
+        let now = from_ms(now_ms());
+        let doc = Document {
+            id: uuid::Uuid::now_v7(),
+            owner_id: request.principal.user_id,
+            title: title.unwrap_or(checked.title),
+            tags,
+            public: request.public,
+            version: 1,
+            content_sha256: checked.sha256,
+            package: checked.package,
+            content_length: checked.bytes.len() as u64,
+            pages: checked.pages,
+            created_at: now,
+            updated_at: now,
+        };
+        self.inner.repo.insert(&doc, &checked.bytes).await?;
+        Ok(doc)
+    }
+
+    /// What `Service<GetDocument>` does.
+    pub async fn get(&self, request: GetDocument) -> Result<Document> {
+        self.readable(request.principal.as_ref(), request.id).await
+    }
+
+    /// What `Service<GetContent>` does.
+    pub async fn content(&self, request: GetContent) -> Result<DocumentContent> {
+        match self.inner.repo.content(request.id).await? {
+            Some((document, bytes)) if rules::can_read(request.principal.as_ref(), &document) => {
+                Ok(DocumentContent { document, bytes })
+            }
+            _ => Err(rules::not_found(request.id)),
+        }
+    }
+
+    /// What `Service<ListDocuments>` does.
+    pub async fn list(&self, request: ListDocuments) -> Result<DocumentList> {
+        let (page, per_page, offset) = rules::paging(&request.query)?;
+        let principal = request.principal.filter(|p| !p.is_anonymous());
+        let filter = DocumentFilter {
+            owner: principal
+                .as_ref()
+                .filter(|p| !p.is_admin)
+                .map(|p| p.user_id),
+            public_only: principal.is_none(),
+            title: rules::filter_text(request.query.title.as_deref()),
+            tag: rules::filter_text(request.query.tag.as_deref()),
+            limit: i64::from(per_page) + 1,
+            offset,
+        };
+        let mut items = self.inner.repo.list(&filter).await?;
+        let has_next = items.len() > per_page as usize;
+        items.truncate(per_page as usize);
+        Ok(DocumentList {
+            items,
+            metainfo: MetaInfo {
+                current_page: page,
+                per_page,
+                has_next,
+                has_prev: page > 1,
+            },
+        })
+    }
+
+    /// What `Service<PutContent>` does.
+    pub async fn put_content(&self, request: PutContent) -> Result<Document> {
+        let current = self.writable(&request.principal, request.id).await?;
+        let checked = self.check(request.content).await?;
+        rules::check_if_match(&current, request.if_match.as_deref())?;
+        let mut doc = current.clone();
+        doc.content_sha256 = checked.sha256;
+        doc.package = checked.package;
+        doc.content_length = checked.bytes.len() as u64;
+        doc.pages = checked.pages;
+        self.save(
+            current,
+            doc,
+            Some(&checked.bytes),
+            request.if_match.is_some(),
+        )
+        .await
+    }
+
+    /// What `Service<PatchDocument>` does.
+    pub async fn patch(&self, request: PatchDocument) -> Result<Document> {
+        let current = self.writable(&request.principal, request.id).await?;
+        let mut doc = current.clone();
+        rules::apply_patch(&mut doc, &request.patch)?;
+        rules::check_if_match(&current, request.if_match.as_deref())?;
+        if doc == current {
+            return Ok(current);
+        }
+        self.save(current, doc, None, request.if_match.is_some())
+            .await
+    }
+
+    /// What `Service<DeleteDocument>` does.
+    pub async fn delete(&self, request: DeleteDocument) -> Result<()> {
+        let current = self.writable(&request.principal, request.id).await?;
+        rules::check_if_match(&current, request.if_match.as_deref())?;
+        if self.inner.repo.delete(current.id, current.version).await? {
+            Ok(())
+        } else {
+            Err(changed_meanwhile(&current, request.if_match.is_some()))
+        }
+    }
+
+    /// The document if `principal` may change it (If-Match is checked by the caller,
+    /// after the body is validated).
+    async fn writable(&self, principal: &Principal, id: uuid::Uuid) -> Result<Document> {
+        rules::require_writer(principal)?;
+        let doc = self.readable(Some(principal), id).await?;
+        rules::check_write(principal, &doc, None)?;
+        Ok(doc)
+    }
+
+    /// Stores `doc` as the next version of `current`, unless it changed meanwhile.
+    async fn save(
+        &self,
+        current: Document,
+        mut doc: Document,
+        content: Option<&[u8]>,
+        had_if_match: bool,
+    ) -> Result<Document> {
+        doc.version = current.version + 1;
+        doc.updated_at = from_ms(now_ms()).max(current.updated_at);
+        if self
+            .inner
+            .repo
+            .update(&doc, content, current.version)
+            .await?
+        {
+            Ok(doc)
+        } else {
+            Err(changed_meanwhile(&current, had_if_match))
+        }
+    }
+}
+
+/// Another writer got in between our read and our write.
+fn changed_meanwhile(doc: &Document, had_if_match: bool) -> Error {
+    let kind = if had_if_match {
+        ErrorKind::PreconditionFailed
+    } else {
+        ErrorKind::Conflict
+    };
+    Error::new(
+        kind,
+        format!(
+            "document {} was changed or deleted meanwhile; read it again and retry",
+            doc.id
+        ),
+    )
+}
+
+type ServiceFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'static>>;
+
+macro_rules! service {
+    ($request:ty => $response:ty, $method:ident) => {
+        impl tower::Service<$request> for Documents {
+            type Response = $response;
+            type Error = Error;
+            type Future = ServiceFuture<$response>;
+
+            fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, request: $request) -> Self::Future {
+                let service = self.clone();
+                Box::pin(async move { service.$method(request).await })
+            }
+        }
+    };
+}
+
+service!(CreateDocument => Document, create);
+service!(GetDocument => Document, get);
+service!(ListDocuments => DocumentList, list);
+service!(GetContent => DocumentContent, content);
+service!(PutContent => Document, put_content);
+service!(PatchDocument => Document, patch);
+service!(DeleteDocument => (), delete);

@@ -1,0 +1,85 @@
+//! The JSON finishing middleware: problem `instance` and `?pretty`.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::problem::{PendingProblem, problem_response};
+
+/// JSON bodies larger than this are passed through without pretty-printing.
+const PRETTY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Marks a response this middleware has seen, so nested routers finish it once.
+#[derive(Clone, Copy, Debug)]
+struct Finished;
+
+/// Whether the query asks for pretty JSON: `?pretty`, `?pretty=true` or `?pretty=1`.
+pub(crate) fn wants_pretty(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|pair| matches!(pair, "pretty" | "pretty=" | "pretty=true" | "pretty=1"))
+    })
+}
+
+/// Completes problem responses with the request path as `instance`, and pretty-prints
+/// JSON responses when the query has `pretty`.
+pub(crate) async fn finish_json(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let pretty = wants_pretty(request.uri().query());
+    let mut response = next.run(request).await;
+    if response.extensions().get::<Finished>().is_some() {
+        return response;
+    }
+    response.extensions_mut().insert(Finished);
+    if let Some(PendingProblem(mut problem)) = response.extensions_mut().remove::<PendingProblem>()
+    {
+        problem.instance = Some(path);
+        let mut finished = problem_response(&problem, pretty);
+        finished.extensions_mut().insert(Finished);
+        for (name, value) in response.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                finished.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        return finished;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+    if !pretty || !is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, PRETTY_LIMIT).await else {
+        // The body was cut off; an empty answer is all that can be said.
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::empty());
+    };
+    let pretty_bytes = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|value| serde_json::to_vec_pretty(&value).ok());
+    let bytes = pretty_bytes.map_or(bytes, Into::into);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if let Ok(len) = HeaderValue::from_str(&bytes.len().to_string()) {
+        parts.headers.insert(header::CONTENT_LENGTH, len);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pretty_query_forms() {
+        assert!(wants_pretty(Some("pretty")));
+        assert!(wants_pretty(Some("a=1&pretty=true")));
+        assert!(!wants_pretty(Some("pretty=false")));
+        assert!(!wants_pretty(Some("prettyish")));
+        assert!(!wants_pretty(None));
+    }
+}

@@ -1,0 +1,186 @@
+//! [`Metrics`]: the prometheus-client registry, the request-tracking middleware and
+//! `GET /metrics`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::HttpBody as _;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use super::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendLabels {
+    backend: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms to about 6.5 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 17))
+}
+
+/// The server's metrics and their registry. Cheap to clone.
+///
+/// ```
+/// let metrics = spv::http::Metrics::new();
+/// metrics.observe_render("cpu", std::time::Duration::from_millis(3));
+/// let text = metrics.encode();
+/// assert!(text.contains("spv_render_duration_seconds_count{backend=\"cpu\"} 1"), "{text}");
+/// ```
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    requests: Family<RequestLabels, Histogram>,
+    in_flight: Gauge,
+    render: Family<BackendLabels, Histogram>,
+    bytes_served: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "spv_http_request_duration_seconds",
+            "HTTP request latency by method, matched route and status",
+            requests.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "spv_http_requests_in_flight",
+            "HTTP requests being served",
+            in_flight.clone(),
+        );
+        let render = Family::<BackendLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "spv_render_duration_seconds",
+            "Thumbnail render time (parse, render, encode, render-pool wait) by backend",
+            render.clone(),
+        );
+        let bytes_served = Counter::default();
+        registry.register(
+            "spv_http_response_body_bytes",
+            "Response body bytes served (bodies of known size)",
+            bytes_served.clone(),
+        );
+        Metrics {
+            inner: Arc::new(Inner {
+                registry,
+                requests,
+                in_flight,
+                render,
+                bytes_served,
+            }),
+        }
+    }
+
+    /// Records one render's time on `backend` (`cpu`).
+    pub fn observe_render(&self, backend: &'static str, elapsed: Duration) {
+        self.inner
+            .render
+            .get_or_create(&BackendLabels { backend })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The registry in the Prometheus/OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.inner.registry).is_err() {
+            tracing::error!("encoding the metrics failed");
+        }
+        text
+    }
+}
+
+/// Measures every request: latency by method, matched route and status, requests in
+/// flight, body bytes served.
+pub(crate) async fn track(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let inner = &metrics.inner;
+    inner.in_flight.inc();
+    let response = next.run(request).await;
+    inner.in_flight.dec();
+    let labels = RequestLabels {
+        method,
+        route,
+        status: response.status().as_u16(),
+    };
+    inner
+        .requests
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    if let Some(bytes) = response.body().size_hint().exact() {
+        inner.bytes_served.inc_by(bytes);
+    }
+    response
+}
+
+/// `GET /metrics`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(serve_metrics))
+        .with_state(state)
+}
+
+/// The metrics in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", body = String,
+        content_type = "application/openmetrics-text")))]
+pub(crate) async fn serve_metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}

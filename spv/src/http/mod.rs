@@ -1,0 +1,75 @@
+//! The HTTP adapters of the services (feature `http`): axum routers, problem+json
+//! errors, conditional requests, OpenAPI and docs, health and metrics.
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`api`] | every router below in one, with metrics and a problem+json fallback |
+//! | [`thumbnails_router`] | `POST /api/v1/thumbnails` |
+//! | [`health_router`] | `GET /health` (liveness), `GET /ready` (readiness) |
+//! | [`docs_router`] | `GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (Scalar, offline) |
+//! | [`metrics_router`] | `GET /metrics` (Prometheus text) |
+//! | [`AppState`] | the services and settings the routers share |
+//! | [`Problem`], [`ApiError`], [`status_for`] | RFC 9457 errors, one status per [`ErrorKind`](crate::ErrorKind) |
+//! | [`Metrics`] | the prometheus-client registry and the server's metrics |
+//! | [`ApiDoc`] | the OpenAPI document |
+//!
+//! A host application nests these routers in its own:
+//!
+//! ```
+//! use spv::http::{AppState, thumbnails_router};
+//!
+//! let state = AppState::new(&spv::config::Config::default());
+//! let app: axum::Router = axum::Router::new().nest("/spv", thumbnails_router(state));
+//! # drop(app);
+//! ```
+//!
+//! Every JSON response honours `?pretty` (pretty-printed), and problem responses get
+//! `instance` set to the request path.
+
+mod conditional;
+mod health;
+mod json;
+mod metrics;
+mod openapi;
+mod problem;
+mod state;
+#[cfg(test)]
+mod tests;
+mod thumbnails;
+
+use axum::Router;
+use axum::extract::Request;
+
+pub use conditional::{etag_matches, strong_etag};
+pub use health::{ReadyCheck, health_router};
+pub use metrics::{Metrics, metrics_router};
+pub use openapi::{ApiDoc, docs_router, openapi};
+pub use problem::{ApiError, INTERNAL_DETAIL, PROBLEM_JSON, Problem, RETRY_AFTER_SECS, status_for};
+pub use state::AppState;
+pub use thumbnails::{ThumbnailBody, thumbnails_router};
+
+/// Every router of spv in one: thumbnails, health, docs and (when enabled) metrics,
+/// with request metrics and a problem+json 404 for unknown paths.
+pub fn api(state: AppState) -> Router {
+    let mut router = Router::new()
+        .merge(thumbnails_router(state.clone()))
+        .merge(health_router(state.clone()))
+        .merge(docs_router(state.clone()));
+    if state.config.prometheus_enabled {
+        router = router.merge(metrics_router(state.clone()));
+    }
+    router
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(json::finish_json))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::new(crate::Error::new(
+        crate::ErrorKind::NotFound,
+        format!("no route for {} {}", request.method(), request.uri().path()),
+    ))
+}

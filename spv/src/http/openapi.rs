@@ -1,0 +1,107 @@
+//! The OpenAPI 3.1 document ([`ApiDoc`], served at `GET /openapi.json`) and the Scalar UI
+//! at `GET /docs`, whose script is embedded in the binary so it works offline.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use utoipa::OpenApi as _;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use super::state::AppState;
+
+/// The OpenAPI document of every route in [`api`](super::api).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "spv", description = "Render, store and serve .glyph design documents."),
+    paths(
+        super::thumbnails::create_thumbnail,
+        super::health::health,
+        super::health::ready,
+        super::metrics::serve_metrics,
+        openapi_json,
+        docs_page,
+    ),
+    components(schemas(super::Problem, super::ThumbnailBody)),
+    tags(
+        (name = "thumbnails", description = "Render documents to images"),
+        (name = "health", description = "Liveness, readiness and metrics"),
+        (name = "docs", description = "This document and its UI"),
+    )
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// The OpenAPI document for this configuration: the security schemes `bearer` (JWT)
+/// and `apiKey` (the `API_KEY_HEADER` header); `/metrics` only when enabled.
+///
+/// ```
+/// let doc = spv::http::openapi(&spv::config::Config::default());
+/// let json = serde_json::to_value(&doc).unwrap();
+/// assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
+/// assert!(json["paths"]["/api/v1/thumbnails"]["post"].is_object());
+/// assert_eq!(json["components"]["securitySchemes"]["apiKey"]["name"], "x-api-key");
+/// ```
+pub fn openapi(config: &crate::config::Config) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    if !config.prometheus_enabled {
+        doc.paths.paths.retain(|path, _| path != "/metrics");
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "apiKey",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(
+            config.api_key_header.clone(),
+        ))),
+    );
+    doc
+}
+
+/// `GET /openapi.json` and `GET /docs` (with its script at `/docs/scalar.js`).
+pub fn docs_router(state: AppState) -> Router {
+    let json = serde_json::to_string(&openapi(&state.config)).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "serializing the OpenAPI document failed");
+        "{}".to_owned()
+    });
+    let scalar = scalar_api_reference::axum::router(
+        "/docs",
+        &serde_json::json!({ "url": "/openapi.json", "title": "spv API" }),
+    );
+    Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .with_state(Arc::new(json))
+        .merge(scalar)
+}
+
+/// The OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "docs",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+pub(crate) async fn openapi_json(State(json): State<Arc<String>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json.as_str().to_owned(),
+    )
+        .into_response()
+}
+
+/// The API reference UI (Scalar), offline.
+#[utoipa::path(get, path = "/docs", tag = "docs",
+    responses((status = 200, description = "An HTML page", content_type = "text/html")))]
+#[allow(dead_code)] // Documents the route that `scalar_api_reference` serves.
+pub(crate) fn docs_page() {}

@@ -1,0 +1,69 @@
+//! [`AppState`], what the routers share.
+
+use std::sync::Arc;
+
+use super::health::ReadyCheck;
+use super::metrics::Metrics;
+use crate::config::Config;
+use crate::render::pool::RenderPool;
+use crate::thumbnails::{Thumbnails, ThumbnailsConfig};
+
+/// The services and settings behind the routers. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The thumbnails service.
+    pub thumbnails: Thumbnails,
+    /// The metrics registry.
+    pub metrics: Metrics,
+    /// The configuration the state was built from.
+    pub config: Arc<Config>,
+    /// What `GET /ready` checks; `None`: always ready.
+    pub ready: Option<ReadyCheck>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("thumbnails", &self.thumbnails)
+            .field("config", &self.config)
+            .field("ready", &self.ready.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// A state from the configuration: a thumbnails service with
+    /// `SPV_MAX_THUMBNAIL_SIZE` and a render pool of `SPV_JOB_WORKERS` slots, and a
+    /// fresh metrics registry.
+    ///
+    /// ```
+    /// let mut config = spv::config::Config::default();
+    /// config.max_thumbnail_size = 512;
+    /// let state = spv::http::AppState::new(&config);
+    /// assert_eq!(state.thumbnails.max_size(), 512);
+    /// ```
+    pub fn new(config: &Config) -> Self {
+        let thumbnails = Thumbnails::new(
+            ThumbnailsConfig::default()
+                .with_max_size(config.max_thumbnail_size)
+                .with_pool(RenderPool::new(config.job_workers)),
+        );
+        AppState::with_thumbnails(config, thumbnails)
+    }
+
+    /// A state around an existing thumbnails service.
+    pub fn with_thumbnails(config: &Config, thumbnails: Thumbnails) -> Self {
+        AppState {
+            thumbnails,
+            metrics: Metrics::new(),
+            config: Arc::new(config.clone()),
+            ready: None,
+        }
+    }
+
+    /// Sets what `GET /ready` checks.
+    pub fn with_ready_check(mut self, ready: ReadyCheck) -> Self {
+        self.ready = Some(ready);
+        self
+    }
+}

@@ -1,0 +1,81 @@
+//! Router tests driven in-process with `oneshot` (no network).
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use tower::ServiceExt;
+
+use super::{AppState, api};
+use crate::config::Config;
+use crate::render::pool::RenderPool;
+use crate::thumbnails::{Thumbnails, ThumbnailsConfig};
+
+const BODY: &str = r##"{"document":{"format":"glyph","version":1,
+    "pages":[{"width":40,"height":20,"layers":[]}]},"size":20}"##;
+
+fn thumbnail_request() -> Request<Body> {
+    Request::post("/api/v1/thumbnails")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(BODY))
+        .unwrap()
+}
+
+/// Guards the issue's "503 with Retry-After under saturation" instead of an endless queue.
+#[tokio::test]
+async fn a_saturated_render_pool_answers_503_with_retry_after() {
+    let pool = RenderPool::new(1).with_queue_timeout(Duration::ZERO);
+    let thumbnails = Thumbnails::new(ThumbnailsConfig::default().with_pool(pool.clone()));
+    let state = AppState::with_thumbnails(&Config::default(), thumbnails);
+    let app = api(state);
+
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let busy = tokio::spawn(pool.run(move || {
+        let _ = wait.recv();
+        Ok(())
+    }));
+    while pool.available() > 0 {
+        tokio::task::yield_now().await;
+    }
+    let response = app.clone().oneshot(thumbnail_request()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["type"], "urn:spv:problem:overloaded");
+    assert_eq!(problem["instance"], "/api/v1/thumbnails");
+
+    release.send(()).unwrap();
+    busy.await.unwrap().unwrap();
+    let response = app.oneshot(thumbnail_request()).await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "served once the slot is free"
+    );
+}
+
+#[tokio::test]
+async fn metrics_can_be_turned_off() {
+    let config = Config {
+        prometheus_enabled: false,
+        ..Config::default()
+    };
+    let app = api(AppState::new(&config));
+    let request = Request::get("/metrics").body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let request = Request::get("/openapi.json").body(Body::empty()).unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    let spec: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        spec["paths"]["/metrics"].is_null(),
+        "not listed when not mounted"
+    );
+    assert!(spec["paths"]["/api/v1/thumbnails"].is_object());
+}

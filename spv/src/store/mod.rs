@@ -1,0 +1,55 @@
+//! Storage: the database and the blob store.
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`Db`] | one pool over SQLite (embedded default, `<data_dir>/spv.db`, WAL) or PostgreSQL, migrated on connect |
+//! | [`DbOptions`], [`Backend`] | pool settings, which engine |
+//! | [`BlobStore`], [`BlobWriter`] | content-addressed blobs, written to a temporary name then renamed |
+//! | [`LocalBlobs`] | blobs in `<data_dir>/blobs/ab/cd/<sha256>` |
+//!
+//! Migrations live in `migrations/sqlite/` and `migrations/postgres/` at the repository
+//! root and are embedded with `sqlx::migrate!`. Repositories of each domain
+//! (`documents`, `auth`, …) are implemented over [`Db`] with portable SQL.
+//!
+//! ```
+//! use spv::store::{BlobStore, Db, LocalBlobs};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let rt = tokio::runtime::Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let db = Db::open(None, dir.path()).await.unwrap();
+//!     db.ping().await.unwrap();
+//!     let blobs = LocalBlobs::in_data_dir(dir.path());
+//!     let put = blobs.put(b"bytes").await.unwrap();
+//!     assert_eq!(put.size, 5);
+//! });
+//! ```
+
+mod blobs;
+mod db;
+#[cfg(test)]
+pub(crate) mod testing;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub(crate) use blobs::hex;
+pub use blobs::{BlobKey, BlobStore, BlobWriter, LocalBlobs, PutBlob};
+pub(crate) use db::db_err;
+pub use db::{Backend, Db, DbOptions, SQLITE_FILE};
+
+/// A boxed, sendable future of a [`crate::Result`], the return type of the storage traits
+/// (which are used as trait objects).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = crate::Result<T>> + Send + 'a>>;
+
+/// Now, in unix milliseconds (how the database keeps times).
+pub(crate) fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Unix milliseconds as a UTC time (out-of-range values clamp to the epoch).
+pub(crate) fn from_ms(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}

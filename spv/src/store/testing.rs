@@ -1,0 +1,94 @@
+//! Test databases: SQLite in a temporary directory always, PostgreSQL when
+//! `SPV_TEST_POSTGRES_URL` is set, each in a fresh schema so tests run in parallel.
+//!
+//! Without the variable the PostgreSQL half is skipped with a message, except under
+//! `CI=true`, where a missing variable fails the test: CI must test both engines.
+
+use super::{Db, DbOptions};
+
+/// The variable naming the PostgreSQL server of the tests.
+pub(crate) const POSTGRES_URL_VAR: &str = "SPV_TEST_POSTGRES_URL";
+
+/// A migrated, empty database for one test.
+pub(crate) struct TestDb {
+    /// The database.
+    pub(crate) db: Db,
+    /// Keeps the SQLite directory alive as long as the test runs.
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh SQLite database in a temporary directory.
+pub(crate) async fn sqlite_db() -> TestDb {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = Db::open(None, dir.path())
+        .await
+        .expect("an SQLite database");
+    TestDb {
+        db,
+        _dir: Some(dir),
+    }
+}
+
+/// A fresh PostgreSQL schema, or `None` when the server is not configured (outside CI).
+pub(crate) async fn postgres_db() -> Option<TestDb> {
+    let url = match std::env::var(POSTGRES_URL_VAR) {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "{POSTGRES_URL_VAR} must be set when CI=true: PostgreSQL tests cannot be skipped in CI"
+                );
+            }
+            eprintln!("skipped: {POSTGRES_URL_VAR} not set");
+            return None;
+        }
+    };
+    drop_stale_schemas(&url).await;
+    let schema = format!("spv_test_{}", uuid::Uuid::now_v7().simple());
+    let options = DbOptions {
+        max_connections: Some(4),
+        schema: Some(schema),
+        ..DbOptions::default()
+    };
+    let db = Db::connect_with(&url, options)
+        .await
+        .unwrap_or_else(|e| panic!("the server of {POSTGRES_URL_VAR}: {e}"));
+    Some(TestDb { db, _dir: None })
+}
+
+/// Drops the schemas of earlier test runs, once per process. A schema's name carries the
+/// UUIDv7 it was made with, whose first 48 bits are its creation time in milliseconds; only
+/// schemas older than an hour go, so test processes running now keep theirs.
+async fn drop_stale_schemas(url: &str) {
+    const DROP_STALE: &str = r"
+        DO $$
+        DECLARE s text;
+        BEGIN
+            FOR s IN
+                SELECT schema_name FROM information_schema.schemata
+                WHERE schema_name ~ '^spv_test_[0-9a-f]{32}$'
+                  AND ('x' || lpad(substr(schema_name, 10, 12), 16, '0'))::bit(64)::bigint
+                      < (extract(epoch FROM now()) * 1000)::bigint - 3600000
+            LOOP
+                EXECUTE 'DROP SCHEMA IF EXISTS ' || quote_ident(s) || ' CASCADE';
+            END LOOP;
+        END $$;";
+    static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    CLEANED
+        .get_or_init(|| async {
+            use sqlx::Connection;
+            if let Ok(mut conn) = sqlx::PgConnection::connect(url).await
+                && let Err(err) = sqlx::raw_sql(DROP_STALE).execute(&mut conn).await
+            {
+                eprintln!("could not drop stale test schemas: {err}");
+            }
+        })
+        .await;
+}
+
+/// Every configured database: SQLite, then PostgreSQL when available.
+pub(crate) async fn test_dbs() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite_db().await];
+    dbs.extend(postgres_db().await);
+    dbs
+}
