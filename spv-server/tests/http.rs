@@ -1,5 +1,8 @@
 //! The real server (`spv_server::run`) on 127.0.0.1:0, called over HTTP/1.1 and HTTP/2.
 
+#[path = "http/auth.rs"]
+mod auth;
+
 use std::net::SocketAddr;
 
 use reqwest::StatusCode;
@@ -10,8 +13,13 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The first admin's password, given through `SPV_ADMIN_PASSWORD` (`admin_password`).
+const ADMIN_PASSWORD: &str = "correct horse battery";
+
 struct Server {
     base: String,
+    /// An access token of the admin (password grant).
+    token: String,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
     data: tempfile::TempDir,
@@ -25,6 +33,7 @@ impl Server {
             data_dir: data.path().to_owned(),
             job_workers: 2,
             shutdown_timeout_secs: 5,
+            admin_password: Some(ADMIN_PASSWORD.to_owned()),
             ..Config::default()
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -33,8 +42,22 @@ impl Server {
         let task = tokio::spawn(spv_server::run(config, listener, async {
             let _ = stopped.await;
         }));
+        let base = format!("http://{addr}");
+        let tokens: Value = reqwest::Client::new()
+            .post(format!("{base}/api/v1/auth/token"))
+            .json(
+                &json!({"grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = tokens["access_token"].as_str().unwrap().to_owned();
         Server {
-            base: format!("http://{addr}"),
+            base,
+            token,
             stop: Some(stop),
             task,
             data,
@@ -174,6 +197,7 @@ async fn thumbnails_png_etag_and_304() {
     let body = json!({"document": doc(), "size": 100});
     let response = client
         .post(server.url("/api/v1/thumbnails"))
+        .bearer_auth(&server.token)
         .json(&body)
         .send()
         .await
@@ -190,6 +214,7 @@ async fn thumbnails_png_etag_and_304() {
 
     let again = client
         .post(server.url("/api/v1/thumbnails"))
+        .bearer_auth(&server.token)
         .header("if-none-match", &etag)
         .json(&body)
         .send()
@@ -202,6 +227,7 @@ async fn thumbnails_png_etag_and_304() {
     let other = json!({"document": doc(), "size": 101});
     let response = client
         .post(server.url("/api/v1/thumbnails"))
+        .bearer_auth(&server.token)
         .header("if-none-match", &etag)
         .json(&other)
         .send()
@@ -223,6 +249,7 @@ async fn thumbnail_errors_are_problems() {
     let post = |body: Value| {
         client
             .post(server.url("/api/v1/thumbnails"))
+            .bearer_auth(&server.token)
             .json(&body)
             .send()
     };
@@ -270,6 +297,7 @@ async fn thumbnail_errors_are_problems() {
 
     let response = client
         .post(server.url("/api/v1/thumbnails"))
+        .bearer_auth(&server.token)
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -294,6 +322,7 @@ async fn format_auto_negotiates_webp() {
         json!({"document": doc(), "width": 64, "height": 64, "fit": "cover", "format": "auto"});
     let response = client
         .post(server.url("/api/v1/thumbnails"))
+        .bearer_auth(&server.token)
         .header("accept", "image/avif,image/webp,*/*")
         .json(&body)
         .send()
@@ -312,6 +341,7 @@ async fn format_auto_negotiates_webp() {
 
     let response = client
         .post(server.url("/api/v1/thumbnails"))
+        .bearer_auth(&server.token)
         .header("accept", "image/png")
         .json(&body)
         .send()
@@ -353,6 +383,7 @@ async fn http2_prior_knowledge() {
     let body = json!({"document": doc(), "size": 40});
     let response = client
         .post(server.url("/api/v1/thumbnails"))
+        .bearer_auth(&server.token)
         .json(&body)
         .send()
         .await

@@ -4,7 +4,9 @@
 //! | item | what it is |
 //! |---|---|
 //! | [`api`] | every router below in one, with metrics and a problem+json fallback |
-//! | [`thumbnails_router`] | `POST /api/v1/thumbnails` |
+//! | [`thumbnails_router`] | `POST /api/v1/thumbnails` (scope `thumbnails:read`) |
+//! | [`auth_router`] | `POST /api/v1/auth/token`, `POST /api/v1/users`, `GET /api/v1/users/me`, `POST`/`GET /api/v1/api-keys`, `DELETE /api/v1/api-keys/{id}` |
+//! | [`Authenticated`] | the extractor of the caller: 401 without a valid credential |
 //! | [`health_router`] | `GET /health` (liveness), `GET /ready` (readiness) |
 //! | [`docs_router`] | `GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (Scalar, offline) |
 //! | [`metrics_router`] | `GET /metrics` (Prometheus text) |
@@ -26,6 +28,8 @@
 //! Every JSON response honours `?pretty` (pretty-printed), and problem responses get
 //! `instance` set to the request path.
 
+mod accounts;
+mod auth;
 mod conditional;
 mod health;
 mod json;
@@ -40,6 +44,8 @@ mod thumbnails;
 use axum::Router;
 use axum::extract::Request;
 
+pub use accounts::auth_router;
+pub use auth::Authenticated;
 pub use conditional::{etag_matches, strong_etag};
 pub use health::{ReadyCheck, health_router};
 pub use metrics::{Metrics, metrics_router};
@@ -48,11 +54,12 @@ pub use problem::{ApiError, INTERNAL_DETAIL, PROBLEM_JSON, Problem, RETRY_AFTER_
 pub use state::AppState;
 pub use thumbnails::{ThumbnailBody, thumbnails_router};
 
-/// Every router of spv in one: thumbnails, health, docs and (when enabled) metrics,
+/// Every router of spv in one: thumbnails, auth, health, docs and (when enabled) metrics,
 /// with request metrics and a problem+json 404 for unknown paths.
 pub fn api(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(thumbnails_router(state.clone()))
+        .merge(auth_router(state.clone()))
         .merge(health_router(state.clone()))
         .merge(docs_router(state.clone()));
     if state.config.prometheus_enabled {

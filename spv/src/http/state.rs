@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::health::ReadyCheck;
 use super::metrics::Metrics;
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::render::pool::RenderPool;
 use crate::thumbnails::{Thumbnails, ThumbnailsConfig};
@@ -19,6 +20,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// What `GET /ready` checks; `None`: always ready.
     pub ready: Option<ReadyCheck>,
+    /// The auth service; `None`: no credential is accepted, so every protected route
+    /// answers 401.
+    pub auth: Option<Auth>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -27,6 +31,7 @@ impl std::fmt::Debug for AppState {
             .field("thumbnails", &self.thumbnails)
             .field("config", &self.config)
             .field("ready", &self.ready.is_some())
+            .field("auth", &self.auth.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -58,12 +63,19 @@ impl AppState {
             metrics: Metrics::new(),
             config: Arc::new(config.clone()),
             ready: None,
+            auth: None,
         }
     }
 
     /// Sets what `GET /ready` checks.
     pub fn with_ready_check(mut self, ready: ReadyCheck) -> Self {
         self.ready = Some(ready);
+        self
+    }
+
+    /// Sets the auth service that checks credentials and serves the auth routes.
+    pub fn with_auth(mut self, auth: Auth) -> Self {
+        self.auth = Some(auth);
         self
     }
 }

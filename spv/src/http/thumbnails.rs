@@ -13,11 +13,12 @@ use base64::Engine as _;
 use serde::Deserialize;
 use tower::ServiceExt;
 
+use super::auth::Authenticated;
 use super::conditional::{etag_matches, strong_etag};
 use super::json::finish_json;
 use super::problem::ApiError;
 use super::state::AppState;
-use crate::api::{ImageFormat, RenderThumbnail, ThumbnailSize};
+use crate::api::{ImageFormat, RenderThumbnail, Scope, ThumbnailSize};
 use crate::glyph::ImageFit;
 use crate::render::RENDERER_VERSION;
 use crate::{Error, ErrorKind};
@@ -72,17 +73,24 @@ pub fn thumbnails_router(state: AppState) -> Router {
         (status = 304, description = "`If-None-Match` matched; nothing rendered"),
         (status = 400, description = "Bad document or options", body = super::Problem,
             content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential; see `WWW-Authenticate`",
+            body = super::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential lacks `thumbnails:read`",
+            body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over the limit", body = super::Problem,
             content_type = "application/problem+json"),
         (status = 422, description = "A missing or unreadable asset", body = super::Problem,
             content_type = "application/problem+json"),
         (status = 503, description = "Render pool saturated; see `Retry-After`",
-            body = super::Problem, content_type = "application/problem+json")))]
+            body = super::Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["thumbnails:read"]), ("apiKey" = ["thumbnails:read"])))]
 pub(crate) async fn create_thumbnail(
     State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    principal.require(Scope::ThumbnailsRead)?;
     let body = body.map_err(|rejection| body_error(rejection, state.config.body_limit_bytes))?;
     let body: ThumbnailBody = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid_request(format!("request body: {e}")))?;

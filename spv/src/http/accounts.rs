@@ -1,0 +1,222 @@
+//! The auth routes: the OAuth 2.0 token endpoint, users and API keys.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Form, Json};
+use serde::de::DeserializeOwned;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use super::auth::Authenticated;
+use super::json::finish_json;
+use super::problem::ApiError;
+use super::state::AppState;
+use crate::api::{CreateApiKey, CreateUser, GetMe, ListApiKeys, RevokeApiKey, TokenRequest};
+use crate::auth::Auth;
+use crate::{Error, ErrorKind};
+
+/// `POST /api/v1/auth/token`, `POST /api/v1/users`, `GET /api/v1/users/me`,
+/// `POST`/`GET /api/v1/api-keys` and `DELETE /api/v1/api-keys/{id}`.
+pub fn auth_router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/auth/token", post(token))
+        .route("/api/v1/users", post(create_user))
+        .route("/api/v1/users/me", get(me))
+        .route("/api/v1/api-keys", post(create_api_key).get(list_api_keys))
+        .route("/api/v1/api-keys/{id}", delete(revoke_api_key))
+        .layer(axum::middleware::from_fn(finish_json))
+        .with_state(state)
+}
+
+fn service(state: &AppState) -> Result<Auth, ApiError> {
+    state.auth.clone().ok_or_else(|| {
+        ApiError::new(Error::new(
+            ErrorKind::Unauthenticated,
+            "this server has no authentication configured: no credential is accepted",
+        ))
+    })
+}
+
+fn rejection(status: StatusCode, text: &str) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        let error = Error::new(
+            ErrorKind::LimitExceeded,
+            "request body is larger than the limit (SPV_BODY_LIMIT_BYTES)",
+        );
+        ApiError::with_status(error, StatusCode::PAYLOAD_TOO_LARGE)
+    } else {
+        ApiError::new(Error::invalid_request(format!("request body: {text}")))
+    }
+}
+
+fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(Error::invalid_request(format!("request body: {e}"))))
+}
+
+fn created(location: String, body: impl serde::Serialize) -> Response {
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// Exchanges a password, an API key or a refresh token for an access token.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
+    request_body(content(
+        (TokenRequest = "application/json"),
+        (TokenRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The tokens", body = crate::api::TokenResponse),
+        (status = 400, description = "A malformed request", body = super::Problem,
+            content_type = "application/problem+json"),
+        (status = 401, description = "Bad credentials; see `WWW-Authenticate`",
+            body = super::Problem, content_type = "application/problem+json")),
+    security(()))]
+pub(crate) async fn token(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let auth = service(&state)?;
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| {
+            ct.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    let grant: TokenRequest = if is_form {
+        Form::<TokenRequest>::from_request(request, &())
+            .await
+            .map_err(|e| rejection(e.status(), &e.body_text()))?
+            .0
+    } else {
+        let body = Bytes::from_request(request, &())
+            .await
+            .map_err(|e| rejection(e.status(), &e.body_text()))?;
+        json_body(&body)?
+    };
+    let tokens = auth.oneshot(grant).await?;
+    let mut response = Json(tokens).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// The caller's own user.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "auth",
+    responses(
+        (status = 200, description = "The caller", body = crate::api::User),
+        (status = 401, description = "No valid credential", body = super::Problem,
+            content_type = "application/problem+json")),
+    security(("bearer" = []), ("apiKey" = [])))]
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Response, ApiError> {
+    let user = service(&state)?.oneshot(GetMe { principal }).await?;
+    Ok(Json(user).into_response())
+}
+
+/// Creates a user (administrators only).
+#[utoipa::path(post, path = "/api/v1/users", tag = "auth",
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "The user; `Location` names it", body = crate::api::User),
+        (status = 400, description = "A bad username or password", body = super::Problem,
+            content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = super::Problem,
+            content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = super::Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "The username is taken", body = super::Problem,
+            content_type = "application/problem+json")),
+    security(("bearer" = ["admin"]), ("apiKey" = ["admin"])))]
+pub(crate) async fn create_user(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut request: CreateUser = json_body(&body)?;
+    request.principal = principal;
+    let user = service(&state)?.oneshot(request).await?;
+    Ok(created(format!("/api/v1/users/{}", user.id), user))
+}
+
+/// Creates an API key for the caller; the answer is the only time `key` is shown.
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "auth",
+    request_body = CreateApiKey,
+    responses(
+        (status = 201, description = "The key with its secret; `Location` names it",
+            body = crate::api::CreatedApiKey),
+        (status = 400, description = "A bad name, scope or expiry", body = super::Problem,
+            content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = super::Problem,
+            content_type = "application/problem+json"),
+        (status = 403, description = "Scopes the caller lacks", body = super::Problem,
+            content_type = "application/problem+json")),
+    security(("bearer" = []), ("apiKey" = [])))]
+pub(crate) async fn create_api_key(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut request: CreateApiKey = json_body(&body)?;
+    request.principal = principal;
+    let key = service(&state)?.oneshot(request).await?;
+    let mut response = created(format!("/api/v1/api-keys/{}", key.id), key);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The caller's API keys (an administrator's: everyone's), never their secrets.
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "auth",
+    responses(
+        (status = 200, description = "The keys", body = Vec<crate::api::ApiKey>),
+        (status = 401, description = "No valid credential", body = super::Problem,
+            content_type = "application/problem+json")),
+    security(("bearer" = []), ("apiKey" = [])))]
+pub(crate) async fn list_api_keys(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Response, ApiError> {
+    let keys = service(&state)?.oneshot(ListApiKeys { principal }).await?;
+    Ok(Json(keys).into_response())
+}
+
+/// Revokes an API key of the caller (an administrator: any key).
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "auth",
+    params(("id" = Uuid, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No valid credential", body = super::Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such key of the caller", body = super::Problem,
+            content_type = "application/problem+json")),
+    security(("bearer" = []), ("apiKey" = [])))]
+pub(crate) async fn revoke_api_key(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| {
+        Error::new(
+            ErrorKind::NotFound,
+            format!("api key {id:?} not found: expected a UUID"),
+        )
+    })?;
+    service(&state)?
+        .oneshot(RevokeApiKey { principal, id })
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
