@@ -147,10 +147,13 @@ async fn start_auth(config: &Config, db: spv::store::Db) -> anyhow::Result<Auth>
 /// Installs the global tracing subscriber: `config.rust_log` as the filter, text or JSON
 /// lines on stderr. Does nothing when one is installed already.
 pub fn init_tracing(config: &Config) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(&config.rust_log).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for people: log files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _already_set = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
