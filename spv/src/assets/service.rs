@@ -1,10 +1,7 @@
 //! [`Assets`], the in-process assets service, and [`Assets::resolver`] for renders.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use md5::Md5;
 use sha2::{Digest, Sha512};
@@ -275,29 +272,10 @@ impl AssetResolver for StoredAssets {
     }
 }
 
-type ServiceFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'static>>;
-
-macro_rules! service {
-    ($request:ty => $response:ty, $method:ident) => {
-        impl tower::Service<$request> for Assets {
-            type Response = $response;
-            type Error = Error;
-            type Future = ServiceFuture<$response>;
-
-            fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn call(&mut self, request: $request) -> Self::Future {
-                let service = self.clone();
-                Box::pin(async move { service.$method(request).await })
-            }
-        }
-    };
-}
-
-service!(UploadAsset => UploadedAsset, upload);
-service!(GetAssetMeta => Asset, meta);
-service!(GetAsset => AssetContent, content);
-service!(ListAssets => AssetList, list);
-service!(DeleteAsset => (), delete);
+crate::store::domain_service!(Assets {
+    UploadAsset => UploadedAsset, upload;
+    GetAssetMeta => Asset, meta;
+    GetAsset => AssetContent, content;
+    ListAssets => AssetList, list;
+    DeleteAsset => (), delete;
+});

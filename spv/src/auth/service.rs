@@ -1,7 +1,6 @@
 //! The [`Auth`] service: token grants, users, API keys and credential checks.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use uuid::Uuid;
@@ -14,7 +13,7 @@ use crate::auth::jwt::{Jwt, unauthenticated};
 use crate::auth::password::{Passwords, dummy_hash};
 use crate::auth::refresh::{self, Grant};
 use crate::auth::{JwtSecret, keys, users};
-use crate::store::{BoxFuture, Db, from_ms, now_ms};
+use crate::store::{Db, from_ms, now_ms};
 use crate::{Error, ErrorKind, Result};
 
 /// Settings of [`Auth`].
@@ -355,29 +354,11 @@ impl Auth {
     }
 }
 
-/// One `tower::Service<$request>` impl per request type, each delegating to a method.
-macro_rules! service {
-    ($request:ty => $response:ty, $method:ident) => {
-        impl tower::Service<$request> for Auth {
-            type Response = $response;
-            type Error = Error;
-            type Future = BoxFuture<'static, $response>;
-
-            fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn call(&mut self, request: $request) -> Self::Future {
-                let auth = self.clone();
-                Box::pin(async move { auth.$method(request).await })
-            }
-        }
-    };
-}
-
-service!(TokenRequest => TokenResponse, token);
-service!(CreateUser => User, create_user);
-service!(GetMe => User, me);
-service!(CreateApiKey => CreatedApiKey, create_key);
-service!(ListApiKeys => Vec<ApiKey>, list_keys);
-service!(RevokeApiKey => (), revoke_key);
+crate::store::domain_service!(Auth {
+    TokenRequest => TokenResponse, token;
+    CreateUser => User, create_user;
+    GetMe => User, me;
+    CreateApiKey => CreatedApiKey, create_key;
+    ListApiKeys => Vec<ApiKey>, list_keys;
+    RevokeApiKey => (), revoke_key;
+});

@@ -1,9 +1,6 @@
 //! [`Documents`], the in-process documents service.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use sha2::{Digest, Sha256};
 
@@ -265,31 +262,12 @@ fn changed_meanwhile(doc: &Document, had_if_match: bool) -> Error {
     )
 }
 
-type ServiceFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'static>>;
-
-macro_rules! service {
-    ($request:ty => $response:ty, $method:ident) => {
-        impl tower::Service<$request> for Documents {
-            type Response = $response;
-            type Error = Error;
-            type Future = ServiceFuture<$response>;
-
-            fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn call(&mut self, request: $request) -> Self::Future {
-                let service = self.clone();
-                Box::pin(async move { service.$method(request).await })
-            }
-        }
-    };
-}
-
-service!(CreateDocument => Document, create);
-service!(GetDocument => Document, get);
-service!(ListDocuments => DocumentList, list);
-service!(GetContent => DocumentContent, content);
-service!(PutContent => Document, put_content);
-service!(PatchDocument => Document, patch);
-service!(DeleteDocument => (), delete);
+crate::store::domain_service!(Documents {
+    CreateDocument => Document, create;
+    GetDocument => Document, get;
+    ListDocuments => DocumentList, list;
+    GetContent => DocumentContent, content;
+    PutContent => Document, put_content;
+    PatchDocument => Document, patch;
+    DeleteDocument => (), delete;
+});

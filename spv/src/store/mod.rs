@@ -42,6 +42,34 @@ pub use db::{Backend, Db, DbOptions, SQLITE_FILE};
 /// (which are used as trait objects).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = crate::Result<T>> + Send + 'a>>;
 
+/// Implements `tower::Service<Request>` for a cheap-to-clone domain service, once per
+/// request type, each call delegating to an async method of the service. `poll_ready` is
+/// always ready: backpressure lives inside the methods (pools and semaphores).
+macro_rules! domain_service {
+    ($service:ty { $($request:ty => $response:ty, $method:ident;)+ }) => {
+        $(
+            impl tower::Service<$request> for $service {
+                type Response = $response;
+                type Error = $crate::Error;
+                type Future = $crate::store::BoxFuture<'static, $response>;
+
+                fn poll_ready(
+                    &mut self,
+                    _cx: &mut std::task::Context<'_>,
+                ) -> std::task::Poll<$crate::Result<()>> {
+                    std::task::Poll::Ready(Ok(()))
+                }
+
+                fn call(&mut self, request: $request) -> Self::Future {
+                    let service = self.clone();
+                    Box::pin(async move { service.$method(request).await })
+                }
+            }
+        )+
+    };
+}
+pub(crate) use domain_service;
+
 /// Now, in unix milliseconds (how the database keeps times).
 pub(crate) fn now_ms() -> i64 {
     let now = time::OffsetDateTime::now_utc();
