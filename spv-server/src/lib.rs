@@ -55,6 +55,10 @@ pub async fn run(
     let ready_db = db.clone();
     let state = spv::http::AppState::new(&config)
         .with_auth(auth)
+        .with_documents(spv::documents::Documents::with_db(
+            db.clone(),
+            spv::documents::DocumentsConfig::default(),
+        ))
         .with_ready_check(Arc::new(move || {
             let db = ready_db.clone();
             Box::pin(async move { db.ping().await })

@@ -2,6 +2,10 @@
 
 #[path = "http/auth.rs"]
 mod auth;
+#[path = "http/documents.rs"]
+mod documents;
+#[path = "http/documents_access.rs"]
+mod documents_access;
 
 use std::net::SocketAddr;
 

@@ -6,6 +6,7 @@
 //! | [`api`] | every router below in one, with metrics and a problem+json fallback |
 //! | [`thumbnails_router`] | `POST /api/v1/thumbnails` (scope `thumbnails:read`) |
 //! | [`auth_router`] | `POST /api/v1/auth/token`, `POST /api/v1/users`, `GET /api/v1/users/me`, `POST`/`GET /api/v1/api-keys`, `DELETE /api/v1/api-keys/{id}` |
+//! | [`documents_router`] | `POST`/`GET /api/v1/documents`, `GET`/`HEAD`/`PATCH`/`DELETE /api/v1/documents/{id}`, `GET`/`PUT /api/v1/documents/{id}/content` |
 //! | [`Authenticated`] | the extractor of the caller: 401 without a valid credential |
 //! | [`health_router`] | `GET /health` (liveness), `GET /ready` (readiness) |
 //! | [`docs_router`] | `GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (Scalar, offline) |
@@ -31,6 +32,7 @@
 mod accounts;
 mod auth;
 mod conditional;
+mod documents;
 mod health;
 mod json;
 mod metrics;
@@ -47,6 +49,7 @@ use axum::extract::Request;
 pub use accounts::auth_router;
 pub use auth::Authenticated;
 pub use conditional::{etag_matches, strong_etag};
+pub use documents::documents_router;
 pub use health::{ReadyCheck, health_router};
 pub use metrics::{Metrics, metrics_router};
 pub use openapi::{ApiDoc, docs_router, openapi};
@@ -60,6 +63,7 @@ pub fn api(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(thumbnails_router(state.clone()))
         .merge(auth_router(state.clone()))
+        .merge(documents_router(state.clone()))
         .merge(health_router(state.clone()))
         .merge(docs_router(state.clone()));
     if state.config.prometheus_enabled {

@@ -64,7 +64,7 @@ pub struct Problem {
     pub code: String,
 }
 
-/// The HTTP status of an error kind; see the [module docs](self).
+/// The HTTP status of an error kind (the table is in the `spv::http` module docs).
 pub fn status_for(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::InvalidDocument

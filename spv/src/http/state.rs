@@ -6,6 +6,7 @@ use super::health::ReadyCheck;
 use super::metrics::Metrics;
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::documents::Documents;
 use crate::render::pool::RenderPool;
 use crate::thumbnails::{Thumbnails, ThumbnailsConfig};
 
@@ -23,6 +24,8 @@ pub struct AppState {
     /// The auth service; `None`: no credential is accepted, so every protected route
     /// answers 401.
     pub auth: Option<Auth>,
+    /// The documents service; `None`: the document routes answer 404.
+    pub documents: Option<Documents>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -32,6 +35,7 @@ impl std::fmt::Debug for AppState {
             .field("config", &self.config)
             .field("ready", &self.ready.is_some())
             .field("auth", &self.auth.is_some())
+            .field("documents", &self.documents.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +68,7 @@ impl AppState {
             config: Arc::new(config.clone()),
             ready: None,
             auth: None,
+            documents: None,
         }
     }
 
@@ -76,6 +81,12 @@ impl AppState {
     /// Sets the auth service that checks credentials and serves the auth routes.
     pub fn with_auth(mut self, auth: Auth) -> Self {
         self.auth = Some(auth);
+        self
+    }
+
+    /// Sets the documents service behind the document routes.
+    pub fn with_documents(mut self, documents: Documents) -> Self {
+        self.documents = Some(documents);
         self
     }
 }
