@@ -72,6 +72,16 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The server's OpenAPI document.
+    async fn openapi(&self) -> Value {
+        reqwest::get(self.url("/openapi.json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -153,12 +163,7 @@ async fn health_security_headers_and_request_id() {
 #[tokio::test]
 async fn openapi_and_offline_docs() {
     let server = Server::start().await;
-    let spec: Value = reqwest::get(server.url("/openapi.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = server.openapi().await;
     assert!(
         spec["openapi"].as_str().unwrap().starts_with("3.1."),
         "{}",

@@ -14,7 +14,11 @@ async fn unauthorized(response: reqwest::Response) -> Value {
     p
 }
 
-async fn password_grant(server: &Server, username: &str, password: &str) -> reqwest::Response {
+pub(super) async fn password_grant(
+    server: &Server,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
     reqwest::Client::new()
         .post(server.url("/api/v1/auth/token"))
         .json(&json!({"grant_type": "password", "username": username, "password": password}))
@@ -24,7 +28,7 @@ async fn password_grant(server: &Server, username: &str, password: &str) -> reqw
 }
 
 /// Creates an API key as the admin; returns the `201` body.
-async fn create_key(server: &Server, scopes: &[&str]) -> Value {
+pub(super) async fn create_key(server: &Server, scopes: &[&str]) -> Value {
     let response = reqwest::Client::new()
         .post(server.url("/api/v1/api-keys"))
         .bearer_auth(&server.token)
@@ -355,12 +359,7 @@ async fn users_me_and_creating_users() {
 #[tokio::test]
 async fn openapi_declares_security_per_route() {
     let server = Server::start().await;
-    let spec: Value = reqwest::get(server.url("/openapi.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = server.openapi().await;
     let paths = &spec["paths"];
     let thumbnails = &paths["/api/v1/thumbnails"]["post"]["security"];
     assert_eq!(

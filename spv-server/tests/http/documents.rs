@@ -239,12 +239,7 @@ async fn put_patch_delete_with_if_match() {
 #[tokio::test]
 async fn openapi_lists_document_routes_with_scopes() {
     let server = Server::start().await;
-    let spec: Value = reqwest::get(server.url("/openapi.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = server.openapi().await;
     for (path, method, scope) in [
         ("/api/v1/documents", "post", "documents:write"),
         ("/api/v1/documents", "get", "documents:read"),

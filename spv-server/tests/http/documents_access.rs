@@ -4,6 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use super::auth::{create_key, password_grant};
 use super::documents::{BYTES, create, created};
 use super::{Server, doc, problem};
 
@@ -18,12 +19,8 @@ async fn ann(server: &Server) -> String {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let tokens: Value = client
-        .post(server.url("/api/v1/auth/token"))
-        .json(&json!({"grant_type": "password", "username": "ann", "password": "ann's password"}))
-        .send()
+    let tokens: Value = password_grant(server, "ann", "ann's password")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -111,16 +108,7 @@ async fn private_until_public_and_anonymous_reads() {
 async fn scopes_and_invalid_documents() {
     let server = Server::start().await;
     let client = reqwest::Client::new();
-    let key: Value = client
-        .post(server.url("/api/v1/api-keys"))
-        .bearer_auth(&server.token)
-        .json(&json!({"name": "reader", "scopes": ["documents:read"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let key = create_key(&server, &["documents:read"]).await;
     let key = key["key"].as_str().unwrap();
     let p = problem(create(&server, key, BYTES, "").await, 403).await;
     assert!(
