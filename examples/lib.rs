@@ -3,4 +3,26 @@
 //!
 //! ```sh
 //! cargo run -p spv-examples --example batch -- examples/docs out/
+//! cargo run -p spv-examples --example host
 //! ```
+
+use axum::Router;
+use axum::routing::get;
+
+/// The host application of `examples/host.rs`: its own `/` and `/hello`, and every
+/// router of spv nested under `/spv`.
+///
+/// ```
+/// let state = spv::http::AppState::new(&spv::config::Config::default());
+/// let app: axum::Router = spv_examples::host_app(state);
+/// # drop(app);
+/// ```
+pub fn host_app(spv_state: spv::http::AppState) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { "the host app: spv is under /spv, its docs at /spv/docs\n" }),
+        )
+        .route("/hello", get(|| async { "hello from the host\n" }))
+        .nest("/spv", spv::http::api(spv_state))
+}

@@ -35,6 +35,9 @@ pub(crate) enum Command {
     Info(InfoArgs),
     /// Export a page of a document as SVG.
     Export(ExportArgs),
+    /// Create, list and revoke API keys in a server's database (run where the server's
+    /// data directory or DATABASE_URL is reachable).
+    Keys(KeysArgs),
 }
 
 /// `spv-cli render`.
@@ -215,4 +218,76 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+}
+
+/// `spv-cli keys`.
+#[derive(Debug, Args)]
+pub(crate) struct KeysArgs {
+    #[command(subcommand)]
+    pub(crate) command: KeysCommand,
+}
+
+/// Where the server's database is; the same settings as `spv-server`.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// The server's data directory (SPV_DATA_DIR, default ./spv-data).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+
+    /// The database instead of the embedded SQLite (DATABASE_URL).
+    #[arg(long, value_name = "URL")]
+    pub(crate) database_url: Option<String>,
+
+    /// The server's TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+/// The `keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Create a key for a user and print it (shown only this once).
+    Create {
+        /// The user the key acts as.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// A name for the key (1 to 100 characters).
+        #[arg(long)]
+        name: String,
+        /// A scope, repeated or space-separated: documents:read, documents:write,
+        /// assets:read, assets:write, thumbnails:read, jobs:read, jobs:write, gallery:read,
+        /// admin.
+        #[arg(long = "scope", value_name = "SCOPE", required = true)]
+        scopes: Vec<String>,
+        /// Let the key expire after this many days.
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
+        expires_in_days: Option<u32>,
+        /// Print the created key as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List a user's keys (an admin's: everyone's).
+    List {
+        /// Whose keys.
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key by its id.
+    Revoke {
+        /// The key's id.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Who revokes it (its owner or an admin).
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }

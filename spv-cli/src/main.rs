@@ -1,4 +1,4 @@
-//! `spv-cli`: render, validate, inspect and export `.glyph` documents.
+//! `spv-cli`: render, validate, inspect and export `.glyph` documents; manage API keys.
 //!
 //! Run `spv-cli --help`. The work is done by the `spv` library's services; this binary
 //! parses arguments, expands inputs and reports.
@@ -7,6 +7,7 @@ mod cli;
 mod export;
 mod info;
 mod inputs;
+mod keys;
 mod output;
 mod render;
 mod validate;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Info(args) => info::run(args),
         Command::Export(args) => export::run(args),
+        Command::Keys(args) => keys::run(args),
     };
     output::exit_code(result)
 }

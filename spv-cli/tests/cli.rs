@@ -423,3 +423,106 @@ fn help_documents_zero_based_pages() {
         .expect_code(0)
         .expect_stdout_contains("counted from 0 as in the JSON path pages[0]");
 }
+
+/// A server's data directory with a database and the admin `admin`, as spv-server
+/// leaves it after its first start.
+async fn server_data_dir(dir: &Dir) -> spv::auth::Auth {
+    let data = dir.path("data");
+    let db = spv::store::Db::open(None, &data).await.unwrap();
+    let secret = spv::auth::JwtSecret::resolve(None, &data).unwrap();
+    let auth = spv::auth::Auth::new(db, &secret, spv::auth::AuthConfig::default());
+    auth.bootstrap_admin(
+        "admin",
+        Some(spv::api::Secret::new("correct horse battery")),
+    )
+    .await
+    .unwrap();
+    auth
+}
+
+#[tokio::test]
+async fn keys_create_list_and_revoke_in_the_servers_database() {
+    let dir = Dir::new();
+    dir.run(&["keys", "list", "--data-dir", "data"])
+        .expect_code(2)
+        .expect_stderr_contains("no database at data/spv.db");
+    let auth = server_data_dir(&dir).await;
+
+    let created = dir.run(&[
+        "keys",
+        "create",
+        "--data-dir",
+        "data",
+        "--name",
+        "cdn",
+        "--scope",
+        "thumbnails:read gallery:read",
+        "--expires-in-days",
+        "30",
+    ]);
+    created
+        .expect_code(0)
+        .expect_stderr_contains("shown only once");
+    let key = created.stdout().trim().to_owned();
+    assert!(key.starts_with("spv_"), "{key}");
+    // The printed key works, with exactly the scopes asked for.
+    let principal = auth.authenticate(&key).await.unwrap();
+    assert_eq!(principal.scopes.to_string(), "thumbnails:read gallery:read");
+
+    let listed = dir.run(&["keys", "list", "--data-dir", "data", "--json"]);
+    listed.expect_code(0);
+    let keys: serde_json::Value = serde_json::from_str(&listed.stdout()).unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    assert_eq!(keys[0]["name"], "cdn");
+    assert!(
+        !listed.stdout().contains(&key),
+        "the secret is never listed"
+    );
+    let id = keys[0]["id"].as_str().unwrap().to_owned();
+    let table = dir.run(&["keys", "list", "--data-dir", "data"]);
+    assert!(
+        table.stdout().contains(&format!("{id}\tcdn\t")),
+        "{}",
+        table.stdout()
+    );
+    assert!(table.stdout().contains("\tactive\t"));
+
+    dir.run(&["keys", "revoke", &id, "--data-dir", "data"])
+        .expect_code(0)
+        .expect_stderr_contains(&format!("revoked key {id}"));
+    let refused = auth.authenticate(&key).await.unwrap_err();
+    assert_eq!(refused.kind(), spv::ErrorKind::Unauthenticated);
+    let table = dir.run(&["keys", "list", "--data-dir", "data"]);
+    assert!(table.stdout().contains("\trevoked\t"), "{}", table.stdout());
+
+    // Clear errors that name the bad input.
+    dir.run(&[
+        "keys",
+        "create",
+        "--data-dir",
+        "data",
+        "--name",
+        "x",
+        "--scope",
+        "everything",
+    ])
+    .expect_code(2)
+    .expect_stderr_contains("unknown scope \"everything\"");
+    dir.run(&[
+        "keys",
+        "create",
+        "--data-dir",
+        "data",
+        "--user",
+        "bob",
+        "--name",
+        "x",
+        "--scope",
+        "admin",
+    ])
+    .expect_code(2)
+    .expect_stderr_contains("user \"bob\" not found");
+    dir.run(&["keys", "revoke", "not-a-uuid", "--data-dir", "data"])
+        .expect_code(2)
+        .expect_stderr_contains("\"not-a-uuid\" is not a key id");
+}

@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use spv::config::Config;
 
 /// Flags of `spv-server`. Every setting also has an environment variable (see
@@ -28,16 +27,7 @@ impl Cli {
         &self,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Config> {
-        let base = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| {
-                    format!("cannot read the configuration file {}", path.display())
-                })?;
-                Config::from_toml_str(&text).with_context(|| format!("in {}", path.display()))?
-            }
-            None => Config::default(),
-        };
-        let mut config = base.merge_env(env)?;
+        let mut config = Config::load(self.config.as_deref(), env)?;
         if let Some(bind) = self.bind {
             config.bind_addr = bind;
         }

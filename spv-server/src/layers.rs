@@ -41,6 +41,10 @@ pub fn app(config: &Config, state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(config.request_timeout_secs),
         ))
+        .layer(axum::middleware::map_response_with_state(
+            (config.body_limit_bytes, config.request_timeout_secs),
+            bare_errors_as_problems,
+        ))
         .layer(CompressionLayer::new());
     if let Some(cors) = cors(config) {
         router = router.layer(cors);
@@ -127,6 +131,33 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("a panic without a message");
     ApiError::new(spv::Error::internal(format!("handler panicked: {message}"))).into_response()
+}
+
+/// The body limit's 413 and the timeout's 503 come from tower-http as bare responses;
+/// clients get problem+json like every other error.
+async fn bare_errors_as_problems(
+    axum::extract::State((limit, timeout)): axum::extract::State<(usize, u64)>,
+    response: Response,
+) -> Response {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return response;
+    }
+    let error = match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => spv::Error::new(
+            spv::ErrorKind::LimitExceeded,
+            format!("request body is larger than {limit} bytes (SPV_BODY_LIMIT_BYTES)"),
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => spv::Error::new(
+            spv::ErrorKind::RenderTimeout,
+            format!("the request took longer than {timeout} s (SPV_REQUEST_TIMEOUT_SECS)"),
+        ),
+        _ => return response,
+    };
+    ApiError::with_status(error, response.status()).into_response()
 }
 
 /// Security headers on every response; a looser CSP on the docs page.

@@ -18,14 +18,12 @@ mod layers;
 mod tls;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use spv::auth::{Auth, AuthConfig, JwtSecret, Secret};
 use spv::config::{Config, LogFormat};
 use tokio::net::TcpListener;
 
@@ -35,9 +33,9 @@ pub use layers::app;
 /// Serves spv on `listener` until `shutdown` completes, then drains in-flight requests
 /// for at most `config.shutdown_timeout_secs`.
 ///
-/// Opens the database first (`DATABASE_URL`, or SQLite in the data directory, migrated);
-/// `GET /ready` pings it. Then starts the auth service and creates the first admin when
-/// there is no user yet (a generated password is printed once to stderr).
+/// Opens every service with [`spv::http::AppState::open`] (the database, migrated; the
+/// blobs; auth, documents, assets, thumbnails); when that created the first admin with a
+/// generated password, prints it once to stderr.
 ///
 /// Bind the listener first (tests bind `127.0.0.1:0` and read its address), then spawn
 /// this; no sleeping is needed since the socket already accepts.
@@ -50,19 +48,17 @@ pub async fn run(
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         _ => None,
     };
-    let db = spv::store::Db::open(config.database_url.as_deref(), &config.data_dir).await?;
-    let auth = start_auth(&config, db.clone()).await?;
-    let ready_db = db.clone();
-    let state = spv::http::AppState::new(&config)
-        .with_auth(auth)
-        .with_documents(spv::documents::Documents::with_db(
-            db.clone(),
-            spv::documents::DocumentsConfig::default(),
-        ))
-        .with_ready_check(Arc::new(move || {
-            let db = ready_db.clone();
-            Box::pin(async move { db.ping().await })
-        }));
+    let opened = spv::http::AppState::open(&config).await?;
+    if let Some(password) = &opened.admin_password {
+        // On purpose not through tracing, so it does not end up in collected logs.
+        eprintln!(
+            "spv-server: created admin user {:?} with password: {}",
+            config.admin_user,
+            password.expose()
+        );
+        eprintln!("spv-server: this password is shown only once; keep it now");
+    }
+    let (state, db) = (opened.state, opened.db);
     let app = app(&config, state);
     let drain = Duration::from_secs(config.shutdown_timeout_secs);
     tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), "spv-server listening");
@@ -120,32 +116,6 @@ pub async fn run(
     }
     db.close().await;
     Ok(())
-}
-
-/// The auth service over `db`: the JWT secret from `JWT_SECRET` or the data directory,
-/// the issuer from `JWT_ISSUER`. Creates the first admin (`SPV_ADMIN_USER`) when the
-/// database has no user; a generated password is printed once to stderr (on purpose not
-/// through tracing, so it does not end up in collected logs).
-async fn start_auth(config: &Config, db: spv::store::Db) -> anyhow::Result<Auth> {
-    let secret = JwtSecret::resolve(config.jwt_secret.as_deref(), &config.data_dir)?;
-    let auth = Auth::new(
-        db,
-        &secret,
-        AuthConfig {
-            issuer: config.jwt_issuer.clone(),
-            ..AuthConfig::default()
-        },
-    );
-    let given = config.admin_password.clone().map(Secret::new);
-    if let Some(password) = auth.bootstrap_admin(&config.admin_user, given).await? {
-        eprintln!(
-            "spv-server: created admin user {:?} with password: {}",
-            config.admin_user,
-            password.expose()
-        );
-        eprintln!("spv-server: this password is shown only once; keep it now");
-    }
-    Ok(auth)
 }
 
 /// Installs the global tracing subscriber: `config.rust_log` as the filter, text or JSON

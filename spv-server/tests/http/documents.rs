@@ -146,6 +146,57 @@ async fn list_pages_with_metainfo() {
 }
 
 #[tokio::test]
+async fn ndjson_streams_the_whole_list() {
+    let server = Server::start().await;
+    let body = doc().to_string();
+    for i in 0..25 {
+        created(&server, &server.token, &body, &format!("?title=doc{i}")).await;
+    }
+    let client = reqwest::Client::new();
+    let stream = |q: &'static str, accept: &'static str| {
+        client
+            .get(server.url(&format!("/api/v1/documents{q}")))
+            .bearer_auth(&server.token)
+            .header("accept", accept)
+            .send()
+    };
+    // More than one default page, paging parameters ignored, newest first.
+    let response = stream("?perPage=2", "application/json;q=0.5, application/x-ndjson")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header(response.headers(), "content-type"),
+        "application/x-ndjson"
+    );
+    let text = response.text().await.unwrap();
+    assert!(text.ends_with('\n'));
+    let titles: Vec<String> = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["title"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let expected: Vec<String> = (0..25).rev().map(|i| format!("doc{i}")).collect();
+    assert_eq!(titles, expected);
+
+    // Filters still apply; q=0 means "not this one".
+    let filtered = stream("?title=doc2", "application/x-ndjson").await.unwrap();
+    assert_eq!(filtered.text().await.unwrap().lines().count(), 1 + 5);
+    let refused = stream("", "application/x-ndjson;q=0, application/json")
+        .await
+        .unwrap();
+    assert_eq!(
+        header(refused.headers(), "content-type"),
+        "application/json"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn put_patch_delete_with_if_match() {
     let server = Server::start().await;
     let client = reqwest::Client::new();

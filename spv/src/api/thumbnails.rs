@@ -191,3 +191,18 @@ impl Thumbnail {
         self.format.content_type()
     }
 }
+
+/// How long one render took: the wait for a render-pool slot, then the work in it
+/// (parsing, rendering, encoding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RenderTiming {
+    /// Time spent waiting for a free slot of the render pool.
+    pub queue_wait: std::time::Duration,
+    /// Time spent working in the pool.
+    pub render: std::time::Duration,
+}
+
+#[cfg(feature = "store")]
+mod stored;
+#[cfg(feature = "store")]
+pub use stored::*;

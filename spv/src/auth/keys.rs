@@ -191,6 +191,9 @@ pub(crate) async fn revoke(db: &Db, id: Uuid, now_ms: i64) -> Result<()> {
     Ok(())
 }
 
+/// How often a key's `last_used_at` is written at most.
+pub(crate) const TOUCH_INTERVAL_MS: i64 = 60_000;
+
 /// Records a use; at most one write a minute per key, so that authenticating every
 /// request does not turn every read into a database write.
 pub(crate) async fn touch(db: &Db, id: Uuid, now_ms: i64) -> Result<()> {
@@ -200,7 +203,7 @@ pub(crate) async fn touch(db: &Db, id: Uuid, now_ms: i64) -> Result<()> {
     )
     .bind(now_ms)
     .bind(id.to_string())
-    .bind(now_ms.saturating_sub(60_000))
+    .bind(now_ms.saturating_sub(TOUCH_INTERVAL_MS))
     .execute(db.pool())
     .await
     .map_err(db_err("recording an api key's use"))?;

@@ -19,6 +19,7 @@
 //! | `RUST_LOG` | `rust_log` | `info` |
 //! | `SPV_LOG_FORMAT` | `log_format` | `text` (or `json`) |
 //! | `SPV_MAX_THUMBNAIL_SIZE` | `max_thumbnail_size` | 4096 |
+//! | `SPV_THUMBNAIL_CACHE_BYTES` | `thumbnail_cache_bytes` | 256 MiB (0: no in-process thumbnail cache) |
 //! | `SPV_JOB_WORKERS` | `job_workers` | the number of cores |
 //! | `SPV_CORS_ORIGINS` | `cors_origins` | none (comma-separated list; `*` for any) |
 //! | `SPV_PROMETHEUS_ENABLED` | `prometheus_enabled` | `true` |
@@ -89,6 +90,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The largest thumbnail side in pixels (`SPV_MAX_THUMBNAIL_SIZE`).
     pub max_thumbnail_size: u32,
+    /// Bytes of rendered thumbnails kept in process (`SPV_THUMBNAIL_CACHE_BYTES`).
+    pub thumbnail_cache_bytes: u64,
     /// Render and job workers (`SPV_JOB_WORKERS`).
     pub job_workers: usize,
     /// Origins allowed by CORS (`SPV_CORS_ORIGINS`); empty: no cross-origin access.
@@ -125,6 +128,7 @@ impl Default for Config {
             rust_log: "info".to_owned(),
             log_format: LogFormat::Text,
             max_thumbnail_size: 4096,
+            thumbnail_cache_bytes: 256 * 1024 * 1024,
             job_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cors_origins: Vec::new(),
             prometheus_enabled: true,
@@ -154,6 +158,7 @@ impl fmt::Debug for Config {
             .field("rust_log", &self.rust_log)
             .field("log_format", &self.log_format)
             .field("max_thumbnail_size", &self.max_thumbnail_size)
+            .field("thumbnail_cache_bytes", &self.thumbnail_cache_bytes)
             .field("job_workers", &self.job_workers)
             .field("cors_origins", &self.cors_origins)
             .field("prometheus_enabled", &self.prometheus_enabled)
@@ -192,6 +197,38 @@ impl Config {
         Ok(config)
     }
 
+    /// The configuration as the binaries load it: defaults, then the TOML `file` (if
+    /// any), then the known variables of `env`. Flags, applied by the caller afterwards,
+    /// win over both.
+    ///
+    /// ```
+    /// let env = [("SPV_MAX_THUMBNAIL_SIZE".to_string(), "300".to_string())];
+    /// let config = spv::config::Config::load(None, env).unwrap();
+    /// assert_eq!(config.max_thumbnail_size, 300);
+    /// let missing = spv::config::Config::load(Some("/nonexistent/spv.toml".as_ref()), []);
+    /// assert!(missing.unwrap_err().to_string().contains("/nonexistent/spv.toml"));
+    /// ```
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        let base = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::new(
+                        crate::ErrorKind::Io,
+                        format!("cannot read the configuration file {}: {e}", path.display()),
+                    )
+                })?;
+                Config::from_toml_str(&text).map_err(|e| {
+                    Error::new(e.kind(), format!("{}: {}", path.display(), e.message()))
+                })?
+            }
+            None => Config::default(),
+        };
+        base.merge_env(env)
+    }
+
     /// This configuration overridden by the known variables of `env`.
     pub fn merge_env(mut self, env: impl IntoIterator<Item = (String, String)>) -> Result<Config> {
         for (name, value) in env {
@@ -224,6 +261,9 @@ impl Config {
             }
             "SPV_MAX_THUMBNAIL_SIZE" => {
                 self.max_thumbnail_size = parse(name, value, "a number of pixels from 1")?
+            }
+            "SPV_THUMBNAIL_CACHE_BYTES" => {
+                self.thumbnail_cache_bytes = parse(name, value, "a number of bytes (0: no cache)")?
             }
             "SPV_JOB_WORKERS" => {
                 self.job_workers = parse(name, value, "a number of workers from 1")?

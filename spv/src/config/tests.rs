@@ -164,3 +164,17 @@ fn debug_redacts_secrets() {
     );
     assert!(shown.contains("<redacted>"));
 }
+
+#[test]
+fn thumbnail_cache_bytes_defaults_to_256_mib_and_names_itself_when_bad() {
+    assert_eq!(Config::default().thumbnail_cache_bytes, 256 * 1024 * 1024);
+    let c = env(&[("SPV_THUMBNAIL_CACHE_BYTES", "0")]).unwrap();
+    assert_eq!(c.thumbnail_cache_bytes, 0, "0 turns the cache off");
+    let err = env(&[("SPV_THUMBNAIL_CACHE_BYTES", "lots")]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert!(
+        err.to_string()
+            .starts_with("SPV_THUMBNAIL_CACHE_BYTES: \"lots\""),
+        "{err}"
+    );
+}

@@ -48,4 +48,4 @@ pub use crate::api::{
 pub use repo::{DocumentFilter, DocumentRepo, SqlDocuments};
 pub(crate) use rules::paging;
 pub use rules::{MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS};
-pub use service::{Documents, DocumentsConfig};
+pub use service::{Documents, DocumentsConfig, STREAM_CHUNK};

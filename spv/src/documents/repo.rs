@@ -26,6 +26,10 @@ pub struct DocumentFilter {
     pub limit: i64,
     /// Skipping this many, newest first.
     pub offset: i64,
+    /// Only documents older than this one in list order (its creation time in Unix
+    /// milliseconds and its id): the keyset cursor of a streamed list, stable while
+    /// documents are added.
+    pub after: Option<(i64, Uuid)>,
 }
 
 /// Storage of documents: metadata plus the content bytes. Writes that take an
@@ -157,6 +161,12 @@ impl DocumentRepo for SqlDocuments {
                     next()
                 ));
             }
+            if filter.after.is_some() {
+                let (before, at, id) = (next(), next(), next());
+                sql.push_str(&format!(
+                    " AND (d.created_at < ${before} OR (d.created_at = ${at} AND d.id < ${id}))"
+                ));
+            }
             sql.push_str(&format!(
                 " ORDER BY d.created_at DESC, d.id DESC LIMIT ${} OFFSET ${}",
                 next(),
@@ -171,6 +181,9 @@ impl DocumentRepo for SqlDocuments {
             }
             if let Some(tag) = &filter.tag {
                 query = query.bind(tag.clone());
+            }
+            if let Some((at, id)) = filter.after {
+                query = query.bind(at).bind(at).bind(id.to_string());
             }
             let rows = query
                 .bind(filter.limit)

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
 use super::repo::{DocumentFilter, DocumentRepo, SqlDocuments};
@@ -12,8 +14,23 @@ use crate::api::{
 };
 use crate::glyph::{self, Limits};
 use crate::render::pool::RenderPool;
-use crate::store::{Db, from_ms, hex, now_ms};
+use crate::store::{Db, from_ms, hex, now_ms, to_ms};
 use crate::{Error, ErrorKind, Result};
+
+/// How many documents [`Documents::stream`] fetches per query.
+pub const STREAM_CHUNK: i64 = 200;
+
+/// The filter of a list request, without its slice.
+fn list_filter(request: &ListDocuments) -> DocumentFilter {
+    let principal = request.principal.as_ref().filter(|p| !p.is_anonymous());
+    DocumentFilter {
+        owner: principal.filter(|p| !p.is_admin).map(|p| p.user_id),
+        public_only: principal.is_none(),
+        title: rules::filter_text(request.query.title.as_deref()),
+        tag: rules::filter_text(request.query.tag.as_deref()),
+        ..DocumentFilter::default()
+    }
+}
 
 /// Settings of [`Documents`].
 #[derive(Debug, Clone, Default)]
@@ -145,18 +162,9 @@ impl Documents {
     /// What `Service<ListDocuments>` does.
     pub async fn list(&self, request: ListDocuments) -> Result<DocumentList> {
         let (page, per_page, offset) = rules::paging(&request.query)?;
-        let principal = request.principal.filter(|p| !p.is_anonymous());
-        let filter = DocumentFilter {
-            owner: principal
-                .as_ref()
-                .filter(|p| !p.is_admin)
-                .map(|p| p.user_id),
-            public_only: principal.is_none(),
-            title: rules::filter_text(request.query.title.as_deref()),
-            tag: rules::filter_text(request.query.tag.as_deref()),
-            limit: i64::from(per_page) + 1,
-            offset,
-        };
+        let mut filter = list_filter(&request);
+        filter.limit = i64::from(per_page) + 1;
+        filter.offset = offset;
         let mut items = self.inner.repo.list(&filter).await?;
         let has_next = items.len() > per_page as usize;
         items.truncate(per_page as usize);
@@ -169,6 +177,61 @@ impl Documents {
                 has_prev: page > 1,
             },
         })
+    }
+
+    /// Every document the list would page through (`page` and `perPage` are ignored),
+    /// newest first, fetched in chunks of [`STREAM_CHUNK`] with a keyset cursor so that
+    /// memory stays bounded and documents added meanwhile neither repeat nor shift others.
+    ///
+    /// ```
+    /// # use futures_util::StreamExt as _;
+    /// # async fn demo(documents: spv::documents::Documents) -> spv::Result<()> {
+    /// let request = spv::documents::ListDocuments { principal: None, query: Default::default() };
+    /// let mut stream = documents.stream(request);
+    /// while let Some(document) = stream.next().await {
+    ///     println!("{}", document?.title);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(&self, request: ListDocuments) -> BoxStream<'static, Result<Document>> {
+        struct State {
+            service: Documents,
+            filter: DocumentFilter,
+            chunk: std::vec::IntoIter<Document>,
+            done: bool,
+        }
+        let mut filter = list_filter(&request);
+        filter.limit = STREAM_CHUNK;
+        let state = State {
+            service: self.clone(),
+            filter,
+            chunk: Vec::new().into_iter(),
+            done: false,
+        };
+        futures_util::stream::unfold(state, |mut state| async move {
+            loop {
+                if let Some(document) = state.chunk.next() {
+                    return Some((Ok(document), state));
+                }
+                if state.done {
+                    return None;
+                }
+                match state.service.inner.repo.list(&state.filter).await {
+                    Ok(items) => {
+                        state.done = (items.len() as i64) < STREAM_CHUNK;
+                        if let Some(last) = items.last() {
+                            state.filter.after = Some((to_ms(last.created_at), last.id));
+                        }
+                        state.chunk = items.into_iter();
+                    }
+                    Err(error) => {
+                        state.done = true;
+                        return Some((Err(error), state));
+                    }
+                }
+            }
+        })
+        .boxed()
     }
 
     /// What `Service<PutContent>` does.

@@ -415,3 +415,73 @@ async fn writes_bump_the_version_and_stale_if_match_changes_nothing() {
         assert_eq!(delete(None).await.unwrap_err().kind(), ErrorKind::NotFound);
     }
 }
+
+#[tokio::test]
+async fn stream_yields_every_document_once_in_list_order() {
+    use futures_util::StreamExt as _;
+    for (docs, _db) in services().await {
+        let ann = user("ann", false);
+        let bob = user("bob", false);
+        let total = usize::try_from(STREAM_CHUNK).unwrap() * 2 + 3;
+        for i in 0..total {
+            create(&docs, &ann, &doc_with_title(&format!("d{i}"))).await;
+        }
+        create(&docs, &bob, &doc_with_title("not ann's")).await;
+        let request = || ListDocuments {
+            principal: Some(ann.clone()),
+            query: DocumentQuery::default(),
+        };
+
+        let mut stream = docs.stream(request());
+        let first = stream.next().await.unwrap().unwrap();
+        // Added while streaming: newer than the cursor, so neither repeated nor shifting.
+        create(&docs, &ann, &doc_with_title("late")).await;
+        let mut streamed = vec![first];
+        while let Some(document) = stream.next().await {
+            streamed.push(document.unwrap());
+        }
+        assert_eq!(streamed.len(), total);
+        assert!(streamed.iter().all(|d| d.owner_id == ann.user_id));
+        assert_eq!(streamed[0].title, format!("d{}", total - 1));
+        assert_eq!(streamed[total - 1].title, "d0");
+
+        // The same order as paging through the list (skipping the late one).
+        let mut paged = Vec::new();
+        for page in 1.. {
+            let list = docs
+                .clone()
+                .oneshot(ListDocuments {
+                    principal: Some(ann.clone()),
+                    query: DocumentQuery {
+                        page: Some(page),
+                        per_page: Some(100),
+                        ..DocumentQuery::default()
+                    },
+                })
+                .await
+                .unwrap();
+            paged.extend(list.items.into_iter().filter(|d| d.title != "late"));
+            if !list.metainfo.has_next {
+                break;
+            }
+        }
+        let ids = |v: &[Document]| v.iter().map(|d| d.id).collect::<Vec<_>>();
+        assert_eq!(ids(&streamed), ids(&paged));
+
+        // Filters apply; anonymous callers stream public documents only (none here).
+        let mut filtered = docs.stream(ListDocuments {
+            principal: Some(ann.clone()),
+            query: DocumentQuery {
+                title: Some("late".into()),
+                ..DocumentQuery::default()
+            },
+        });
+        assert_eq!(filtered.next().await.unwrap().unwrap().title, "late");
+        assert!(filtered.next().await.is_none());
+        let anonymous = docs.stream(ListDocuments {
+            principal: None,
+            query: DocumentQuery::default(),
+        });
+        assert_eq!(anonymous.count().await, 0);
+    }
+}

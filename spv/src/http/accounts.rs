@@ -13,9 +13,10 @@ use uuid::Uuid;
 
 use super::auth::Authenticated;
 use super::json::finish_json;
+use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::state::AppState;
-use crate::api::{CreateApiKey, CreateUser, GetMe, ListApiKeys, RevokeApiKey, TokenRequest};
+use crate::api::{CreateApiKey, CreateUser, GetMe, ListApiKeys, RevokeApiKey, Scope, TokenRequest};
 use crate::auth::Auth;
 use crate::{Error, ErrorKind};
 
@@ -58,11 +59,9 @@ fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::new(Error::invalid_request(format!("request body: {e}"))))
 }
 
-fn created(location: String, body: impl serde::Serialize) -> Response {
+fn created(prefix: &MountPrefix, location: &str, body: impl serde::Serialize) -> Response {
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
+    prefix.set_location(&mut response, location);
     response
 }
 
@@ -143,12 +142,19 @@ pub(crate) async fn me(
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
+    prefix: MountPrefix,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // The scope first: a caller without it learns nothing about the body's shape.
+    principal.require(Scope::Admin)?;
     let mut request: CreateUser = json_body(&body)?;
     request.principal = principal;
     let user = service(&state)?.oneshot(request).await?;
-    Ok(created(format!("/api/v1/users/{}", user.id), user))
+    Ok(created(
+        &prefix,
+        &format!("/api/v1/users/{}", user.id),
+        user,
+    ))
 }
 
 /// Creates an API key for the caller; the answer is the only time `key` is shown.
@@ -167,12 +173,13 @@ pub(crate) async fn create_user(
 pub(crate) async fn create_api_key(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
+    prefix: MountPrefix,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let mut request: CreateApiKey = json_body(&body)?;
     request.principal = principal;
     let key = service(&state)?.oneshot(request).await?;
-    let mut response = created(format!("/api/v1/api-keys/{}", key.id), key);
+    let mut response = created(&prefix, &format!("/api/v1/api-keys/{}", key.id), key);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

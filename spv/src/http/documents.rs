@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::auth::Authenticated;
 use super::json::finish_json;
+use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::state::AppState;
 use crate::Error;
@@ -84,6 +85,7 @@ pub fn documents_router(state: AppState) -> Router {
 pub(crate) async fn create_document(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
+    prefix: MountPrefix,
     params: Result<Query<CreateQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -97,9 +99,7 @@ pub(crate) async fn create_document(
     request.public = params.public.unwrap_or(false);
     let document = service(&state)?.create(request).await?;
     let mut response = (StatusCode::CREATED, metadata(&document)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("/api/v1/documents/{}", document.id)) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
+    prefix.set_location(&mut response, &format!("/api/v1/documents/{}", document.id));
     Ok(response)
 }
 
@@ -109,9 +109,14 @@ pub(crate) async fn create_document(
         ("page" = Option<u32>, Query, description = "1-based page (default 1)"),
         ("perPage" = Option<u32>, Query, description = "Items per page (default 20, at most 100)"),
         ("title" = Option<String>, Query, description = "Only titles containing this"),
-        ("tag" = Option<String>, Query, description = "Only documents with this tag")),
+        ("tag" = Option<String>, Query, description = "Only documents with this tag"),
+        ("Accept" = Option<String>, Header,
+            description = "`application/x-ndjson` streams every matching document")),
     responses(
-        (status = 200, description = "A page", body = crate::api::DocumentList),
+        (status = 200, description = "A page; with `Accept: application/x-ndjson`, every \
+            matching document (paging ignored), one JSON object per line, streamed", content(
+            (crate::api::DocumentList = "application/json"),
+            (Document = "application/x-ndjson"))),
         (status = 400, description = "A bad query", body = super::Problem,
             content_type = "application/problem+json"),
         (status = 401, description = "A credential was sent but is not valid",
@@ -123,12 +128,59 @@ pub(crate) async fn list_documents(
     State(state): State<AppState>,
     MaybeAuthenticated(principal): MaybeAuthenticated,
     params: Result<Query<DocumentQuery>, QueryRejection>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let query = query(params)?;
-    let list = service(&state)?
-        .list(ListDocuments { principal, query })
-        .await?;
+    let request = ListDocuments { principal, query };
+    if wants_ndjson(&headers) {
+        return Ok(ndjson(service(&state)?.stream(request)));
+    }
+    let list = service(&state)?.list(request).await?;
     Ok(Json(list).into_response())
+}
+
+/// Whether `Accept` names `application/x-ndjson` (with a non-zero quality).
+fn wants_ndjson(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let is_ndjson = parts.next().is_some_and(|m| m.eq_ignore_ascii_case(NDJSON));
+            let zero = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            is_ndjson && !zero
+        })
+}
+
+const NDJSON: &str = "application/x-ndjson";
+
+/// A streamed body of one JSON document per line. A store error mid-way ends the
+/// body early (the client sees a truncated stream, never a half line) and is logged.
+fn ndjson(stream: futures_util::stream::BoxStream<'static, crate::Result<Document>>) -> Response {
+    use futures_util::StreamExt as _;
+    let lines = stream.map(|item| match item {
+        Ok(document) => {
+            let mut line = serde_json::to_vec(&document)
+                .map_err(|e| std::io::Error::other(format!("serialising a document: {e}")))?;
+            line.push(b'\n');
+            Ok(Bytes::from(line))
+        }
+        Err(error) => {
+            tracing::error!(%error, "streaming the document list failed");
+            Err(std::io::Error::other(error.to_string()))
+        }
+    });
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON))],
+        axum::body::Body::from_stream(lines),
+    )
+        .into_response()
 }
 
 /// A document's metadata: title, tags, pages with sizes, version, owner, times.

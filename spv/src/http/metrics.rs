@@ -32,6 +32,12 @@ struct BackendLabels {
     backend: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    level: &'static str,
+    result: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.1 ms to about 6.5 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 17))
@@ -55,6 +61,8 @@ struct Inner {
     requests: Family<RequestLabels, Histogram>,
     in_flight: Gauge,
     render: Family<BackendLabels, Histogram>,
+    queue_wait: Histogram,
+    thumbnail_cache: Family<CacheLabels, Counter>,
     bytes_served: Counter,
 }
 
@@ -93,8 +101,20 @@ impl Metrics {
         );
         registry.register(
             "spv_render_duration_seconds",
-            "Thumbnail render time (parse, render, encode, render-pool wait) by backend",
+            "Thumbnail render time (parse, render, encode; not the render-pool wait) by backend",
             render.clone(),
+        );
+        let queue_wait = latency_histogram();
+        registry.register(
+            "spv_render_queue_wait_seconds",
+            "Time renders waited for a free slot of the render pool",
+            queue_wait.clone(),
+        );
+        let thumbnail_cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "spv_thumbnail_cache",
+            "Thumbnail cache lookups by level (memory, blob) and result (hit, miss)",
+            thumbnail_cache.clone(),
         );
         let bytes_served = Counter::default();
         registry.register(
@@ -108,6 +128,8 @@ impl Metrics {
                 requests,
                 in_flight,
                 render,
+                queue_wait,
+                thumbnail_cache,
                 bytes_served,
             }),
         }
@@ -119,6 +141,33 @@ impl Metrics {
             .render
             .get_or_create(&BackendLabels { backend })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one render: its wait for a render-pool slot and its work on `backend`.
+    pub fn observe_render_timing(
+        &self,
+        backend: &'static str,
+        queue_wait: Duration,
+        work: Duration,
+    ) {
+        self.inner.queue_wait.observe(queue_wait.as_secs_f64());
+        self.observe_render(backend, work);
+    }
+
+    /// Counts one thumbnail cache lookup at `level` (`memory` or `blob`).
+    ///
+    /// ```
+    /// let metrics = spv::http::Metrics::new();
+    /// metrics.observe_cache("memory", true);
+    /// let text = metrics.encode();
+    /// assert!(text.contains("spv_thumbnail_cache_total{level=\"memory\",result=\"hit\"} 1"), "{text}");
+    /// ```
+    pub fn observe_cache(&self, level: &'static str, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.inner
+            .thumbnail_cache
+            .get_or_create(&CacheLabels { level, result })
+            .inc();
     }
 
     /// The registry in the Prometheus/OpenMetrics text format.

@@ -5,13 +5,16 @@
 //! |---|---|
 //! | [`api`] | every router below in one, with metrics and a problem+json fallback |
 //! | [`thumbnails_router`] | `POST /api/v1/thumbnails` (scope `thumbnails:read`) |
+//! | [`document_thumbnail_router`] | `GET /api/v1/documents/{id}/thumbnail` (cached; public documents for anyone) |
+//! | [`gallery_router`] | `GET /api/v1/gallery`: public documents with thumbnail URLs |
 //! | [`auth_router`] | `POST /api/v1/auth/token`, `POST /api/v1/users`, `GET /api/v1/users/me`, `POST`/`GET /api/v1/api-keys`, `DELETE /api/v1/api-keys/{id}` |
 //! | [`documents_router`] | `POST`/`GET /api/v1/documents`, `GET`/`HEAD`/`PATCH`/`DELETE /api/v1/documents/{id}`, `GET`/`PUT /api/v1/documents/{id}/content` |
+//! | [`assets_router`] | `POST`/`GET /api/v1/assets`, `GET`/`HEAD`/`DELETE /api/v1/assets/{id}`, `GET /api/v1/assets/{id}/meta` |
 //! | [`Authenticated`] | the extractor of the caller: 401 without a valid credential |
 //! | [`health_router`] | `GET /health` (liveness), `GET /ready` (readiness) |
 //! | [`docs_router`] | `GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (Scalar, offline) |
 //! | [`metrics_router`] | `GET /metrics` (Prometheus text) |
-//! | [`AppState`] | the services and settings the routers share |
+//! | [`AppState`] | the services and settings the routers share; [`AppState::open`] wires them all from a `Config` |
 //! | [`Problem`], [`ApiError`], [`status_for`] | RFC 9457 errors, one status per [`ErrorKind`](crate::ErrorKind) |
 //! | [`Metrics`] | the prometheus-client registry and the server's metrics |
 //! | [`ApiDoc`] | the OpenAPI document |
@@ -30,13 +33,18 @@
 //! `instance` set to the request path.
 
 mod accounts;
+mod assets;
 mod auth;
 mod conditional;
+mod document_thumbnail;
 mod documents;
+mod gallery;
 mod health;
 mod json;
 mod metrics;
+mod open;
 mod openapi;
+mod prefix;
 mod problem;
 mod state;
 #[cfg(test)]
@@ -47,11 +55,15 @@ use axum::Router;
 use axum::extract::Request;
 
 pub use accounts::auth_router;
+pub use assets::assets_router;
 pub use auth::Authenticated;
 pub use conditional::{etag_matches, strong_etag};
+pub use document_thumbnail::document_thumbnail_router;
 pub use documents::documents_router;
+pub use gallery::gallery_router;
 pub use health::{ReadyCheck, health_router};
 pub use metrics::{Metrics, metrics_router};
+pub use open::Opened;
 pub use openapi::{ApiDoc, docs_router, openapi};
 pub use problem::{ApiError, INTERNAL_DETAIL, PROBLEM_JSON, Problem, RETRY_AFTER_SECS, status_for};
 pub use state::AppState;
@@ -64,6 +76,9 @@ pub fn api(state: AppState) -> Router {
         .merge(thumbnails_router(state.clone()))
         .merge(auth_router(state.clone()))
         .merge(documents_router(state.clone()))
+        .merge(document_thumbnail_router(state.clone()))
+        .merge(gallery_router(state.clone()))
+        .merge(assets_router(state.clone()))
         .merge(health_router(state.clone()))
         .merge(docs_router(state.clone()));
     if state.config.prometheus_enabled {

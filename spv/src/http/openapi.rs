@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use utoipa::OpenApi as _;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -19,6 +19,8 @@ use super::state::AppState;
     info(title = "spv", description = "Render, store and serve .glyph design documents."),
     paths(
         super::thumbnails::create_thumbnail,
+        super::document_thumbnail::get_document_thumbnail,
+        super::gallery::gallery,
         super::documents::create_document,
         super::documents::list_documents,
         super::documents::get_document,
@@ -27,6 +29,12 @@ use super::state::AppState;
         super::documents::put_content,
         super::documents::patch_document,
         super::documents::delete_document,
+        super::assets::upload_asset,
+        super::assets::list_assets,
+        super::assets::get_asset,
+        super::assets::head_asset,
+        super::assets::get_asset_meta,
+        super::assets::delete_asset,
         super::accounts::token,
         super::accounts::me,
         super::accounts::create_user,
@@ -56,11 +64,18 @@ use super::state::AppState;
         crate::api::DocumentList,
         crate::api::MetaInfo,
         crate::api::DocumentPatch,
+        crate::api::GalleryItem,
+        crate::api::GalleryList,
+        crate::api::Asset,
+        crate::api::AssetList,
+        super::assets::AssetUpload,
     )),
     tags(
         (name = "thumbnails", description = "Render documents to images"),
         (name = "auth", description = "Tokens, users and API keys"),
         (name = "documents", description = "Stored .glyph documents"),
+        (name = "gallery", description = "Public documents and their thumbnails"),
+        (name = "assets", description = "Uploaded images and fonts that documents use"),
         (name = "health", description = "Liveness, readiness and metrics"),
         (name = "docs", description = "This document and its UI"),
     )
@@ -104,33 +119,80 @@ pub fn openapi(config: &crate::config::Config) -> utoipa::openapi::OpenApi {
 }
 
 /// `GET /openapi.json` and `GET /docs` (with its script at `/docs/scalar.js`).
+///
+/// Both work when nested under a prefix (`Router::nest("/spv", ..)`): the page refers
+/// to its script and to the document by relative URLs, and the document served at
+/// `/spv/openapi.json` names `/spv` as its server, so "try it" calls land under the prefix.
 pub fn docs_router(state: AppState) -> Router {
-    let json = serde_json::to_string(&openapi(&state.config)).unwrap_or_else(|e| {
+    let doc = Arc::new(openapi(&state.config));
+    let json = Arc::new(serde_json::to_string(&*doc).unwrap_or_else(|e| {
         tracing::error!(error = %e, "serializing the OpenAPI document failed");
         "{}".to_owned()
-    });
-    let scalar = scalar_api_reference::axum::router(
-        "/docs",
-        &serde_json::json!({ "url": "/openapi.json", "title": "spv API" }),
-    );
+    }));
+    let page = Arc::new(scalar_api_reference::scalar_html(
+        &serde_json::json!({ "url": "openapi.json", "title": "spv API" }),
+        Some("docs/scalar.js"),
+    ));
     Router::new()
         .route("/openapi.json", get(openapi_json))
-        .with_state(Arc::new(json))
-        .merge(scalar)
+        .with_state(Docs { doc, json })
+        .route(
+            "/docs",
+            get(move || async move { Html(page.as_str().to_owned()) }),
+        )
+        .route("/docs/scalar.js", get(scalar_js))
+}
+
+#[derive(Clone)]
+pub(crate) struct Docs {
+    doc: Arc<utoipa::openapi::OpenApi>,
+    json: Arc<String>,
 }
 
 /// The OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/openapi.json", tag = "docs",
     responses((status = 200, description = "The OpenAPI document", body = Object)))]
-pub(crate) async fn openapi_json(State(json): State<Arc<String>>) -> Response {
+pub(crate) async fn openapi_json(
+    State(docs): State<Docs>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
+    let prefix = uri.path().strip_suffix("/openapi.json").unwrap_or_default();
+    let json = if prefix.is_empty() {
+        docs.json.as_str().to_owned()
+    } else {
+        let mut doc = (*docs.doc).clone();
+        doc.servers = Some(vec![utoipa::openapi::Server::new(prefix)]);
+        serde_json::to_string(&doc).unwrap_or_else(|_| docs.json.as_str().to_owned())
+    };
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        json.as_str().to_owned(),
+        json,
     )
         .into_response()
+}
+
+/// Scalar's script, embedded in the binary.
+async fn scalar_js() -> Response {
+    match scalar_api_reference::get_asset("scalar.js") {
+        Some(script) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/javascript; charset=utf-8"),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=86400"),
+                ),
+            ],
+            script,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// The API reference UI (Scalar), offline.

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use super::health::ReadyCheck;
 use super::metrics::Metrics;
+use crate::assets::Assets;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::documents::Documents;
 use crate::render::pool::RenderPool;
-use crate::thumbnails::{Thumbnails, ThumbnailsConfig};
+use crate::thumbnails::{DocumentThumbnails, Thumbnails, ThumbnailsConfig};
 
 /// The services and settings behind the routers. Cheap to clone.
 #[derive(Clone)]
@@ -26,6 +27,12 @@ pub struct AppState {
     pub auth: Option<Auth>,
     /// The documents service; `None`: the document routes answer 404.
     pub documents: Option<Documents>,
+    /// The assets service; `None`: the asset routes answer 404 and stored documents
+    /// cannot resolve `sha256:` sources.
+    pub assets: Option<Assets>,
+    /// Thumbnails of stored documents (cached); `None`: the document thumbnail route
+    /// answers 404.
+    pub document_thumbnails: Option<DocumentThumbnails>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -36,6 +43,8 @@ impl std::fmt::Debug for AppState {
             .field("ready", &self.ready.is_some())
             .field("auth", &self.auth.is_some())
             .field("documents", &self.documents.is_some())
+            .field("assets", &self.assets.is_some())
+            .field("document_thumbnails", &self.document_thumbnails.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +78,8 @@ impl AppState {
             ready: None,
             auth: None,
             documents: None,
+            assets: None,
+            document_thumbnails: None,
         }
     }
 
@@ -87,6 +98,18 @@ impl AppState {
     /// Sets the documents service behind the document routes.
     pub fn with_documents(mut self, documents: Documents) -> Self {
         self.documents = Some(documents);
+        self
+    }
+
+    /// Sets the assets service behind the asset routes and `sha256:` resolution.
+    pub fn with_assets(mut self, assets: Assets) -> Self {
+        self.assets = Some(assets);
+        self
+    }
+
+    /// Sets the service behind `GET /api/v1/documents/{id}/thumbnail`.
+    pub fn with_document_thumbnails(mut self, service: DocumentThumbnails) -> Self {
+        self.document_thumbnails = Some(service);
         self
     }
 }

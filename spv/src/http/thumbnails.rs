@@ -1,7 +1,5 @@
 //! `POST /api/v1/thumbnails`: a document in the body, an image out.
 
-use std::time::Instant;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -11,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
 use serde::Deserialize;
-use tower::ServiceExt;
 
 use super::auth::Authenticated;
 use super::conditional::{etag_matches, strong_etag};
@@ -21,6 +18,7 @@ use super::state::AppState;
 use crate::api::{ImageFormat, RenderThumbnail, Scope, ThumbnailSize};
 use crate::glyph::ImageFit;
 use crate::render::RENDERER_VERSION;
+use crate::thumbnails::{check_size, prepare};
 use crate::{Error, ErrorKind};
 
 /// The JSON body of `POST /api/v1/thumbnails`.
@@ -124,14 +122,33 @@ pub(crate) async fn create_thumbnail(
         return Ok((StatusCode::NOT_MODIFIED, out).into_response());
     }
 
-    let request = RenderThumbnail::new(document)
+    check_size(size, state.thumbnails.max_size())?;
+    // `sha256:` sources resolve against the caller's own uploads.
+    let prepared = prepare(
+        &state.thumbnails,
+        state.assets.as_ref(),
+        principal.user_id,
+        document.into(),
+    )
+    .await?;
+    let request = RenderThumbnail::loaded(prepared.loaded)
         .page(body.page)
         .size(size)
         .format(format)
-        .lenient(body.lenient);
-    let started = Instant::now();
-    let thumbnail = state.thumbnails.clone().oneshot(request).await?;
-    state.metrics.observe_render("cpu", started.elapsed());
+        .lenient(body.lenient)
+        .assets(prepared.resolver.clone());
+    let (thumbnail, timing) = state.thumbnails.render_timed(request).await?;
+    state.metrics.observe_render_timing(
+        "cpu",
+        prepared.timing.queue_wait + timing.queue_wait,
+        prepared.timing.render + timing.render,
+    );
+    if prepared.resolver.missed() {
+        // A placeholder for an asset the caller may upload later: this image must not
+        // be revalidated by an ETag that would still match then.
+        out.remove(header::ETAG);
+        out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     out.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(thumbnail.content_type()),
@@ -187,7 +204,17 @@ fn json_type(value: &serde_json::Value) -> &'static str {
 }
 
 fn thumbnail_size(body: &ThumbnailBody) -> Result<ThumbnailSize, Error> {
-    let fit = match body.fit.as_deref() {
+    size_from(body.size, body.width, body.height, body.fit.as_deref())
+}
+
+/// The size from `size`, or `width` and `height` with `fit`; neither: 256.
+pub(crate) fn size_from(
+    size: Option<u32>,
+    width: Option<u32>,
+    height: Option<u32>,
+    fit: Option<&str>,
+) -> Result<ThumbnailSize, Error> {
+    let fit = match fit {
         None => ImageFit::Contain,
         Some(fit) => ImageFit::parse(fit).ok_or_else(|| {
             Error::invalid_request(format!(
@@ -195,7 +222,7 @@ fn thumbnail_size(body: &ThumbnailBody) -> Result<ThumbnailSize, Error> {
             ))
         })?,
     };
-    match (body.size, body.width, body.height) {
+    match (size, width, height) {
         (Some(size), None, None) => Ok(ThumbnailSize::Longest { size }),
         (None, None, None) => Ok(ThumbnailSize::default()),
         (None, Some(width), Some(height)) => Ok(ThumbnailSize::Box { width, height, fit }),
@@ -209,7 +236,7 @@ fn thumbnail_size(body: &ThumbnailBody) -> Result<ThumbnailSize, Error> {
 }
 
 /// Refuses sides over `SPV_MAX_THUMBNAIL_SIZE`, naming the variable.
-fn check_max(size: ThumbnailSize, max: u32) -> Result<(), Error> {
+pub(crate) fn check_max(size: ThumbnailSize, max: u32) -> Result<(), Error> {
     let sides = match size {
         ThumbnailSize::Longest { size } => [("size", size), ("size", size)],
         ThumbnailSize::Box { width, height, .. } => [("width", width), ("height", height)],
@@ -225,7 +252,10 @@ fn check_max(size: ThumbnailSize, max: u32) -> Result<(), Error> {
 }
 
 /// The output format, and whether it was negotiated from `Accept` (so `Vary: Accept`).
-fn choose_format(format: Option<&str>, accept: Option<&str>) -> Result<(ImageFormat, bool), Error> {
+pub(crate) fn choose_format(
+    format: Option<&str>,
+    accept: Option<&str>,
+) -> Result<(ImageFormat, bool), Error> {
     match format {
         None => Ok((ImageFormat::Png, false)),
         Some(f) if f.eq_ignore_ascii_case("auto") => {

@@ -72,8 +72,12 @@ pub(crate) use domain_service;
 
 /// Now, in unix milliseconds (how the database keeps times).
 pub(crate) fn now_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    to_ms(time::OffsetDateTime::now_utc())
+}
+
+/// A time as Unix milliseconds (saturating).
+pub(crate) fn to_ms(time: time::OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// Unix milliseconds as a UTC time (out-of-range values clamp to the epoch).

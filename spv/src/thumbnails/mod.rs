@@ -5,6 +5,9 @@
 //! | [`Thumbnails`] | the service, a cheap-to-clone `tower::Service<RenderThumbnail>` |
 //! | [`ThumbnailsConfig`] | its settings: limits, largest size, render pool, default assets |
 //! | [`RenderThumbnail`], [`Thumbnail`] | the request and the response, from [`crate::api`] |
+//! | `DocumentThumbnails` | thumbnails of stored documents: two cache levels, single flight, owner's assets (feature `store`) |
+//! | `CacheKey`, `MemoryCache` | the cache key (the ETag) and the in-process level, weighed by bytes (feature `store`) |
+//! | `RenderedStore` | the second level: rendered blobs recorded in the `rendered` table (feature `store`) |
 //!
 //! The CLI and the HTTP layer both go through this service; call it with
 //! [`tower::ServiceExt::oneshot`] (or `ready().await?.call(..)`):
@@ -26,9 +29,29 @@
 //! assert_eq!(thumb.content_type(), "image/webp");
 //! ```
 
+#[cfg(feature = "store")]
+mod cache;
+#[cfg(feature = "store")]
+mod prepare;
+#[cfg(feature = "store")]
+mod rendered;
 mod service;
+#[cfg(feature = "store")]
+mod stored;
 mod types;
 
+#[cfg(feature = "store")]
+pub use crate::api::{DocumentThumbnail, GetDocumentThumbnail};
 pub use crate::api::{RenderThumbnail, Thumbnail};
+#[cfg(feature = "store")]
+pub use cache::{CacheKey, MemoryCache};
+#[cfg(feature = "store")]
+pub(crate) use prepare::prepare;
+#[cfg(feature = "store")]
+pub use rendered::RenderedStore;
 pub use service::Thumbnails;
+#[cfg(feature = "store")]
+pub(crate) use service::check_size;
+#[cfg(feature = "store")]
+pub use stored::{DEFAULT_MEMORY_BYTES, DocumentThumbnails, DocumentThumbnailsConfig};
 pub use types::{DEFAULT_MAX_SIZE, ThumbnailsConfig};

@@ -9,7 +9,7 @@ use std::time::Instant;
 use tracing::Instrument;
 
 use super::types::ThumbnailsConfig;
-use crate::api::{DocumentInput, RenderThumbnail, Thumbnail, ThumbnailSize};
+use crate::api::{DocumentInput, RenderThumbnail, RenderTiming, Thumbnail, ThumbnailSize};
 use crate::glyph::{self, AssetResolver, Chain, Limits, Loaded};
 use crate::render::pool::RenderPool;
 use crate::render::{self, RenderOptions};
@@ -96,6 +96,16 @@ impl Thumbnails {
         &self,
         request: RenderThumbnail,
     ) -> impl Future<Output = Result<Thumbnail>> + Send + 'static {
+        let timed = self.render_timed(request);
+        async move { timed.await.map(|(thumbnail, _)| thumbnail) }
+    }
+
+    /// Renders one thumbnail and says how long it waited for a pool slot and how long
+    /// the work took (for metrics).
+    pub fn render_timed(
+        &self,
+        request: RenderThumbnail,
+    ) -> impl Future<Output = Result<(Thumbnail, RenderTiming)>> + Send + 'static {
         let span = tracing::debug_span!(
             "render_thumbnail",
             document = ?request.document,
@@ -106,21 +116,28 @@ impl Thumbnails {
         let inner = self.inner.clone();
         async move {
             check_size(request.size, inner.max_size)?;
-            let started = Instant::now();
+            let queued = Instant::now();
             let job_span = tracing::Span::current();
             let job_inner = inner.clone();
-            let thumbnail = inner
+            let (thumbnail, timing) = inner
                 .pool
-                .run(move || job_span.in_scope(|| render_job(&job_inner, request)))
+                .run(move || {
+                    let queue_wait = queued.elapsed();
+                    let started = Instant::now();
+                    let thumbnail = job_span.in_scope(|| render_job(&job_inner, request))?;
+                    let render = started.elapsed();
+                    Ok((thumbnail, RenderTiming { queue_wait, render }))
+                })
                 .await?;
             tracing::debug!(
-                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                queue_wait_ms = timing.queue_wait.as_secs_f64() * 1e3,
+                elapsed_ms = timing.render.as_secs_f64() * 1e3,
                 width = thumbnail.width,
                 height = thumbnail.height,
                 bytes = thumbnail.bytes.len(),
                 "rendered thumbnail"
             );
-            Ok(thumbnail)
+            Ok((thumbnail, timing))
         }
         .instrument(span)
     }
@@ -141,7 +158,7 @@ impl tower::Service<RenderThumbnail> for Thumbnails {
 }
 
 /// Refuses a size of 0 or beyond `max_size` before any work is done.
-fn check_size(size: ThumbnailSize, max_size: u32) -> Result<()> {
+pub(crate) fn check_size(size: ThumbnailSize, max_size: u32) -> Result<()> {
     let sides: &[(&str, u32)] = match &size {
         ThumbnailSize::Longest { size } => &[("size", *size)],
         ThumbnailSize::Box { width, height, .. } => &[("width", *width), ("height", *height)],

@@ -1,0 +1,102 @@
+//! `GET /api/v1/gallery`: pages of public documents, each with the URL of its thumbnail.
+//!
+//! Anonymous callers may use it; a credential that is sent must be valid (401) and hold
+//! `gallery:read` or `documents:read` (403). Whoever asks, only public documents are
+//! listed, and their thumbnails (`GET /api/v1/documents/{id}/thumbnail`) are served to
+//! anyone; nothing private is reachable this way.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, OriginalUri, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::document_thumbnail::{PUBLIC_CACHE_CONTROL, optional_caller};
+use super::json::finish_json;
+use super::problem::ApiError;
+use super::state::AppState;
+use crate::api::{DocumentQuery, GalleryItem, GalleryList, ListDocuments, Scope};
+use crate::{Error, ErrorKind};
+
+/// The gallery's path, to find the prefix the API is mounted under.
+const GALLERY_PATH: &str = "/api/v1/gallery";
+
+/// A caller allowed to see the gallery: anonymous, or holding `gallery:read` or
+/// `documents:read`.
+pub(crate) struct GalleryViewer;
+
+impl FromRequestParts<AppState> for GalleryViewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let scopes = [Scope::GalleryRead, Scope::DocumentsRead];
+        optional_caller(parts, state, &scopes).await?;
+        Ok(GalleryViewer)
+    }
+}
+
+/// `GET /api/v1/gallery`.
+pub fn gallery_router(state: AppState) -> Router {
+    Router::new()
+        .route(GALLERY_PATH, get(gallery))
+        .layer(axum::middleware::from_fn(finish_json))
+        .with_state(state)
+}
+
+/// Pages of public documents, newest first, each with its thumbnail's URL.
+#[utoipa::path(get, path = "/api/v1/gallery", tag = "gallery",
+    params(
+        ("page" = Option<u32>, Query, description = "1-based page (default 1)"),
+        ("perPage" = Option<u32>, Query, description = "Items per page (default 20, at most 100)"),
+        ("title" = Option<String>, Query, description = "Only titles containing this"),
+        ("tag" = Option<String>, Query, description = "Only documents with this tag")),
+    responses(
+        (status = 200, description = "A page of public documents", body = GalleryList),
+        (status = 400, description = "A bad query", body = super::Problem,
+            content_type = "application/problem+json"),
+        (status = 401, description = "A credential was sent but is not valid",
+            body = super::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential lacks `gallery:read` and `documents:read`",
+            body = super::Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = ["gallery:read"]), ("apiKey" = ["gallery:read"]),
+        ("bearer" = ["documents:read"]), ("apiKey" = ["documents:read"])))]
+pub(crate) async fn gallery(
+    State(state): State<AppState>,
+    _viewer: GalleryViewer,
+    OriginalUri(uri): OriginalUri,
+    params: Result<Query<DocumentQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) =
+        params.map_err(|e| Error::invalid_request(format!("query: {}", e.body_text())))?;
+    let documents = state.documents.clone().ok_or_else(|| {
+        Error::new(
+            ErrorKind::NotFound,
+            "this server has no document store configured",
+        )
+    })?;
+    // Never the caller: the gallery is the public documents, whoever asks.
+    let list = documents
+        .list(ListDocuments {
+            principal: None,
+            query,
+        })
+        .await?;
+    let prefix = uri.path().strip_suffix(GALLERY_PATH).unwrap_or_default();
+    let gallery = GalleryList {
+        items: list
+            .items
+            .iter()
+            .filter(|document| document.public)
+            .map(|document| GalleryItem::new(document, prefix))
+            .collect(),
+        metainfo: list.metainfo,
+    };
+    let mut response = Json(gallery).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(PUBLIC_CACHE_CONTROL),
+    );
+    Ok(response)
+}

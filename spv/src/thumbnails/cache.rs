@@ -1,0 +1,305 @@
+//! The thumbnail cache key and the first cache level: [`CacheKey`] and [`MemoryCache`].
+//!
+//! Pure, synchronous code: no Tokio, no I/O.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+use crate::api::{CachedImage, ImageFormat, ThumbnailSize};
+use crate::render::RENDERER_VERSION;
+
+/// What identifies a rendered thumbnail of a stored document: the SHA-256 of the
+/// document's content hash, the page, size, format and leniency, and
+/// [`RENDERER_VERSION`]. Quoted, it is the thumbnail's strong ETag.
+///
+/// The `sha256:` assets a document refers to are content addresses, so the bytes behind
+/// them never change: they need no part in the key. What can change is whether the
+/// owner has uploaded them; a render that missed one is never cached (see
+/// [`DocumentThumbnails`](super::DocumentThumbnails)).
+///
+/// ```
+/// use spv::api::{ImageFormat, ThumbnailSize};
+/// use spv::thumbnails::CacheKey;
+///
+/// let hash = "ab".repeat(32);
+/// let key = CacheKey::new(&hash, 0, ThumbnailSize::Longest { size: 64 }, ImageFormat::Png, false);
+/// assert_eq!(key.hex().len(), 64);
+/// assert_eq!(key.etag(), format!("\"{}\"", key.hex()));
+/// let webp = CacheKey::new(&hash, 0, ThumbnailSize::Longest { size: 64 }, ImageFormat::Webp, false);
+/// assert_ne!(key, webp);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CacheKey([u8; 32]);
+
+impl CacheKey {
+    /// The key of page `page` of the content whose SHA-256 is `content_sha256`.
+    pub fn new(
+        content_sha256: &str,
+        page: usize,
+        size: ThumbnailSize,
+        format: ImageFormat,
+        lenient: bool,
+    ) -> Self {
+        // Spelled out rather than `Debug`, so that the key (and the rendered blobs that
+        // outlive a restart) does not move when a type's debug output does.
+        let size = match size {
+            ThumbnailSize::Longest { size } => format!("longest:{size}"),
+            ThumbnailSize::Box { width, height, fit } => {
+                format!("box:{width}x{height}:{}", fit.as_str())
+            }
+        };
+        let page = page.to_string();
+        let parts: [&[u8]; 6] = [
+            content_sha256.as_bytes(),
+            page.as_bytes(),
+            size.as_bytes(),
+            format.extension().as_bytes(),
+            &[u8::from(lenient)],
+            RENDERER_VERSION.as_bytes(),
+        ];
+        let mut hasher = Sha256::new();
+        for part in parts {
+            // Length-prefixed, so that different splits never collide.
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        CacheKey(hasher.finalize().into())
+    }
+
+    /// The key as 64 lowercase hex digits.
+    pub fn hex(&self) -> String {
+        crate::store::hex(&self.0)
+    }
+
+    /// The strong ETag: the hex key in double quotes.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.hex())
+    }
+}
+
+/// What an entry costs besides its bytes (key, map slots, metadata).
+const ENTRY_OVERHEAD: usize = 128;
+
+/// An in-process cache of encoded thumbnails, bounded by the bytes it holds; the least
+/// recently used entries go first. Cheap to share (`&self` everywhere; one short lock
+/// per call).
+///
+/// ```
+/// use std::sync::Arc;
+/// use spv::api::{CachedImage, ImageFormat, ThumbnailSize};
+/// use spv::thumbnails::{CacheKey, MemoryCache};
+///
+/// let image = |n: usize| CachedImage { bytes: Arc::from(vec![0u8; n]), format: ImageFormat::Png,
+///     width: 1, height: 1, warnings: Vec::new() };
+/// let key = |page| CacheKey::new("00", page, ThumbnailSize::default(), ImageFormat::Png, false);
+/// let cache = MemoryCache::new(1200); // two images of 400 bytes and their overhead
+/// cache.insert(key(0), image(400));
+/// cache.insert(key(1), image(400));
+/// assert!(cache.get(&key(0)).is_some()); // now the most recently used
+/// cache.insert(key(2), image(400)); // a third does not fit: the least recently used goes
+/// assert!(cache.get(&key(1)).is_none());
+/// assert!(cache.get(&key(0)).is_some() && cache.get(&key(2)).is_some());
+/// assert!(cache.weight() <= 1200);
+/// ```
+#[derive(Debug)]
+pub struct MemoryCache {
+    capacity: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    entries: HashMap<CacheKey, Entry>,
+    /// Last use → key, oldest first.
+    order: BTreeMap<u64, CacheKey>,
+    clock: u64,
+    weight: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    image: CachedImage,
+    used: u64,
+    weight: usize,
+}
+
+impl MemoryCache {
+    /// A cache holding at most `capacity_bytes` (0 keeps nothing).
+    pub fn new(capacity_bytes: usize) -> Self {
+        MemoryCache {
+            capacity: capacity_bytes,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The most bytes it holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The bytes it holds now (images plus a fixed overhead per entry).
+    pub fn weight(&self) -> usize {
+        self.lock().weight
+    }
+
+    /// How many thumbnails it holds.
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The image under `key`, marked as just used.
+    pub fn get(&self, key: &CacheKey) -> Option<CachedImage> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let entry = state.entries.get_mut(key)?;
+        state.order.remove(&entry.used);
+        state.clock += 1;
+        entry.used = state.clock;
+        state.order.insert(entry.used, *key);
+        Some(entry.image.clone())
+    }
+
+    /// Keeps `image` under `key`, evicting the least recently used entries as needed.
+    /// An image larger than the whole cache is not kept.
+    pub fn insert(&self, key: CacheKey, image: CachedImage) {
+        let weight = image.bytes.len().saturating_add(ENTRY_OVERHEAD);
+        if weight > self.capacity {
+            return;
+        }
+        let mut state = self.lock();
+        let state = &mut *state;
+        if let Some(old) = state.entries.remove(&key) {
+            state.order.remove(&old.used);
+            state.weight -= old.weight;
+        }
+        while state.weight + weight > self.capacity {
+            let Some((_, oldest)) = state.order.pop_first() else {
+                break;
+            };
+            if let Some(evicted) = state.entries.remove(&oldest) {
+                state.weight -= evicted.weight;
+            }
+        }
+        state.clock += 1;
+        let used = state.clock;
+        state.order.insert(used, key);
+        state.entries.insert(
+            key,
+            Entry {
+                image,
+                used,
+                weight,
+            },
+        );
+        state.weight += weight;
+    }
+
+    /// The state; a poisoned lock is taken over (every update leaves it consistent
+    /// before anything that could panic).
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::glyph::ImageFit;
+
+    fn image(n: usize) -> CachedImage {
+        CachedImage {
+            bytes: Arc::from(vec![7u8; n]),
+            format: ImageFormat::Png,
+            width: 1,
+            height: 1,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn key(page: usize) -> CacheKey {
+        CacheKey::new(
+            "00",
+            page,
+            ThumbnailSize::default(),
+            ImageFormat::Png,
+            false,
+        )
+    }
+
+    #[test]
+    fn every_part_of_the_key_counts() {
+        let size = ThumbnailSize::Longest { size: 64 };
+        let base = CacheKey::new("aa", 0, size, ImageFormat::Png, false);
+        let others = [
+            CacheKey::new("ab", 0, size, ImageFormat::Png, false),
+            CacheKey::new("aa", 1, size, ImageFormat::Png, false),
+            CacheKey::new(
+                "aa",
+                0,
+                ThumbnailSize::Longest { size: 65 },
+                ImageFormat::Png,
+                false,
+            ),
+            CacheKey::new(
+                "aa",
+                0,
+                ThumbnailSize::Box {
+                    width: 64,
+                    height: 64,
+                    fit: ImageFit::Cover,
+                },
+                ImageFormat::Png,
+                false,
+            ),
+            CacheKey::new("aa", 0, size, ImageFormat::Jpeg, false),
+            CacheKey::new("aa", 0, size, ImageFormat::Png, true),
+        ];
+        for other in others {
+            assert_ne!(base, other);
+        }
+        assert_eq!(base, CacheKey::new("aa", 0, size, ImageFormat::Png, false));
+    }
+
+    #[test]
+    fn the_weight_never_passes_the_capacity() {
+        let cache = MemoryCache::new(10_000);
+        for page in 0..100 {
+            cache.insert(key(page), image(1000 + page));
+            assert!(cache.weight() <= 10_000, "{}", cache.weight());
+        }
+        assert_eq!(cache.len(), 8, "8 × ~1200 bytes fit in 10 000");
+        assert!(cache.get(&key(99)).is_some(), "the newest stays");
+        assert!(cache.get(&key(0)).is_none(), "the oldest went");
+    }
+
+    #[test]
+    fn too_large_or_zero_capacity_keeps_nothing() {
+        let cache = MemoryCache::new(500);
+        cache.insert(key(0), image(1000));
+        assert!(cache.is_empty());
+        let none = MemoryCache::new(0);
+        none.insert(key(0), image(1));
+        assert!(none.get(&key(0)).is_none());
+    }
+
+    #[test]
+    fn replacing_a_key_keeps_one_entry_and_its_weight() {
+        let cache = MemoryCache::new(10_000);
+        cache.insert(key(0), image(100));
+        cache.insert(key(0), image(300));
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.weight(), 300 + ENTRY_OVERHEAD);
+        assert_eq!(cache.get(&key(0)).unwrap().bytes.len(), 300);
+    }
+}

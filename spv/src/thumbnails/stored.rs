@@ -1,0 +1,389 @@
+//! [`DocumentThumbnails`]: thumbnails of stored documents behind two cache levels, with
+//! `sha256:` assets resolved from the owner's uploads and identical concurrent requests
+//! rendered once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+use super::cache::{CacheKey, MemoryCache};
+use super::prepare::prepare;
+use super::rendered::RenderedStore;
+use super::service::{Thumbnails, check_size};
+use crate::api::{
+    CachedImage, Document, DocumentThumbnail, GetContent, GetDocument, GetDocumentThumbnail,
+    Principal, RenderThumbnail, RenderTiming, Scope,
+};
+use crate::assets::Assets;
+use crate::documents::Documents;
+use crate::{Error, ErrorKind, Result};
+
+/// The default size of the in-process cache: 256 MiB.
+pub const DEFAULT_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+
+/// Settings of [`DocumentThumbnails`].
+#[derive(Debug, Clone)]
+pub struct DocumentThumbnailsConfig {
+    /// The most bytes of encoded thumbnails kept in process (0: none).
+    pub memory_bytes: usize,
+    /// Where `sha256:` asset sources are found (the document owner's uploads); `None`:
+    /// nowhere, so documents that use them render only leniently, with placeholders.
+    pub assets: Option<Assets>,
+    /// The second cache level; `None`: the in-process cache only.
+    pub rendered: Option<RenderedStore>,
+}
+
+impl Default for DocumentThumbnailsConfig {
+    fn default() -> Self {
+        DocumentThumbnailsConfig {
+            memory_bytes: DEFAULT_MEMORY_BYTES,
+            assets: None,
+            rendered: None,
+        }
+    }
+}
+
+/// Thumbnails of stored documents: a `tower::Service<GetDocumentThumbnail>`.
+///
+/// Access: a public document's thumbnails anyone may get; a private one's only its owner
+/// and admins, holding `thumbnails:read` (anyone else gets "not found", as for the
+/// document itself).
+///
+/// A thumbnail's [`CacheKey`] comes from the document's metadata alone, so a matching
+/// `If-None-Match` is answered without reading the content or rendering. Then the
+/// in-process [`MemoryCache`], then the [`RenderedStore`], then a render on the
+/// thumbnails service's pool, whose result fills both levels. Concurrent requests for
+/// the same key wait for one render (single flight). Errors are never cached, and
+/// neither is a lenient render that painted a placeholder for a `sha256:` asset the
+/// owner has not uploaded (it gets no ETag), so uploading the asset later takes effect.
+///
+/// ```
+/// use spv::api::{CreateDocument, GetDocumentThumbnail, Principal, Scopes};
+/// use spv::documents::{Documents, DocumentsConfig};
+/// use spv::store::Db;
+/// use spv::thumbnails::{DocumentThumbnails, DocumentThumbnailsConfig, Thumbnails};
+/// use tower::ServiceExt;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let rt = tokio::runtime::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let db = Db::open(None, dir.path()).await.unwrap();
+///     let documents = Documents::with_db(db, DocumentsConfig::default());
+///     let ann = Principal { user_id: uuid::Uuid::now_v7(), username: "ann".into(),
+///         is_admin: false, scopes: Scopes::all() };
+///     let bytes = br#"{"format":"glyph","version":1,"pages":[{"width":300,"height":200,"layers":[]}]}"#;
+///     let doc = documents.clone().oneshot(CreateDocument::new(ann.clone(), bytes.to_vec()))
+///         .await.unwrap();
+///     let service = DocumentThumbnails::new(Thumbnails::default(), documents,
+///         DocumentThumbnailsConfig::default());
+///     let request = GetDocumentThumbnail::new(Some(ann), doc.id);
+///     let first = service.clone().oneshot(request.clone()).await.unwrap();
+///     assert_eq!(first.image.as_ref().unwrap().width, 256);
+///     assert!(first.rendered.is_some());
+///     let again = service.clone().oneshot(request).await.unwrap();
+///     assert_eq!(again.memory_hit, Some(true));
+///     assert_eq!((again.etag, service.renders()), (first.etag, 1));
+/// });
+/// ```
+#[derive(Clone, Debug)]
+pub struct DocumentThumbnails {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    thumbnails: Thumbnails,
+    documents: Documents,
+    assets: Option<Assets>,
+    rendered: Option<RenderedStore>,
+    memory: MemoryCache,
+    flights: Mutex<HashMap<CacheKey, Arc<OnceCell<Flight>>>>,
+    renders: AtomicU64,
+}
+
+/// What one flight (a blob read or a render) ends with, shared by its waiters.
+type Flight = std::result::Result<Landed, SharedError>;
+
+#[derive(Debug, Clone)]
+struct Landed {
+    image: CachedImage,
+    /// Whether it was cached (and so gets an ETag).
+    cached: bool,
+    /// Whether it came from the blob level rather than a render.
+    from_blob: bool,
+    timing: RenderTiming,
+}
+
+/// An [`Error`] that several waiters can each get a copy of.
+#[derive(Debug, Clone)]
+struct SharedError {
+    kind: ErrorKind,
+    path: Option<String>,
+    message: String,
+}
+
+impl From<Error> for SharedError {
+    fn from(error: Error) -> Self {
+        SharedError {
+            kind: error.kind(),
+            path: error.path().map(str::to_owned),
+            message: error.message().to_owned(),
+        }
+    }
+}
+
+impl From<SharedError> for Error {
+    fn from(shared: SharedError) -> Self {
+        let error = Error::new(shared.kind, shared.message);
+        match shared.path {
+            Some(path) => error.at(path),
+            None => error,
+        }
+    }
+}
+
+impl DocumentThumbnails {
+    /// A service rendering `documents` with `thumbnails` (its pool, limits and largest
+    /// size).
+    pub fn new(
+        thumbnails: Thumbnails,
+        documents: Documents,
+        config: DocumentThumbnailsConfig,
+    ) -> Self {
+        let DocumentThumbnailsConfig {
+            memory_bytes,
+            assets,
+            rendered,
+        } = config;
+        DocumentThumbnails {
+            inner: Arc::new(Inner {
+                thumbnails,
+                documents,
+                assets,
+                rendered,
+                memory: MemoryCache::new(memory_bytes),
+                flights: Mutex::new(HashMap::new()),
+                renders: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The in-process cache.
+    pub fn memory(&self) -> &MemoryCache {
+        &self.inner.memory
+    }
+
+    /// How many renders this service has run (cache misses that rendered).
+    pub fn renders(&self) -> u64 {
+        self.inner.renders.load(Ordering::Relaxed)
+    }
+
+    /// Whether there is a second cache level.
+    pub fn has_blob_level(&self) -> bool {
+        self.inner.rendered.is_some()
+    }
+
+    /// What `Service<GetDocumentThumbnail>` does.
+    pub async fn get(&self, request: GetDocumentThumbnail) -> Result<DocumentThumbnail> {
+        let GetDocumentThumbnail {
+            principal,
+            id,
+            page,
+            size,
+            format,
+            lenient,
+            if_none_match,
+        } = request;
+        check_size(size, self.inner.thumbnails.max_size())?;
+        let document = self
+            .inner
+            .documents
+            .get(GetDocument {
+                principal: principal.clone(),
+                id,
+            })
+            .await?;
+        if !document.public
+            && let Some(principal) = &principal
+        {
+            principal.require(Scope::ThumbnailsRead)?;
+        }
+        if page >= document.pages.len() {
+            return Err(crate::render::page_out_of_range(page, document.pages.len()));
+        }
+        let key = CacheKey::new(&document.content_sha256, page, size, format, lenient);
+        let etag = key.etag();
+        let answer = |image, memory_hit, blob_hit, rendered, cached: bool| DocumentThumbnail {
+            document: document.clone(),
+            etag: cached.then(|| etag.clone()),
+            image,
+            memory_hit,
+            blob_hit,
+            rendered,
+        };
+        if if_none_match.is_some_and(|inm| etag_matches(&inm, &etag)) {
+            return Ok(answer(None, None, None, None, true));
+        }
+        if let Some(image) = self.inner.memory.get(&key) {
+            return Ok(answer(Some(image), Some(true), None, None, true));
+        }
+
+        let cell = self.flight(key);
+        let _leave = Leave {
+            inner: &self.inner,
+            key,
+            cell: &cell,
+        };
+        let mut led = false;
+        let landed = cell
+            .get_or_init(|| {
+                led = true;
+                self.land(key, &document, principal, page, size, format, lenient)
+            })
+            .await
+            .clone()
+            .map_err(Error::from)?;
+        let blob_hit = (led && self.has_blob_level()).then_some(landed.from_blob);
+        let rendered = (led && !landed.from_blob).then_some(landed.timing);
+        Ok(answer(
+            Some(landed.image),
+            Some(false),
+            blob_hit,
+            rendered,
+            landed.cached,
+        ))
+    }
+
+    /// The flight of `key`: joined when one is under way, else a new one.
+    fn flight(&self, key: CacheKey) -> Arc<OnceCell<Flight>> {
+        let mut flights = self
+            .inner
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        flights.entry(key).or_default().clone()
+    }
+
+    /// The blob level, else a render that fills both levels.
+    #[allow(clippy::too_many_arguments)]
+    async fn land(
+        &self,
+        key: CacheKey,
+        document: &Document,
+        principal: Option<Principal>,
+        page: usize,
+        size: crate::api::ThumbnailSize,
+        format: crate::api::ImageFormat,
+        lenient: bool,
+    ) -> Flight {
+        let inner = &self.inner;
+        if let Some(store) = &inner.rendered {
+            match store.get(&key).await {
+                Ok(Some(image)) => {
+                    inner.memory.insert(key, image.clone());
+                    return Ok(Landed {
+                        image,
+                        cached: true,
+                        from_blob: true,
+                        timing: RenderTiming::default(),
+                    });
+                }
+                Ok(None) => {}
+                // The blob level is a cache: when it fails, render.
+                Err(error) => tracing::warn!(%error, "reading a rendered thumbnail failed"),
+            }
+        }
+        let content = inner
+            .documents
+            .content(GetContent {
+                principal,
+                id: document.id,
+            })
+            .await?;
+        // Changed since the metadata was read: render what is there, but not under a
+        // key made for the older content.
+        let same = content.document.content_sha256 == document.content_sha256;
+        let prepared = prepare(
+            &inner.thumbnails,
+            inner.assets.as_ref(),
+            document.owner_id,
+            content.bytes.into(),
+        )
+        .await?;
+        let request = RenderThumbnail::loaded(prepared.loaded)
+            .page(page)
+            .size(size)
+            .format(format)
+            .lenient(lenient)
+            .assets(prepared.resolver.clone());
+        let (thumbnail, timing) = inner.thumbnails.render_timed(request).await?;
+        inner.renders.fetch_add(1, Ordering::Relaxed);
+        let image = CachedImage {
+            bytes: thumbnail.bytes.into(),
+            format: thumbnail.format,
+            width: thumbnail.width,
+            height: thumbnail.height,
+            warnings: thumbnail.warnings,
+        };
+        let cached = same && !prepared.resolver.missed();
+        if cached {
+            inner.memory.insert(key, image.clone());
+            if let Some(store) = &inner.rendered
+                && let Err(error) = store.put(&key, &image).await
+            {
+                tracing::warn!(%error, "storing a rendered thumbnail failed");
+            }
+        }
+        Ok(Landed {
+            image,
+            cached,
+            from_blob: false,
+            timing: RenderTiming {
+                queue_wait: prepared.timing.queue_wait + timing.queue_wait,
+                render: prepared.timing.render + timing.render,
+            },
+        })
+    }
+}
+
+/// Ends a request's part in a flight: the first to leave a finished (or abandoned)
+/// flight removes it, so the next request looks at the caches again.
+struct Leave<'a> {
+    inner: &'a Inner,
+    key: CacheKey,
+    cell: &'a Arc<OnceCell<Flight>>,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let mut flights = self
+            .inner
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if flights
+            .get(&self.key)
+            .is_some_and(|cell| Arc::ptr_eq(cell, self.cell))
+        {
+            flights.remove(&self.key);
+        }
+    }
+}
+
+/// Whether an `If-None-Match` value matches `etag` (weak comparison; `*` matches).
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    if_none_match
+        .split(',')
+        .any(|candidate| candidate.trim() == "*" || bare(candidate) == bare(etag))
+}
+
+crate::store::domain_service!(DocumentThumbnails {
+    GetDocumentThumbnail => DocumentThumbnail, get;
+});
+
+#[cfg(test)]
+#[path = "stored_tests.rs"]
+mod tests;
