@@ -26,3 +26,8 @@ pub fn host_app(spv_state: spv::http::AppState) -> Router {
         .route("/hello", get(|| async { "hello from the host\n" }))
         .nest("/spv", spv::http::api(spv_state))
 }
+
+/// The README's Rust snippets, compiled and type-checked as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

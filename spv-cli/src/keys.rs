@@ -1,7 +1,8 @@
 //! `spv-cli keys`: create, list and revoke API keys in the server's database directly
 //! (the embedded SQLite under the data directory, or `DATABASE_URL`), through
 //! `spv::auth::Auth`. Whoever can open the database is trusted: this is how an operator
-//! makes the first key for a CDN or a CI job without a password grant.
+//! makes the first key for a CDN or a CI job without a password grant. Like the server of
+//! the same version, it applies pending migrations when it opens the database.
 
 use std::io::Write as _;
 
@@ -31,7 +32,14 @@ async fn run_async(args: &KeysArgs) -> anyhow::Result<Outcome> {
     };
     let config = config(store)?;
     let db = spv::store::Db::open(config.database_url.as_deref(), &config.data_dir).await?;
-    let secret = JwtSecret::resolve(config.jwt_secret.as_deref(), &config.data_dir)?;
+    // Keys need no token signing: an ephemeral secret, so that the CLI neither reads nor
+    // creates the server's `jwt_secret` file.
+    let ephemeral = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let secret = JwtSecret::from_config(&ephemeral)?;
     let auth = Auth::new(
         db.clone(),
         &secret,

@@ -447,6 +447,7 @@ async fn keys_create_list_and_revoke_in_the_servers_database() {
         .expect_code(2)
         .expect_stderr_contains("no database at data/spv.db");
     let auth = server_data_dir(&dir).await;
+    std::fs::remove_file(dir.path("data/jwt_secret")).unwrap();
 
     let created = dir.run(&[
         "keys",
@@ -487,6 +488,10 @@ async fn keys_create_list_and_revoke_in_the_servers_database() {
     );
     assert!(table.stdout().contains("\tactive\t"));
 
+    assert!(
+        !dir.path("data/jwt_secret").exists(),
+        "keys need no JWT secret: the CLI creates none"
+    );
     dir.run(&["keys", "revoke", &id, "--data-dir", "data"])
         .expect_code(0)
         .expect_stderr_contains(&format!("revoked key {id}"));

@@ -11,13 +11,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{
+    Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header,
+};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use spv::config::Config;
 use spv::http::{ApiError, AppState};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate as _};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -45,7 +48,16 @@ pub fn app(config: &Config, state: AppState) -> Router {
             (config.body_limit_bytes, config.request_timeout_secs),
             bare_errors_as_problems,
         ))
-        .layer(CompressionLayer::new());
+        .layer(CompressionLayer::new().compress_when(
+            // Asset bytes carry a strong ETag of their identity bytes and serve ranges of
+            // them: a compressed variant under the same validator would corrupt ranged
+            // and revalidated downloads (RFC 9110 §8.8.3).
+            DefaultPredicate::new().and(
+                |_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions| {
+                    !headers.contains_key(header::ACCEPT_RANGES)
+                },
+            ),
+        ));
     if let Some(cors) = cors(config) {
         router = router.layer(cors);
     }

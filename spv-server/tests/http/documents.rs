@@ -193,6 +193,19 @@ async fn ndjson_streams_the_whole_list() {
         header(refused.headers(), "content-type"),
         "application/json"
     );
+    assert_eq!(header(refused.headers(), "vary"), "accept");
+    let json_preferred = stream("", "application/json, application/x-ndjson;q=0.1")
+        .await
+        .unwrap();
+    assert_eq!(
+        header(json_preferred.headers(), "content-type"),
+        "application/json"
+    );
+    let browser = stream("", "text/html,*/*;q=0.8").await.unwrap();
+    assert_eq!(
+        header(browser.headers(), "content-type"),
+        "application/json"
+    );
     server.stop().await;
 }
 

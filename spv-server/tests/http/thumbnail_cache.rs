@@ -23,13 +23,19 @@ fn client() -> reqwest::Client {
 
 /// The server on an existing data directory (to restart on the same data).
 async fn start_in(data: tempfile::TempDir) -> Server {
-    let config = Config {
+    start_configured(data, |_| {}).await
+}
+
+/// The server on an existing data directory, its settings changed by `change`.
+async fn start_configured(data: tempfile::TempDir, change: impl FnOnce(&mut Config)) -> Server {
+    let mut config = Config {
         data_dir: data.path().to_owned(),
         job_workers: 2,
         shutdown_timeout_secs: 5,
         admin_password: Some(ADMIN_PASSWORD.to_owned()),
         ..Config::default()
     };
+    change(&mut config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -236,6 +242,50 @@ async fn rendered_blobs_survive_a_restart() {
         "the blob filled memory"
     );
     second.stop().await;
+}
+
+#[tokio::test]
+async fn the_stored_level_keeps_to_spv_thumbnail_store_bytes() {
+    const CAP: u64 = 3000;
+    let data = tempfile::tempdir().unwrap();
+    let server = start_configured(data, |c| c.thumbnail_store_bytes = CAP).await;
+    let id = store(&server, &doc(), true).await;
+    // An anonymous caller walking sizes of a public document.
+    let mut served = 0;
+    for size in 40..70 {
+        let response = get(&server, &id, &format!("?size={size}"), None, &[]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        served += response.bytes().await.unwrap().len() as u64;
+    }
+    assert!(
+        served > 2 * CAP,
+        "the walk rendered more than the cap: {served}"
+    );
+    let data = stop_keeping_data(server).await;
+    let db = spv::store::Db::open(None, data.path()).await.unwrap();
+    let blobs = std::sync::Arc::new(spv::store::LocalBlobs::in_data_dir(data.path()));
+    let stored = spv::thumbnails::RenderedStore::new(db.clone(), blobs)
+        .stored_bytes()
+        .await
+        .unwrap();
+    assert!(stored > 0 && stored <= CAP, "{stored} bytes stored");
+    db.close().await;
+
+    // 0: no stored level at all; a restart renders again.
+    let server = start_configured(data, |c| c.thumbnail_store_bytes = 0).await;
+    let response = get(&server, &id, "?size=64", None, &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let data = stop_keeping_data(server).await;
+    let server = start_configured(data, |c| c.thumbnail_store_bytes = 0).await;
+    let response = get(&server, &id, "?size=64", None, &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        renders(&server).await,
+        1,
+        "rendered again after the restart"
+    );
+    assert_eq!(cache(&server, "blob", "hit").await, 0);
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -486,6 +536,71 @@ async fn sha256_assets_resolve_from_the_owners_uploads() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers().get("etag").is_none());
+    assert_ne!(centre(&response.bytes().await.unwrap()), RED);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn owners_of_identical_documents_share_neither_renders_nor_etags() {
+    let server = Server::start().await;
+    let red = spv::render::encode::encode(&RED.repeat(4), 2, 2, ImageFormat::Png).unwrap();
+    let document = doc_with_asset(&spv::store::BlobKey::of(&red).to_string());
+    // The admin (Ann here) uploads the image; Bob stores the same document bytes.
+    let response = client()
+        .post(server.url("/api/v1/assets"))
+        .bearer_auth(&server.token)
+        .body(red)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let anns = store(&server, &document, false).await;
+    let bob = user_key(
+        &server,
+        "bob",
+        &["documents:write", "documents:read", "thumbnails:read"],
+    )
+    .await;
+    let bobs = created(&server, &bob, &document.to_string(), "").await;
+    let bobs = bobs["id"].as_str().unwrap();
+
+    // Ann's render first, so that a shared cache entry would be there for Bob.
+    let response = get(&server, &anns, "?size=10", Some(""), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let anns_etag = header(response.headers(), "etag").to_owned();
+    assert_eq!(centre(&response.bytes().await.unwrap()), RED);
+    let p = problem(get(&server, bobs, "?size=10", Some(&bob), &[]).await, 422).await;
+    assert_eq!(p["type"], "urn:spv:problem:missing-asset");
+    let response = get(&server, bobs, "?size=10&lenient=true", Some(&bob), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_ne!(centre(&response.bytes().await.unwrap()), RED);
+    let response = get(&server, &anns, "?size=10", Some(""), &[]).await;
+    assert_eq!(
+        header(response.headers(), "etag"),
+        anns_etag,
+        "Ann's is unchanged"
+    );
+
+    // POST /api/v1/thumbnails: the ETag names the caller, so Ann's does not answer Bob
+    // with a 304 for pixels his uploads cannot draw.
+    let post = |token: &str, if_none_match: Option<&str>| {
+        let mut request = client()
+            .post(server.url("/api/v1/thumbnails"))
+            .bearer_auth(token)
+            .json(&json!({"document": document, "size": 10, "lenient": true}));
+        if let Some(etag) = if_none_match {
+            request = request.header("if-none-match", etag);
+        }
+        request.send()
+    };
+    let response = post(&server.token, None).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let posted_etag = header(response.headers(), "etag").to_owned();
+    assert_eq!(centre(&response.bytes().await.unwrap()), RED);
+    let again = post(&server.token, Some(&posted_etag)).await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "Ann's own ETag");
+    let response = post(&bob, Some(&posted_etag)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "not Ann's 304");
     assert_ne!(centre(&response.bytes().await.unwrap()), RED);
     server.stop().await;
 }

@@ -428,5 +428,31 @@ async fn compression_for_json_never_for_images() {
         response.headers()
     );
     assert_eq!(png_size(&response.bytes().await.unwrap()), (200, 100));
+
+    // Asset bytes (a font: compressible) keep their identity encoding, since their
+    // strong ETag and byte ranges name the identity bytes.
+    let font = include_bytes!("../../../spv/fonts/DejaVuSans.ttf");
+    let uploaded = client
+        .post(server.url("/api/v1/assets"))
+        .bearer_auth(&server.token)
+        .body(font.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let location = header(uploaded.headers(), "location").to_owned();
+    let response = client
+        .get(server.url(&location))
+        .bearer_auth(&server.token)
+        .header("accept-encoding", "gzip, br, zstd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers().get("content-encoding").is_none(),
+        "asset bytes are never compressed: {:?}",
+        response.headers()
+    );
+    assert_eq!(response.bytes().await.unwrap().len(), font.len());
     server.stop().await;
 }

@@ -3,7 +3,7 @@
 //! | item | what it is |
 //! |---|---|
 //! | [`Assets`] | the service: `tower::Service` of each request below; [`Assets::resolver`] for renders |
-//! | [`AssetsConfig`] | its settings: upload limit, pixel limit, the pool inspection runs on |
+//! | [`AssetsConfig`] | its settings: upload limit, asset bytes per render, pixel limit, the pool inspection runs on |
 //! | [`AssetRepo`], [`SqlAssets`] | where metadata is kept; the SQL implementation |
 //! | [`UploadAsset`], [`GetAsset`], [`GetAssetMeta`], [`ListAssets`], [`DeleteAsset`] | the requests, from [`crate::api`] |
 //!
@@ -44,4 +44,4 @@ mod tests;
 
 pub use crate::api::{DeleteAsset, GetAsset, GetAssetMeta, ListAssets, UploadAsset};
 pub use repo::{AssetRepo, SqlAssets};
-pub use service::{Assets, AssetsConfig, DEFAULT_MAX_UPLOAD_BYTES};
+pub use service::{Assets, AssetsConfig, DEFAULT_MAX_RESOLVED_BYTES, DEFAULT_MAX_UPLOAD_BYTES};

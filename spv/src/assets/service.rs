@@ -22,11 +22,19 @@ use crate::{Error, ErrorKind, Result};
 /// The default largest upload: 50 MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
 
+/// The default most bytes of `sha256:` assets one render may fetch: 256 MiB, as the
+/// largest package ([`glyph::Limits::max_package_bytes`]).
+pub const DEFAULT_MAX_RESOLVED_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Settings of [`Assets`].
 #[derive(Debug, Clone)]
 pub struct AssetsConfig {
     /// The largest upload in bytes.
     pub max_upload_bytes: u64,
+    /// The most bytes of `sha256:` assets [`Assets::resolver`] fetches for one render,
+    /// all assets together; past it the render fails with
+    /// [`ErrorKind::LimitExceeded`].
+    pub max_resolved_bytes: u64,
     /// Images with more pixels get no dominant colour (decoding them costs too much).
     pub max_image_pixels: u64,
     /// Where inspection (image decoding) runs; share the render pool.
@@ -37,6 +45,7 @@ impl Default for AssetsConfig {
     fn default() -> Self {
         AssetsConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_resolved_bytes: DEFAULT_MAX_RESOLVED_BYTES,
             max_image_pixels: glyph::Limits::default().max_image_pixels,
             pool: RenderPool::default(),
         }
@@ -234,29 +243,62 @@ impl Assets {
     /// uploaded, fetched now (renders run on blocking threads and must not wait on the
     /// database). Assets the owner does not have are left out: the render reports them
     /// missing, and nobody can reach another user's asset by its hash.
+    ///
+    /// Every declared asset is fetched (fonts are loaded for all pages, not only the one
+    /// rendered), at most [`AssetsConfig::max_resolved_bytes`] together: past that, an
+    /// [`ErrorKind::LimitExceeded`] error, checked against the recorded sizes before any
+    /// bytes are read.
     pub async fn resolver(
         &self,
         owner: Uuid,
         document: &glyph::Document,
     ) -> Result<Arc<dyn AssetResolver>> {
-        let mut found = HashMap::new();
-        for asset in document.assets.iter().flat_map(|a| a.values()) {
+        let limit = self.inner.config.max_resolved_bytes;
+        let mut wanted = HashMap::new();
+        let mut total = 0u64;
+        for (name, asset) in document.assets.iter().flat_map(|a| a.iter()) {
             let AssetSource::Sha256(hash) = &asset.source else {
                 continue;
             };
-            if found.contains_key(hash) {
+            if wanted.contains_key(hash) {
                 continue;
             }
             let sha256 = hex(hash);
-            if self.inner.repo.find(owner, &sha256).await?.is_none() {
+            let Some(stored) = self.inner.repo.find(owner, &sha256).await? else {
                 continue;
+            };
+            total = total.saturating_add(stored.byte_size);
+            if total > limit {
+                return Err(too_many_asset_bytes(limit).at(format!("assets.{name}")));
             }
+            wanted.insert(*hash, sha256);
+        }
+        let mut found = HashMap::new();
+        let mut read = 0u64;
+        for (hash, sha256) in wanted {
             if let Some(bytes) = self.inner.blobs.get(&BlobKey::parse(&sha256)?).await? {
-                found.insert(*hash, Bytes::from(bytes));
+                // The recorded sizes are the blobs' sizes; this guards against a store
+                // that disagrees.
+                read = read.saturating_add(bytes.len() as u64);
+                if read > limit {
+                    return Err(too_many_asset_bytes(limit));
+                }
+                found.insert(hash, Bytes::from(bytes));
             }
         }
         Ok(Arc::new(StoredAssets(found)))
     }
+}
+
+/// The error of a render whose `sha256:` assets come to more than `limit` bytes.
+fn too_many_asset_bytes(limit: u64) -> Error {
+    Error::new(
+        ErrorKind::LimitExceeded,
+        format!(
+            "the document's sha256: assets come to more than {limit} bytes, the most one \
+             render may use (max_resolved_bytes)"
+        ),
+    )
 }
 
 /// Asset bytes fetched from the store for one render, by SHA-256.

@@ -20,6 +20,7 @@
 //! | `SPV_LOG_FORMAT` | `log_format` | `text` (or `json`) |
 //! | `SPV_MAX_THUMBNAIL_SIZE` | `max_thumbnail_size` | 4096 |
 //! | `SPV_THUMBNAIL_CACHE_BYTES` | `thumbnail_cache_bytes` | 256 MiB (0: no in-process thumbnail cache) |
+//! | `SPV_THUMBNAIL_STORE_BYTES` | `thumbnail_store_bytes` | 1 GiB (0: no stored thumbnails; least recently used pruned past it) |
 //! | `SPV_JOB_WORKERS` | `job_workers` | the number of cores |
 //! | `SPV_CORS_ORIGINS` | `cors_origins` | none (comma-separated list; `*` for any) |
 //! | `SPV_PROMETHEUS_ENABLED` | `prometheus_enabled` | `true` |
@@ -92,6 +93,9 @@ pub struct Config {
     pub max_thumbnail_size: u32,
     /// Bytes of rendered thumbnails kept in process (`SPV_THUMBNAIL_CACHE_BYTES`).
     pub thumbnail_cache_bytes: u64,
+    /// Bytes of rendered thumbnails kept in the database and blob store, surviving
+    /// restarts (`SPV_THUMBNAIL_STORE_BYTES`; 0: none).
+    pub thumbnail_store_bytes: u64,
     /// Render and job workers (`SPV_JOB_WORKERS`).
     pub job_workers: usize,
     /// Origins allowed by CORS (`SPV_CORS_ORIGINS`); empty: no cross-origin access.
@@ -129,6 +133,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             max_thumbnail_size: 4096,
             thumbnail_cache_bytes: 256 * 1024 * 1024,
+            thumbnail_store_bytes: 1024 * 1024 * 1024,
             job_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cors_origins: Vec::new(),
             prometheus_enabled: true,
@@ -159,6 +164,7 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("max_thumbnail_size", &self.max_thumbnail_size)
             .field("thumbnail_cache_bytes", &self.thumbnail_cache_bytes)
+            .field("thumbnail_store_bytes", &self.thumbnail_store_bytes)
             .field("job_workers", &self.job_workers)
             .field("cors_origins", &self.cors_origins)
             .field("prometheus_enabled", &self.prometheus_enabled)
@@ -264,6 +270,10 @@ impl Config {
             }
             "SPV_THUMBNAIL_CACHE_BYTES" => {
                 self.thumbnail_cache_bytes = parse(name, value, "a number of bytes (0: no cache)")?
+            }
+            "SPV_THUMBNAIL_STORE_BYTES" => {
+                self.thumbnail_store_bytes =
+                    parse(name, value, "a number of bytes (0: no stored thumbnails)")?
             }
             "SPV_JOB_WORKERS" => {
                 self.job_workers = parse(name, value, "a number of workers from 1")?

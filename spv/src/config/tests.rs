@@ -178,3 +178,19 @@ fn thumbnail_cache_bytes_defaults_to_256_mib_and_names_itself_when_bad() {
         "{err}"
     );
 }
+
+#[test]
+fn thumbnail_store_bytes_defaults_to_1_gib_and_names_itself_when_bad() {
+    assert_eq!(Config::default().thumbnail_store_bytes, 1024 * 1024 * 1024);
+    let c = env(&[("SPV_THUMBNAIL_STORE_BYTES", "0")]).unwrap();
+    assert_eq!(c.thumbnail_store_bytes, 0, "0 turns the stored level off");
+    let c = env(&[("SPV_THUMBNAIL_STORE_BYTES", "5000")]).unwrap();
+    assert_eq!(c.thumbnail_store_bytes, 5000);
+    let err = env(&[("SPV_THUMBNAIL_STORE_BYTES", "-1")]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert!(
+        err.to_string()
+            .starts_with("SPV_THUMBNAIL_STORE_BYTES: \"-1\""),
+        "{err}"
+    );
+}

@@ -35,6 +35,7 @@
 //! });
 //! ```
 
+mod cached;
 mod repo;
 mod rules;
 mod service;
@@ -45,6 +46,7 @@ pub use crate::api::{
     CreateDocument, DeleteDocument, GetContent, GetDocument, ListDocuments, PatchDocument,
     PutContent,
 };
+pub use cached::{CachedDocuments, DEFAULT_METADATA_ENTRIES};
 pub use repo::{DocumentFilter, DocumentRepo, SqlDocuments};
 pub(crate) use rules::paging;
 pub use rules::{MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS};

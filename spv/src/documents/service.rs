@@ -6,6 +6,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
+use super::cached::CachedDocuments;
 use super::repo::{DocumentFilter, DocumentRepo, SqlDocuments};
 use super::rules;
 use crate::api::{
@@ -78,9 +79,18 @@ impl Documents {
         }
     }
 
-    /// A service over the documents of `db`.
+    /// A service over the documents of `db`. On SQLite (one writer process: the embedded
+    /// default) metadata reads are cached in memory by [`CachedDocuments`]; on
+    /// PostgreSQL, which several servers may share, every read goes to the database.
     pub fn with_db(db: Db, config: DocumentsConfig) -> Self {
-        Documents::new(Arc::new(SqlDocuments::new(db)), config)
+        let sqlite = db.backend() == crate::store::Backend::Sqlite;
+        let repo: Arc<dyn DocumentRepo> = Arc::new(SqlDocuments::new(db));
+        let repo = if sqlite {
+            Arc::new(CachedDocuments::new(repo, super::DEFAULT_METADATA_ENTRIES))
+        } else {
+            repo
+        };
+        Documents::new(repo, config)
     }
 
     /// The repository (for other services that read documents, such as thumbnails).

@@ -177,13 +177,7 @@ pub(crate) async fn upload_asset(
             .map_err(|e| Error::invalid_request(format!("multipart body: {}", e.body_text())))?;
         loop {
             let field = multipart.next_field().await;
-            let Some(mut field) = field.map_err(|e| {
-                ApiError::new(Error::invalid_request(format!(
-                    "multipart body: {}",
-                    e.body_text()
-                )))
-            })?
-            else {
+            let Some(mut field) = field.map_err(|e| upload::multipart_error(&e, limit))? else {
                 return Err(ApiError::new(Error::invalid_request(
                     "multipart body has no file: send it in a field named `file`",
                 )));
@@ -330,19 +324,17 @@ pub(crate) async fn get_asset(
     params(("id" = Uuid, Path, description = "The asset's id"),
         ("If-None-Match" = Option<String>, Header, description = "ETags already held")),
     responses(
-        (status = 200, description = "It exists"),
-        (status = 206, description = "The headers of the requested range"),
+        (status = 200, description = "It exists (`Range` is ignored on HEAD, RFC 9110 §14.2)"),
         (status = 304, description = "`If-None-Match` matched"),
         (status = 401, description = "No valid credential"),
         (status = 403, description = "The credential lacks `assets:read`"),
-        (status = 404, description = "No such asset of the caller"),
-        (status = 416, description = "The range lies past the end")),
+        (status = 404, description = "No such asset of the caller")),
     security(("bearer" = ["assets:read"]), ("apiKey" = ["assets:read"])))]
 pub(crate) async fn head_asset(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::AssetsRead)?;
     let id = parse_id(&id)?;
@@ -352,6 +344,8 @@ pub(crate) async fn head_asset(
     if let Some(response) = not_modified(&headers, &asset.etag()) {
         return Ok(with_cache_headers(response, &asset));
     }
+    // Range applies to GET only (RFC 9110 §14.2): HEAD answers the whole asset's headers.
+    headers.remove(header::RANGE);
     Ok(bytes_response(&asset, &headers, None))
 }
 

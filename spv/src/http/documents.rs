@@ -132,30 +132,40 @@ pub(crate) async fn list_documents(
 ) -> Result<Response, ApiError> {
     let query = query(params)?;
     let request = ListDocuments { principal, query };
-    if wants_ndjson(&headers) {
-        return Ok(ndjson(service(&state)?.stream(request)));
-    }
-    let list = service(&state)?.list(request).await?;
-    Ok(Json(list).into_response())
+    let mut response = if wants_ndjson(&headers) {
+        ndjson(service(&state)?.stream(request))
+    } else {
+        Json(service(&state)?.list(request).await?).into_response()
+    };
+    // One URL, two representations: caches must key on Accept.
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+    Ok(response)
 }
 
-/// Whether `Accept` names `application/x-ndjson` (with a non-zero quality).
+/// Whether `Accept` prefers `application/x-ndjson`: named with a non-zero quality at
+/// least as high as JSON's (`application/json`, `application/*` or `*/*`).
 fn wants_ndjson(headers: &HeaderMap) -> bool {
-    headers
+    let (mut ndjson, mut json) = (0.0_f32, 0.0_f32);
+    for item in headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let is_ndjson = parts.next().is_some_and(|m| m.eq_ignore_ascii_case(NDJSON));
-            let zero = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            is_ndjson && !zero
-        })
+    {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let q = parts
+            .find_map(|p| p.strip_prefix("q="))
+            .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
+        match media.as_str() {
+            NDJSON => ndjson = ndjson.max(q),
+            "application/json" | "application/*" | "*/*" => json = json.max(q),
+            _ => {}
+        }
+    }
+    ndjson > 0.0 && ndjson >= json
 }
 
 const NDJSON: &str = "application/x-ndjson";

@@ -79,7 +79,10 @@ impl AppState {
             DocumentThumbnailsConfig {
                 memory_bytes: usize::try_from(config.thumbnail_cache_bytes).unwrap_or(usize::MAX),
                 assets: Some(assets.clone()),
-                rendered: Some(RenderedStore::new(db.clone(), blobs.clone())),
+                rendered: (config.thumbnail_store_bytes > 0).then(|| {
+                    RenderedStore::new(db.clone(), blobs.clone())
+                        .with_max_bytes(config.thumbnail_store_bytes)
+                }),
             },
         );
         let ready_db = db.clone();

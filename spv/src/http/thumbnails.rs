@@ -100,7 +100,10 @@ pub(crate) async fn create_thumbnail(
 
     let size_key = format!("{size:?}");
     let page = body.page.to_string();
+    // The caller is part of the ETag: `sha256:` sources resolve from the caller's own
+    // uploads, so the same body may draw differently for another caller.
     let etag = strong_etag(&[
+        principal.user_id.as_bytes(),
         &document,
         page.as_bytes(),
         size_key.as_bytes(),

@@ -6,36 +6,43 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::api::{CachedImage, ImageFormat, ThumbnailSize};
 use crate::render::RENDERER_VERSION;
 
 /// What identifies a rendered thumbnail of a stored document: the SHA-256 of the
-/// document's content hash, the page, size, format and leniency, and
-/// [`RENDERER_VERSION`]. Quoted, it is the thumbnail's strong ETag.
+/// document owner's id, the document's content hash, the page, size, format and
+/// leniency, and [`RENDERER_VERSION`]. Quoted, it is the thumbnail's strong ETag.
 ///
-/// The `sha256:` assets a document refers to are content addresses, so the bytes behind
-/// them never change: they need no part in the key. What can change is whether the
-/// owner has uploaded them; a render that missed one is never cached (see
-/// [`DocumentThumbnails`](super::DocumentThumbnails)).
+/// The `sha256:` assets a document refers to resolve from its owner's uploads, so the
+/// owner is part of the key: two owners' byte-identical documents never share a render
+/// (one could otherwise see pixels of an asset only the other uploaded). The bytes
+/// behind a content address never change, so they need no part in the key. What can
+/// change is whether the owner has uploaded them; a render that missed one is never
+/// cached (see [`DocumentThumbnails`](super::DocumentThumbnails)).
 ///
 /// ```
 /// use spv::api::{ImageFormat, ThumbnailSize};
 /// use spv::thumbnails::CacheKey;
 ///
+/// let (ann, bob) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
 /// let hash = "ab".repeat(32);
-/// let key = CacheKey::new(&hash, 0, ThumbnailSize::Longest { size: 64 }, ImageFormat::Png, false);
+/// let size = ThumbnailSize::Longest { size: 64 };
+/// let key = CacheKey::new(ann, &hash, 0, size, ImageFormat::Png, false);
 /// assert_eq!(key.hex().len(), 64);
 /// assert_eq!(key.etag(), format!("\"{}\"", key.hex()));
-/// let webp = CacheKey::new(&hash, 0, ThumbnailSize::Longest { size: 64 }, ImageFormat::Webp, false);
-/// assert_ne!(key, webp);
+/// assert_ne!(key, CacheKey::new(ann, &hash, 0, size, ImageFormat::Webp, false));
+/// assert_ne!(key, CacheKey::new(bob, &hash, 0, size, ImageFormat::Png, false));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CacheKey([u8; 32]);
 
 impl CacheKey {
-    /// The key of page `page` of the content whose SHA-256 is `content_sha256`.
+    /// The key of page `page` of `owner`'s document whose content's SHA-256 is
+    /// `content_sha256`.
     pub fn new(
+        owner: Uuid,
         content_sha256: &str,
         page: usize,
         size: ThumbnailSize,
@@ -51,7 +58,8 @@ impl CacheKey {
             }
         };
         let page = page.to_string();
-        let parts: [&[u8]; 6] = [
+        let parts: [&[u8]; 7] = [
+            owner.as_bytes(),
             content_sha256.as_bytes(),
             page.as_bytes(),
             size.as_bytes(),
@@ -93,7 +101,7 @@ const ENTRY_OVERHEAD: usize = 128;
 ///
 /// let image = |n: usize| CachedImage { bytes: Arc::from(vec![0u8; n]), format: ImageFormat::Png,
 ///     width: 1, height: 1, warnings: Vec::new() };
-/// let key = |page| CacheKey::new("00", page, ThumbnailSize::default(), ImageFormat::Png, false);
+/// let key = |page| CacheKey::new(uuid::Uuid::nil(), "00", page, ThumbnailSize::default(), ImageFormat::Png, false);
 /// let cache = MemoryCache::new(1200); // two images of 400 bytes and their overhead
 /// cache.insert(key(0), image(400));
 /// cache.insert(key(1), image(400));
@@ -229,6 +237,7 @@ mod tests {
 
     fn key(page: usize) -> CacheKey {
         CacheKey::new(
+            Uuid::nil(),
             "00",
             page,
             ThumbnailSize::default(),
@@ -240,18 +249,25 @@ mod tests {
     #[test]
     fn every_part_of_the_key_counts() {
         let size = ThumbnailSize::Longest { size: 64 };
-        let base = CacheKey::new("aa", 0, size, ImageFormat::Png, false);
+        let (ann, bob) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let key = |owner, hash, page, size, format, lenient| {
+            CacheKey::new(owner, hash, page, size, format, lenient)
+        };
+        let base = key(ann, "aa", 0, size, ImageFormat::Png, false);
         let others = [
-            CacheKey::new("ab", 0, size, ImageFormat::Png, false),
-            CacheKey::new("aa", 1, size, ImageFormat::Png, false),
-            CacheKey::new(
+            key(bob, "aa", 0, size, ImageFormat::Png, false),
+            key(ann, "ab", 0, size, ImageFormat::Png, false),
+            key(ann, "aa", 1, size, ImageFormat::Png, false),
+            key(
+                ann,
                 "aa",
                 0,
                 ThumbnailSize::Longest { size: 65 },
                 ImageFormat::Png,
                 false,
             ),
-            CacheKey::new(
+            key(
+                ann,
                 "aa",
                 0,
                 ThumbnailSize::Box {
@@ -262,13 +278,13 @@ mod tests {
                 ImageFormat::Png,
                 false,
             ),
-            CacheKey::new("aa", 0, size, ImageFormat::Jpeg, false),
-            CacheKey::new("aa", 0, size, ImageFormat::Png, true),
+            key(ann, "aa", 0, size, ImageFormat::Jpeg, false),
+            key(ann, "aa", 0, size, ImageFormat::Png, true),
         ];
         for other in others {
             assert_ne!(base, other);
         }
-        assert_eq!(base, CacheKey::new("aa", 0, size, ImageFormat::Png, false));
+        assert_eq!(base, key(ann, "aa", 0, size, ImageFormat::Png, false));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! | [`RenderThumbnail`], [`Thumbnail`] | the request and the response, from [`crate::api`] |
 //! | `DocumentThumbnails` | thumbnails of stored documents: two cache levels, single flight, owner's assets (feature `store`) |
 //! | `CacheKey`, `MemoryCache` | the cache key (the ETag) and the in-process level, weighed by bytes (feature `store`) |
-//! | `RenderedStore` | the second level: rendered blobs recorded in the `rendered` table (feature `store`) |
+//! | `RenderedStore` | the second level: rendered blobs recorded in the `rendered` table, bounded by bytes (feature `store`) |
 //!
 //! The CLI and the HTTP layer both go through this service; call it with
 //! [`tower::ServiceExt::oneshot`] (or `ready().await?.call(..)`):
@@ -48,7 +48,7 @@ pub use cache::{CacheKey, MemoryCache};
 #[cfg(feature = "store")]
 pub(crate) use prepare::prepare;
 #[cfg(feature = "store")]
-pub use rendered::RenderedStore;
+pub use rendered::{DEFAULT_STORE_BYTES, RenderedStore};
 pub use service::Thumbnails;
 #[cfg(feature = "store")]
 pub(crate) use service::check_size;

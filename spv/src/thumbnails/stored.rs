@@ -213,7 +213,14 @@ impl DocumentThumbnails {
         if page >= document.pages.len() {
             return Err(crate::render::page_out_of_range(page, document.pages.len()));
         }
-        let key = CacheKey::new(&document.content_sha256, page, size, format, lenient);
+        let key = CacheKey::new(
+            document.owner_id,
+            &document.content_sha256,
+            page,
+            size,
+            format,
+            lenient,
+        );
         let etag = key.etag();
         let answer = |image, memory_hit, blob_hit, rendered, cached: bool| DocumentThumbnail {
             document: document.clone(),
@@ -230,11 +237,13 @@ impl DocumentThumbnails {
             return Ok(answer(Some(image), Some(true), None, None, true));
         }
 
-        let cell = self.flight(key);
-        let _leave = Leave {
+        let flight = Leave {
             inner: &self.inner,
             key,
-            cell: &cell,
+            cell: Some(self.flight(key)),
+        };
+        let Some(cell) = &flight.cell else {
+            return Err(Error::internal("a thumbnail flight has no cell"));
         };
         let mut led = false;
         let landed = cell
@@ -348,12 +357,17 @@ impl DocumentThumbnails {
     }
 }
 
-/// Ends a request's part in a flight: the first to leave a finished (or abandoned)
-/// flight removes it, so the next request looks at the caches again.
+/// Ends a request's part in a flight. The flight leaves the map once it has landed (the
+/// next request looks at the caches again) or when its last request leaves. A flight
+/// whose leader was cancelled (its request dropped) before it landed stays while others
+/// wait on it: one of them takes the lead, and new requests join it instead of
+/// starting a second render.
 struct Leave<'a> {
     inner: &'a Inner,
     key: CacheKey,
-    cell: &'a Arc<OnceCell<Flight>>,
+    /// This request's hold on the flight; `Some` until dropped, so that every release
+    /// happens under the map's lock and the count of holders is exact there.
+    cell: Option<Arc<OnceCell<Flight>>>,
 }
 
 impl Drop for Leave<'_> {
@@ -363,12 +377,17 @@ impl Drop for Leave<'_> {
             .flights
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if flights
-            .get(&self.key)
-            .is_some_and(|cell| Arc::ptr_eq(cell, self.cell))
+        let Some(cell) = self.cell.take() else {
+            return;
+        };
+        if let Some(current) = flights.get(&self.key)
+            && Arc::ptr_eq(current, &cell)
+            // The map's hold and this one: nobody else waits.
+            && (cell.initialized() || Arc::strong_count(&cell) <= 2)
         {
             flights.remove(&self.key);
         }
+        drop(cell);
     }
 }
 

@@ -90,12 +90,17 @@ impl Setup {
     /// a restart.
     fn fresh_service(&self) -> DocumentThumbnails {
         let thumbnails = Thumbnails::new(ThumbnailsConfig::default().with_pool_size(2));
+        self.service_with(thumbnails, self.assets.clone())
+    }
+
+    /// A fresh service rendering with `thumbnails`, finding assets with `assets`.
+    fn service_with(&self, thumbnails: Thumbnails, assets: Assets) -> DocumentThumbnails {
         DocumentThumbnails::new(
             thumbnails,
             self.documents.clone(),
             DocumentThumbnailsConfig {
                 memory_bytes: 1 << 20,
-                assets: Some(self.assets.clone()),
+                assets: Some(assets),
                 rendered: Some(RenderedStore::new(self.db.db.clone(), self.blobs.clone())),
             },
         )
@@ -157,6 +162,7 @@ async fn if_none_match_answers_without_an_image_and_without_rendering() {
     let mut request = GetDocumentThumbnail::new(Some(ann), doc.id);
     request.size = ThumbnailSize::Longest { size: 40 };
     let etag = CacheKey::new(
+        doc.owner_id,
         &doc.content_sha256,
         0,
         request.size,
@@ -292,4 +298,160 @@ async fn owner_assets_resolve_and_a_placeholder_render_is_not_cached() {
     request.lenient = false;
     let strict = s.get(request).await.unwrap();
     assert_eq!(pixel(strict.image.as_ref().unwrap(), 5, 5), RED);
+}
+
+/// The holds on the flights under way: the map's own and each waiting request's.
+fn holders(service: &DocumentThumbnails) -> usize {
+    let flights = service.inner.flights.lock().unwrap();
+    flights.values().map(Arc::strong_count).sum()
+}
+
+/// Waits (up to 5 s) until `done` holds; whether it did is for the asserts after.
+async fn wait_until(done: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_leader_leaves_its_flight_to_the_requests_still_waiting() {
+    let s = Setup::new().await;
+    let pool = RenderPool::new(1).with_queue_timeout(std::time::Duration::from_secs(60));
+    let thumbnails = Thumbnails::new(ThumbnailsConfig::default().with_pool(pool.clone()));
+    let service = s.service_with(thumbnails, s.assets.clone());
+    let ann = user("ann", Scopes::all());
+    let doc = s.create(&ann, doc_bytes("#ff0000"), false).await;
+    let request = GetDocumentThumbnail::new(Some(ann), doc.id);
+    let spawn = || tokio::spawn(service.clone().oneshot(request.clone()));
+
+    // Hold the pool's only slot: the flight waits there until the gate opens.
+    let (open, gate) = std::sync::mpsc::channel::<()>();
+    let blocker = tokio::spawn(pool.run(move || {
+        let _ = gate.recv();
+        Ok(())
+    }));
+    wait_until(|| pool.available() == 0).await;
+    let leader = spawn();
+    wait_until(|| holders(&service) == 2).await;
+    let waiter = spawn();
+    wait_until(|| holders(&service) == 3).await;
+    assert_eq!(
+        holders(&service),
+        3,
+        "the leader and a waiter on one flight"
+    );
+
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    // A request after the leader's cancellation joins the flight the waiter now leads.
+    let late = spawn();
+    wait_until(|| holders(&service) == 3).await;
+    open.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    let waited = waiter.await.unwrap().unwrap();
+    let late = late.await.unwrap().unwrap();
+    assert_eq!(service.renders(), 1, "one render, not one per flight");
+    assert_eq!(waited.etag, late.etag);
+    assert_eq!(
+        [waited.rendered.is_some(), late.rendered.is_some()],
+        [true, false],
+        "the waiter took the lead"
+    );
+    assert!(service.inner.flights.lock().unwrap().is_empty());
+}
+
+/// A 10 × 10 page with two image assets, `sha256:<a>` and `sha256:<b>`.
+fn doc_with_two_assets(a: &str, b: &str) -> Vec<u8> {
+    format!(
+        r##"{{"format":"glyph","version":1,"assets":{{
+        "a":{{"type":"image","src":"sha256:{a}"}},"b":{{"type":"image","src":"sha256:{b}"}}}},
+        "pages":[{{"width":10,"height":10,"background":"#0000ff","layers":[
+        {{"type":"image","asset":"a","x":0,"y":0,"width":5,"height":10}},
+        {{"type":"image","asset":"b","x":5,"y":0,"width":5,"height":10}}]}}]}}"##
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn assets_past_the_per_render_limit_fail_before_rendering() {
+    let s = Setup::new().await;
+    let ann = user("ann", Scopes::all());
+    let (red, green) = (png(RED), png([0, 255, 0, 255]));
+    let hash = |b: &[u8]| crate::store::BlobKey::of(b).to_string();
+    for image in [&red, &green] {
+        s.assets
+            .clone()
+            .oneshot(UploadAsset::bytes(ann.clone(), image.clone()))
+            .await
+            .unwrap();
+    }
+    // Room for either image alone, not both.
+    let limit = red.len().max(green.len()) as u64 + 1;
+    assert!(limit < (red.len() + green.len()) as u64);
+    let capped = Assets::with_db(
+        s.db.db.clone(),
+        s.blobs.clone(),
+        AssetsConfig {
+            max_resolved_bytes: limit,
+            ..AssetsConfig::default()
+        },
+    );
+    let service = s.service_with(Thumbnails::default(), capped);
+    let one = s.create(&ann, doc_with_asset(&hash(&red)), false).await;
+    let two = s
+        .create(&ann, doc_with_two_assets(&hash(&red), &hash(&green)), false)
+        .await;
+
+    let answer = service
+        .clone()
+        .oneshot(GetDocumentThumbnail::new(Some(ann.clone()), one.id))
+        .await
+        .unwrap();
+    assert_eq!(pixel(answer.image.as_ref().unwrap(), 5, 5), RED);
+    for lenient in [false, true] {
+        let mut request = GetDocumentThumbnail::new(Some(ann.clone()), two.id);
+        request.lenient = lenient;
+        let err = service.clone().oneshot(request).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("more than {limit} bytes")),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        service.renders(),
+        1,
+        "only the document within the limit rendered"
+    );
+    // The default limit takes both.
+    let answer = s.get(GetDocumentThumbnail::new(Some(ann), two.id)).await;
+    assert!(answer.unwrap().image.is_some());
+}
+
+#[tokio::test]
+async fn byte_identical_documents_of_two_owners_do_not_share_renders() {
+    let s = Setup::new().await;
+    let (ann, bob) = (user("ann", Scopes::all()), user("bob", Scopes::all()));
+    let image = png(RED);
+    s.assets
+        .clone()
+        .oneshot(UploadAsset::bytes(ann.clone(), image.clone()))
+        .await
+        .unwrap();
+    let bytes = doc_with_asset(&crate::store::BlobKey::of(&image).to_string());
+    let anns = s.create(&ann, bytes.clone(), false).await;
+    let bobs = s.create(&bob, bytes, false).await;
+    assert_eq!(anns.content_sha256, bobs.content_sha256);
+
+    let drawn = s.get(GetDocumentThumbnail::new(Some(ann), anns.id)).await;
+    assert_eq!(pixel(drawn.unwrap().image.as_ref().unwrap(), 5, 5), RED);
+    let err = s
+        .get(GetDocumentThumbnail::new(Some(bob), bobs.id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MissingAsset, "{err}");
 }

@@ -103,7 +103,7 @@ fn body_error(error: &axum::Error, limit: usize) -> ApiError {
     )))
 }
 
-fn multipart_error(error: &MultipartError, limit: usize) -> ApiError {
+pub(super) fn multipart_error(error: &MultipartError, limit: usize) -> ApiError {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return body_too_large(limit);
     }

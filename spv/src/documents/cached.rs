@@ -1,0 +1,257 @@
+//! [`CachedDocuments`]: document metadata kept in memory in front of another
+//! [`DocumentRepo`], so that the hot reads (a document's metadata, the access check of a
+//! cached thumbnail) cost no database query.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use uuid::Uuid;
+
+use super::repo::{DocumentFilter, DocumentRepo};
+use crate::api::Document;
+use crate::store::BoxFuture;
+
+/// How many documents' metadata [`CachedDocuments`] keeps by default (a few MiB).
+pub const DEFAULT_METADATA_ENTRIES: usize = 10_000;
+
+/// Document metadata cached in memory in front of `inner`.
+///
+/// Sound only where this process is the database's only writer: the embedded SQLite
+/// default (`Documents::with_db` uses it there and not on PostgreSQL, where several
+/// servers may share the database). Writes through this repo invalidate their entry; a
+/// read that overlaps a write never stores what it read (a generation counter), so a
+/// stale entry cannot outlive the write. When full, the cache starts afresh.
+pub struct CachedDocuments {
+    inner: Arc<dyn DocumentRepo>,
+    capacity: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    generation: u64,
+    entries: HashMap<Uuid, Document>,
+}
+
+impl fmt::Debug for CachedDocuments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedDocuments")
+            .field("inner", &self.inner)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CachedDocuments {
+    /// Caches the metadata of at most `capacity` documents read from `inner`.
+    pub fn new(inner: Arc<dyn DocumentRepo>, capacity: usize) -> Self {
+        CachedDocuments {
+            inner,
+            capacity,
+            state: Mutex::default(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Before and after every write: a new generation, and the entry gone.
+    fn invalidate(&self, id: Uuid) {
+        let mut state = self.state();
+        state.generation += 1;
+        state.entries.remove(&id);
+    }
+}
+
+impl DocumentRepo for CachedDocuments {
+    fn insert<'a>(&'a self, document: &'a Document, content: &'a [u8]) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.invalidate(document.id);
+            let result = self.inner.insert(document, content).await;
+            self.invalidate(document.id);
+            result
+        })
+    }
+
+    fn get(&self, id: Uuid) -> BoxFuture<'_, Option<Document>> {
+        Box::pin(async move {
+            let generation = {
+                let state = self.state();
+                if let Some(document) = state.entries.get(&id) {
+                    return Ok(Some(document.clone()));
+                }
+                state.generation
+            };
+            let found = self.inner.get(id).await?;
+            if let Some(document) = &found {
+                let mut state = self.state();
+                if state.generation == generation {
+                    if state.entries.len() >= self.capacity {
+                        state.entries.clear();
+                    }
+                    state.entries.insert(id, document.clone());
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    fn content(&self, id: Uuid) -> BoxFuture<'_, Option<(Document, Vec<u8>)>> {
+        self.inner.content(id)
+    }
+
+    fn list<'a>(&'a self, filter: &'a DocumentFilter) -> BoxFuture<'a, Vec<Document>> {
+        self.inner.list(filter)
+    }
+
+    fn update<'a>(
+        &'a self,
+        document: &'a Document,
+        content: Option<&'a [u8]>,
+        expected_version: i64,
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            self.invalidate(document.id);
+            let result = self.inner.update(document, content, expected_version).await;
+            self.invalidate(document.id);
+            result
+        })
+    }
+
+    fn delete(&self, id: Uuid, expected_version: i64) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            self.invalidate(id);
+            let result = self.inner.delete(id, expected_version).await;
+            self.invalidate(id);
+            result
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// One document in memory; counts reads; a read can be held until released.
+    #[derive(Debug, Default)]
+    struct Fake {
+        document: Mutex<Option<Document>>,
+        reads: AtomicUsize,
+        hold: Mutex<Option<Arc<Notify>>>,
+    }
+
+    impl DocumentRepo for Fake {
+        fn insert<'a>(&'a self, document: &'a Document, _: &'a [u8]) -> BoxFuture<'a, ()> {
+            *self.document.lock().unwrap() = Some(document.clone());
+            Box::pin(async { Ok(()) })
+        }
+        fn get(&self, _id: Uuid) -> BoxFuture<'_, Option<Document>> {
+            Box::pin(async move {
+                self.reads.fetch_add(1, Ordering::SeqCst);
+                let seen = self.document.lock().unwrap().clone();
+                let hold = self.hold.lock().unwrap().take();
+                if let Some(hold) = hold {
+                    hold.notified().await;
+                }
+                Ok(seen)
+            })
+        }
+        fn content(&self, _id: Uuid) -> BoxFuture<'_, Option<(Document, Vec<u8>)>> {
+            Box::pin(async { Ok(None) })
+        }
+        fn list<'a>(&'a self, _: &'a DocumentFilter) -> BoxFuture<'a, Vec<Document>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn update<'a>(
+            &'a self,
+            d: &'a Document,
+            _: Option<&'a [u8]>,
+            _: i64,
+        ) -> BoxFuture<'a, bool> {
+            *self.document.lock().unwrap() = Some(d.clone());
+            Box::pin(async { Ok(true) })
+        }
+        fn delete(&self, _: Uuid, _: i64) -> BoxFuture<'_, bool> {
+            *self.document.lock().unwrap() = None;
+            Box::pin(async { Ok(true) })
+        }
+    }
+
+    fn cached() -> (Arc<Fake>, CachedDocuments) {
+        let fake = Arc::new(Fake::default());
+        let repo = CachedDocuments::new(fake.clone(), 2);
+        (fake, repo)
+    }
+
+    #[tokio::test]
+    async fn reads_are_served_from_memory_until_a_write() {
+        let (fake, repo) = cached();
+        let mut doc = Document::example();
+        repo.insert(&doc, b"{}").await.unwrap();
+        assert_eq!(repo.get(doc.id).await.unwrap().unwrap().version, 1);
+        assert_eq!(repo.get(doc.id).await.unwrap().unwrap().version, 1);
+        assert_eq!(
+            fake.reads.load(Ordering::SeqCst),
+            1,
+            "the second read is cached"
+        );
+
+        doc.version = 2;
+        assert!(repo.update(&doc, None, 1).await.unwrap());
+        assert_eq!(repo.get(doc.id).await.unwrap().unwrap().version, 2);
+        assert_eq!(fake.reads.load(Ordering::SeqCst), 2);
+        assert!(repo.delete(doc.id, 2).await.unwrap());
+        assert!(repo.get(doc.id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_read_overlapping_a_write_stores_nothing_stale() {
+        let (fake, repo) = cached();
+        let repo = Arc::new(repo);
+        let mut doc = Document::example();
+        repo.insert(&doc, b"{}").await.unwrap();
+        // A read that sees version 1, then waits while version 2 is written.
+        let hold = Arc::new(Notify::new());
+        *fake.hold.lock().unwrap() = Some(hold.clone());
+        let reader = tokio::spawn({
+            let repo = repo.clone();
+            let id = doc.id;
+            async move { repo.get(id).await.unwrap().unwrap().version }
+        });
+        while fake.reads.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        doc.version = 2;
+        repo.update(&doc, None, 1).await.unwrap();
+        hold.notify_one();
+        assert_eq!(
+            reader.await.unwrap(),
+            1,
+            "the overlapping read saw the old row"
+        );
+        assert_eq!(
+            repo.get(doc.id).await.unwrap().unwrap().version,
+            2,
+            "but did not cache it"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_starts_afresh() {
+        let (fake, repo) = cached();
+        let doc = Document::example();
+        repo.insert(&doc, b"{}").await.unwrap();
+        for _ in 0..3 {
+            // The fake answers the same document for any id: three ids, capacity two.
+            repo.get(Uuid::now_v7()).await.unwrap();
+        }
+        assert!(repo.state().entries.len() <= 2);
+        assert_eq!(fake.reads.load(Ordering::SeqCst), 3);
+    }
+}
