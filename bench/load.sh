@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Load benchmark of the release spv-server on 127.0.0.1 with wrk (Debian package `wrk`):
+# a cached thumbnail GET, a document metadata GET, and, in the same run, a bare hyper
+# server answering a body of the thumbnail's size (the ceiling). Prints a Markdown table
+# for BENCHMARKS.md: req/s, p50/p95/p99 and each figure's ratio to the ceiling.
+#
+#   bench/load.sh                 # 10 s per run, 8 and 64 connections
+#   DURATION=30s bench/load.sh
+#   NO_BUILD=1 bench/load.sh      # use the release binaries already built
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-"8 64"}
+SPV_PORT=${SPV_PORT:-3901}
+BASE_PORT=${BASE_PORT:-3902}
+command -v wrk >/dev/null || { echo "load.sh: wrk is missing (apt-get install wrk)" >&2; exit 2; }
+
+if [ -z "${NO_BUILD:-}" ]; then
+    cargo build --release --locked -p spv-server --bin spv-server --example baseline >&2
+fi
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+work=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+wait_for() {
+    for _ in $(seq 1 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done
+    echo "load.sh: $1 did not come up" >&2; exit 1
+}
+
+SPV_DATA_DIR="$work/data" SPV_BIND_ADDR="127.0.0.1:$SPV_PORT" SPV_ADMIN_PASSWORD=bench-password-1 \
+    SPV_PROMETHEUS_ENABLED=true RUST_LOG=warn "$target/release/spv-server" 2>"$work/server.log" &
+pids+=($!)
+spv="http://127.0.0.1:$SPV_PORT"
+wait_for "$spv/health"
+
+token=$(curl -fs "$spv/api/v1/auth/token" -d grant_type=password -d username=admin -d password=bench-password-1 |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+auth="Authorization: Bearer $token"
+doc=$(curl -fs "$spv/api/v1/documents" -H "$auth" -H 'content-type: application/json' \
+    --data-binary @examples/docs/poster.glyph | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+thumb="$spv/api/v1/documents/$doc/thumbnail?size=256&format=png"
+meta="$spv/api/v1/documents/$doc"
+size=$(curl -fs "$thumb" -H "$auth" | wc -c)   # renders once; every later GET is a cache hit
+[ "$size" -gt 0 ] || { echo "load.sh: no thumbnail" >&2; exit 1; }
+
+"$target/release/examples/baseline" "127.0.0.1:$BASE_PORT" "$size" 2>/dev/null &
+pids+=($!)
+base="http://127.0.0.1:$BASE_PORT/"
+wait_for "$base"
+
+cat > "$work/report.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.1f %.3f %.3f %.3f %d %d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout, summary.requests))
+end
+LUA
+
+results="$work/results"
+run() { # name connections url [header]
+    local name=$1 conns=$2 url=$3; shift 3
+    local line
+    line=$(wrk -t"$THREADS" -c"$conns" -d"$DURATION" -s "$work/report.lua" "$@" "$url" | grep '^RESULT')
+    echo "$name $conns ${line#RESULT }" | tee -a "$results" >&2
+}
+for c in $CONNECTIONS; do
+    run baseline "$c" "$base"
+    run thumbnail "$c" "$thumb" -H "$auth"
+    run document "$c" "$meta" -H "$auth"
+done
+
+echo "thumbnail body: $size bytes; $(nproc) cores; wrk -t$THREADS -d$DURATION; $(date -u +%F)"
+python3 - "$results" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+ceiling = {r[1]: float(r[2]) for r in rows if r[0] == "baseline"}
+print("| endpoint | connections | req/s | × ceiling | p50 ms | p95 ms | p99 ms | errors |")
+print("|---|---|---|---|---|---|---|---|")
+for name, conns, rps, p50, p95, p99, errors, total in rows:
+    ratio = float(rps) / ceiling[conns]
+    print(f"| {name} | {conns} | {float(rps):,.0f} | {ratio:.2f} | {p50} | {p95} | {p99} | {errors}/{total} |")
+PY
