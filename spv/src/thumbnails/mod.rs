@@ -45,12 +45,12 @@ pub use crate::api::{DocumentThumbnail, GetDocumentThumbnail};
 pub use crate::api::{RenderThumbnail, Thumbnail};
 #[cfg(feature = "store")]
 pub use cache::{CacheKey, MemoryCache};
-#[cfg(feature = "store")]
+#[cfg(feature = "http")]
 pub(crate) use prepare::prepare;
 #[cfg(feature = "store")]
 pub use rendered::{DEFAULT_STORE_BYTES, RenderedStore};
 pub use service::Thumbnails;
-#[cfg(feature = "store")]
+#[cfg(feature = "http")]
 pub(crate) use service::check_size;
 #[cfg(feature = "store")]
 pub use stored::{DEFAULT_MEMORY_BYTES, DocumentThumbnails, DocumentThumbnailsConfig};

@@ -1,0 +1,415 @@
+//! [`JobQueue`]: the queue over [`Db`] with an in-process wake-up for workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::repo::{COLUMNS, claim_sql, from_row, held};
+use super::types::{
+    Claimed, Job, JobState, MAX_CLAIM_KINDS, NewJob, QueueConfig, check_kind, check_new,
+    check_worker_id, clip, json_within,
+};
+use crate::store::{Db, db_err, now_ms, to_ms};
+use crate::{Error, ErrorKind, Result};
+
+/// A job queue in the database; cheap to clone (clones share the wake-up).
+///
+/// Every write that moves a claimed job on ([`renew`](Self::renew),
+/// [`progress`](Self::progress), [`succeed`](Self::succeed), [`fail`](Self::fail),
+/// [`release`](Self::release), [`finish_cancelled`](Self::finish_cancelled)) takes the
+/// [`Claimed`] proof and answers `Ok(false)`, changing nothing, when the claim was lost:
+/// the lease ran out and another worker claimed the job (or it was pruned). So a job is
+/// never finished twice. A claim whose lease ran out but that nobody took yet still holds.
+#[derive(Debug, Clone)]
+pub struct JobQueue {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    config: QueueConfig,
+    work: Notify,
+}
+
+/// Milliseconds of a duration, saturating.
+pub(super) fn ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl JobQueue {
+    /// A queue over `db` (migrated by [`Db`]'s constructors); `max_attempts` 0 counts as 1.
+    pub fn new(db: Db, mut config: QueueConfig) -> Self {
+        config.max_attempts = config.max_attempts.max(1);
+        JobQueue {
+            inner: Arc::new(Inner {
+                db,
+                config,
+                work: Notify::new(),
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &QueueConfig {
+        &self.inner.config
+    }
+
+    /// The database.
+    pub(super) fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Adds a job and wakes one waiting worker. With an idempotency key that the same
+    /// owner used before, nothing is added and the first job is answered (whatever its
+    /// state); a different kind under the same key is an [`ErrorKind::Conflict`].
+    /// Limits ([`ErrorKind::InvalidRequest`], naming the field): kind, payload, key.
+    pub async fn enqueue(&self, job: NewJob) -> Result<Job> {
+        let payload = check_new(&job)?;
+        let now = now_ms();
+        let id = Uuid::now_v7();
+        let run_at = job.run_at.map_or(now, to_ms);
+        // A concurrent enqueue with the same key makes this insert do nothing (the unique
+        // index); the select then finds the winner's row.
+        let done = sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, owner_id, idempotency_key, state, attempts, \
+             run_at, progress, cancel_requested, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, 0, 0, $7, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(&job.kind)
+        .bind(payload)
+        .bind(job.owner.map(|o| o.to_string()))
+        .bind(job.idempotency_key.clone())
+        .bind(run_at)
+        .bind(now)
+        .execute(self.inner.db.pool())
+        .await
+        .map_err(db_err("enqueuing a job"))?;
+        if done.rows_affected() == 1 {
+            self.inner.work.notify_one();
+            return self.get(id).await;
+        }
+        let Some(key) = &job.idempotency_key else {
+            return Err(Error::internal("a new job was not stored"));
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM jobs WHERE COALESCE(owner_id, '') = $1 \
+             AND idempotency_key = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(job.owner.map(|o| o.to_string()).unwrap_or_default())
+            .bind(key.clone())
+            .fetch_optional(self.inner.db.pool())
+            .await
+            .map_err(db_err("reading a job by idempotency key"))?;
+        let Some(existing) = row.as_ref().map(from_row).transpose()? else {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                "the job of this idempotency key was removed meanwhile: try again",
+            ));
+        };
+        if existing.kind != job.kind {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "idempotency_key \"{key}\" was used for a job of kind \"{}\", not \"{}\"",
+                    existing.kind, job.kind
+                ),
+            ));
+        }
+        Ok(existing)
+    }
+
+    /// Takes the oldest runnable job of one of `kinds` (any kind when empty): queued and
+    /// due, or running with an expired lease (its worker died). The job becomes running
+    /// under a lease of [`QueueConfig::lease`] held by `worker_id`, its attempts counted.
+    /// A dead worker's job that already used every attempt is marked failed instead, and
+    /// one whose cancelling was asked for is marked cancelled; then the next job is tried.
+    /// Safe with any number of concurrent claimers, on both engines.
+    pub async fn claim(&self, worker_id: &str, kinds: &[&str]) -> Result<Option<Claimed>> {
+        check_worker_id(worker_id)?;
+        if kinds.len() > MAX_CLAIM_KINDS {
+            return Err(Error::invalid_request(format!(
+                "{} kinds is too many: expected at most {MAX_CLAIM_KINDS}",
+                kinds.len()
+            )));
+        }
+        for kind in kinds {
+            check_kind(kind)?;
+        }
+        let sql = claim_sql(self.inner.db.backend(), kinds.len());
+        loop {
+            let now = now_ms();
+            let claim_id = Uuid::now_v7().to_string();
+            let mut query = sqlx::query(&sql)
+                .bind(now)
+                .bind(now.saturating_add(ms(self.inner.config.lease)))
+                .bind(worker_id.to_string())
+                .bind(claim_id.clone());
+            for kind in kinds {
+                query = query.bind(kind.to_string());
+            }
+            let row = query
+                .fetch_optional(self.inner.db.pool())
+                .await
+                .map_err(db_err("claiming a job"))?;
+            let Some(job) = row.as_ref().map(from_row).transpose()? else {
+                return Ok(None);
+            };
+            let claimed = Claimed {
+                job,
+                worker_id: worker_id.to_string(),
+                claim_id,
+            };
+            if claimed.job.cancel_requested {
+                self.finish_cancelled(&claimed).await?;
+            } else if claimed.job.attempts > self.inner.config.max_attempts {
+                let error = claimed.job.error.clone().unwrap_or_else(|| {
+                    "the worker stopped while running the job (its lease expired)".to_string()
+                });
+                self.finish(&claimed, JobState::Failed, None, Some(&error), -1)
+                    .await?;
+            } else {
+                return Ok(Some(claimed));
+            }
+        }
+    }
+
+    /// Extends the lease by [`QueueConfig::lease`] from now; `false` when the claim was lost.
+    pub async fn renew(&self, claimed: &Claimed) -> Result<bool> {
+        let now = now_ms();
+        let sql = format!(
+            "UPDATE jobs SET lease_until = $1, updated_at = $2 WHERE {}",
+            held(3, 4)
+        );
+        self.write_held(
+            sqlx::query(&sql)
+                .bind(now.saturating_add(ms(self.inner.config.lease)))
+                .bind(now),
+            claimed,
+            "renewing a lease",
+        )
+        .await
+    }
+
+    /// Records progress (0 to 1) and what the worker is doing; also renews the lease.
+    /// `false` when the claim was lost.
+    pub async fn progress(
+        &self,
+        claimed: &Claimed,
+        progress: f32,
+        message: Option<&str>,
+    ) -> Result<bool> {
+        if !(0.0..=1.0).contains(&progress) {
+            return Err(Error::invalid_request(format!(
+                "progress {progress} is not valid: expected 0 to 1"
+            )));
+        }
+        let now = now_ms();
+        let sql = format!(
+            "UPDATE jobs SET progress = $1, progress_message = $2, lease_until = $3, \
+             updated_at = $4 WHERE {}",
+            held(5, 6)
+        );
+        let query = sqlx::query(&sql)
+            .bind(f64::from(progress))
+            .bind(message.map(clip))
+            .bind(now.saturating_add(ms(self.inner.config.lease)))
+            .bind(now);
+        self.write_held(query, claimed, "recording progress").await
+    }
+
+    /// Finishes the job with `result` (at most 1 MiB as JSON); `false` when the claim was
+    /// lost (the job was claimed again after the lease ran out), in which case nothing
+    /// changes.
+    pub async fn succeed(&self, claimed: &Claimed, result: Value) -> Result<bool> {
+        let result = json_within(&result, "result")?;
+        self.finish(claimed, JobState::Succeeded, Some(result), None, 0)
+            .await
+    }
+
+    /// Records a failed attempt with its error. While attempts remain the job is queued
+    /// again after [`QueueConfig::backoff`]; after the last it stays failed. The error is
+    /// kept either way. `false` when the claim was lost.
+    pub async fn fail(&self, claimed: &Claimed, error: &str) -> Result<bool> {
+        let attempts = claimed.job.attempts;
+        if attempts >= self.inner.config.max_attempts {
+            return self
+                .finish(claimed, JobState::Failed, None, Some(error), 0)
+                .await;
+        }
+        let now = now_ms();
+        let run_at = now.saturating_add(ms(self.inner.config.backoff(attempts)));
+        let sql = format!(
+            "UPDATE jobs SET state = 'queued', run_at = $1, error = $2, lease_until = NULL, \
+             claim_id = NULL, updated_at = $3 WHERE {}",
+            held(4, 5)
+        );
+        let query = sqlx::query(&sql).bind(run_at).bind(clip(error)).bind(now);
+        let done = self.write_held(query, claimed, "failing a job").await?;
+        if done {
+            self.inner.work.notify_one();
+        }
+        Ok(done)
+    }
+
+    /// Gives a job back at shutdown: queued again at once, its attempt not counted (it did
+    /// not fail: the worker is going away), its progress kept. `false` when the claim was
+    /// lost.
+    pub async fn release(&self, claimed: &Claimed) -> Result<bool> {
+        let now = now_ms();
+        let sql = format!(
+            "UPDATE jobs SET state = 'queued', run_at = $1, attempts = attempts - 1, \
+             lease_until = NULL, claim_id = NULL, updated_at = $1 WHERE {}",
+            held(2, 3)
+        );
+        let done = self
+            .write_held(sqlx::query(&sql).bind(now), claimed, "releasing a job")
+            .await?;
+        if done {
+            self.inner.work.notify_one();
+        }
+        Ok(done)
+    }
+
+    /// Whether the worker should stop at this checkpoint: cancelling was asked for, or
+    /// the claim was lost (another worker has the job now).
+    pub async fn is_cancelled(&self, claimed: &Claimed) -> Result<bool> {
+        let row = sqlx::query("SELECT cancel_requested, claim_id, state FROM jobs WHERE id = $1")
+            .bind(claimed.job.id.to_string())
+            .fetch_optional(self.inner.db.pool())
+            .await
+            .map_err(db_err("reading a job's cancel flag"))?;
+        let Some(row) = row else { return Ok(true) };
+        use sqlx::Row;
+        let flag: i64 = row.try_get(0).map_err(db_err("reading a job row"))?;
+        let claim: Option<String> = row.try_get(1).map_err(db_err("reading a job row"))?;
+        let state: String = row.try_get(2).map_err(db_err("reading a job row"))?;
+        Ok(flag != 0 || state != "running" || claim.as_deref() != Some(&claimed.claim_id))
+    }
+
+    /// Ends a running job as cancelled, once the worker saw [`is_cancelled`](Self::is_cancelled).
+    /// `false` when the claim was lost.
+    pub async fn finish_cancelled(&self, claimed: &Claimed) -> Result<bool> {
+        self.finish(claimed, JobState::Cancelled, None, None, 0)
+            .await
+    }
+
+    /// Cancels a job of `owner` (`None`: any owner, for admins): a queued job is cancelled
+    /// at once and never runs; a running one is flagged and stops at its worker's next
+    /// checkpoint. A finished job is an [`ErrorKind::Conflict`]; another owner's job is
+    /// [`ErrorKind::NotFound`]. Answers the job as it is now.
+    pub async fn cancel(&self, id: Uuid, owner: Option<Uuid>) -> Result<Job> {
+        loop {
+            let job = self.get(id).await?;
+            if owner.is_some() && job.owner_id != owner {
+                return Err(not_found(id));
+            }
+            let now = now_ms();
+            let done = match job.state {
+                JobState::Queued => sqlx::query(
+                    "UPDATE jobs SET state = 'cancelled', finished_at = $1, updated_at = $1 \
+                     WHERE id = $2 AND state = 'queued'",
+                ),
+                JobState::Running => sqlx::query(
+                    "UPDATE jobs SET cancel_requested = 1, updated_at = $1 \
+                     WHERE id = $2 AND state = 'running'",
+                ),
+                finished => {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!("job {id} has already {}", finished.as_str()),
+                    ));
+                }
+            }
+            .bind(now)
+            .bind(id.to_string())
+            .execute(self.inner.db.pool())
+            .await
+            .map_err(db_err("cancelling a job"))?;
+            // Zero rows: the state moved meanwhile (claimed, finished); look again.
+            if done.rows_affected() > 0 {
+                return self.get(id).await;
+            }
+        }
+    }
+
+    /// A job by id ([`ErrorKind::NotFound`] when missing).
+    pub async fn get(&self, id: Uuid) -> Result<Job> {
+        let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(self.inner.db.pool())
+            .await
+            .map_err(db_err("reading a job"))?;
+        row.as_ref()
+            .map(from_row)
+            .transpose()?
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Waits until a job is enqueued (or given back) in this process, or `timeout` passes;
+    /// answers whether it was woken. Workers call it when [`claim`](Self::claim) found
+    /// nothing; the timeout is the safety net for jobs that became due or were enqueued
+    /// by another process. One enqueue wakes one waiter (or the next one to wait).
+    pub async fn wait_for_work(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.inner.work.notified())
+            .await
+            .is_ok()
+    }
+
+    /// Ends a claimed job in `state` (also clearing the lease); `attempts_delta` corrects
+    /// the count of a claim that never ran.
+    async fn finish(
+        &self,
+        claimed: &Claimed,
+        state: JobState,
+        result: Option<String>,
+        error: Option<&str>,
+        attempts_delta: i64,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let progress = if state == JobState::Succeeded {
+            ", progress = 1"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE jobs SET state = $1, result = COALESCE($2, result), \
+             error = COALESCE($3, error), attempts = attempts + $4, lease_until = NULL, \
+             finished_at = $5, updated_at = $5{progress} WHERE {}",
+            held(6, 7)
+        );
+        let query = sqlx::query(&sql)
+            .bind(state.as_str())
+            .bind(result)
+            .bind(error.map(clip))
+            .bind(attempts_delta)
+            .bind(now);
+        self.write_held(query, claimed, "finishing a job").await
+    }
+
+    /// Runs a write whose last two binds are the job's id and claim id; whether it applied.
+    async fn write_held<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        claimed: &Claimed,
+        doing: &'static str,
+    ) -> Result<bool> {
+        let done = query
+            .bind(claimed.job.id.to_string())
+            .bind(claimed.claim_id.clone())
+            .execute(self.inner.db.pool())
+            .await
+            .map_err(db_err(doing))?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+fn not_found(id: Uuid) -> Error {
+    Error::new(ErrorKind::NotFound, format!("job {id} was not found"))
+}
