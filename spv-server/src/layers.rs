@@ -10,44 +10,83 @@ use std::any::Any;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{
     Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header,
 };
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use spv::config::Config;
 use spv::http::{ApiError, AppState};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate as _};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::limit::{RequestBodyLimitLayer, ResponseBody};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// The strict policy of every response but the docs page.
 const CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
-/// The docs page runs Scalar's script, an inline bootstrap and inline styles, and
-/// fetches `/openapi.json` from this origin.
-const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
-    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; \
-    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// `spv::http::api(state)` wrapped in the server's layers (see the module docs).
+///
+/// The layers are composed into one service around the API router, not applied with
+/// `Router::layer` (which wraps and boxes every route separately, so each request would
+/// clone the whole boxed stack): that halved the throughput of a cheap GET. The request
+/// span's `route` is recorded by the API's metrics middleware once the request is routed.
 pub fn app(config: &Config, state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let mut router = spv::http::api(state)
-        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(config.request_timeout_secs),
+    let (limit, timeout_secs) = (config.body_limit_bytes, config.request_timeout_secs);
+    let stack = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        route = tracing::field::Empty,
+                        request_id = id
+                    )
+                })
+                .on_response(
+                    |response: &Response<_>, latency: Duration, _span: &tracing::Span| {
+                        tracing::info!(
+                            status = response.status().as_u16(),
+                            latency_ms = latency.as_secs_f64() * 1e3,
+                            "response"
+                        );
+                    },
+                ),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         ))
-        .layer(axum::middleware::map_response_with_state(
-            (config.body_limit_bytes, config.request_timeout_secs),
-            bare_errors_as_problems,
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
         ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        // Responses with a policy of their own (the docs page, asset bytes) keep it.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(CompressionLayer::new().compress_when(
             // Asset bytes carry a strong ETag of their identity bytes and serve ranges of
             // them: a compressed variant under the same validator would corrupt ranged
@@ -57,37 +96,25 @@ pub fn app(config: &Config, state: AppState) -> Router {
                     !headers.contains_key(header::ACCEPT_RANGES)
                 },
             ),
-        ));
-    if let Some(cors) = cors(config) {
-        router = router.layer(cors);
+        ))
+        .map_response(move |response: Response| {
+            bare_errors_as_problems(limit, timeout_secs, response)
+        })
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(config.request_timeout_secs),
+        ))
+        .map_response(move |response: Response<ResponseBody<Body>>| {
+            bare_errors_as_problems(limit, timeout_secs, response)
+        })
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .service(spv::http::api(state));
+    let router = Router::new().fallback_service(stack);
+    // Outermost when configured: preflights are answered before anything else runs.
+    match cors(config) {
+        Some(cors) => router.layer(cors),
+        None => router,
     }
-    router
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(axum::middleware::from_fn(security_headers))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    let route = request
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map_or("unmatched", |p| p.as_str());
-                    let id = request
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!("request", method = %request.method(), route, request_id = id)
-                })
-                .on_response(|response: &Response, latency: Duration, _span: &tracing::Span| {
-                    tracing::info!(
-                        status = response.status().as_u16(),
-                        latency_ms = latency.as_secs_f64() * 1e3,
-                        "response"
-                    );
-                }),
-        )
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
 fn cors(config: &Config) -> Option<CorsLayer> {
@@ -147,16 +174,17 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 
 /// The body limit's 413 and the timeout's 503 come from tower-http as bare responses;
 /// clients get problem+json like every other error.
-async fn bare_errors_as_problems(
-    axum::extract::State((limit, timeout)): axum::extract::State<(usize, u64)>,
-    response: Response,
-) -> Response {
+fn bare_errors_as_problems<B>(limit: usize, timeout: u64, response: Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|ct| ct.as_bytes().starts_with(b"application/problem+json"));
     if is_problem {
-        return response;
+        return response.map(Body::new);
     }
     let error = match response.status() {
         StatusCode::PAYLOAD_TOO_LARGE => spv::Error::new(
@@ -167,29 +195,7 @@ async fn bare_errors_as_problems(
             spv::ErrorKind::RenderTimeout,
             format!("the request took longer than {timeout} s (SPV_REQUEST_TIMEOUT_SECS)"),
         ),
-        _ => return response,
+        _ => return response.map(Body::new),
     };
     ApiError::with_status(error, response.status()).into_response()
-}
-
-/// Security headers on every response; a looser CSP on the docs page.
-async fn security_headers(request: Request, next: Next) -> Response {
-    let docs = request.uri().path().starts_with("/docs");
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(if docs { DOCS_CSP } else { CSP }),
-    );
-    headers.remove(header::SERVER);
-    response
 }

@@ -193,6 +193,9 @@ pub(crate) async fn track(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    // The request span of a server (spv-server's TraceLayer) is made before routing;
+    // the route is known here. A no-op where the span has no such field.
+    tracing::Span::current().record("route", route.as_str());
     let inner = &metrics.inner;
     inner.in_flight.inc();
     let response = next.run(request).await;

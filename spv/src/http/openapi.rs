@@ -118,6 +118,12 @@ pub fn openapi(config: &crate::config::Config) -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// The policy of the docs page: Scalar's script, an inline bootstrap and inline styles,
+/// and fetches of the OpenAPI document from this origin.
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; \
+    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /// `GET /openapi.json` and `GET /docs` (with its script at `/docs/scalar.js`).
 ///
 /// Both work when nested under a prefix (`Router::nest("/spv", ..)`): the page refers
@@ -138,7 +144,15 @@ pub fn docs_router(state: AppState) -> Router {
         .with_state(Docs { doc, json })
         .route(
             "/docs",
-            get(move || async move { Html(page.as_str().to_owned()) }),
+            get(move || async move {
+                (
+                    [(
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static(DOCS_CSP),
+                    )],
+                    Html(page.as_str().to_owned()),
+                )
+            }),
         )
         .route("/docs/scalar.js", get(scalar_js))
 }
