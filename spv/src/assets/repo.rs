@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::api::Asset;
-use crate::store::{BoxFuture, Db, db_err, from_ms};
+use crate::store::{BoxFuture, Db, db_err, from_ms, to_ms};
 use crate::{Error, Result};
 
 /// Storage of asset metadata (the bytes live in a [`crate::store::BlobStore`] under the
@@ -165,10 +165,6 @@ impl AssetRepo for SqlAssets {
             Ok((done.rows_affected() > 0).then_some(left))
         })
     }
-}
-
-fn to_ms(time: time::OffsetDateTime) -> i64 {
-    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn from_row(row: &AnyRow) -> Result<Asset> {

@@ -13,7 +13,7 @@ use crate::auth::jwt::{Jwt, unauthenticated};
 use crate::auth::password::{Passwords, dummy_hash};
 use crate::auth::refresh::{self, Grant};
 use crate::auth::{JwtSecret, keys, users};
-use crate::store::{Db, from_ms, now_ms};
+use crate::store::{Db, from_ms, now_ms, to_ms};
 use crate::{Error, ErrorKind, Result};
 
 /// Settings of [`Auth`].
@@ -61,10 +61,6 @@ fn bad_credentials() -> Error {
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn to_ms(t: time::OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn require_caller(principal: &Principal) -> Result<()> {

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::api::{Document, PageSummary};
-use crate::store::{BoxFuture, Db, db_err, from_ms};
+use crate::store::{BoxFuture, Db, db_err, from_ms, to_ms};
 use crate::{Error, Result};
 
 /// Which documents a list returns, and which slice of them.
@@ -285,10 +285,6 @@ fn like_pattern(text: &str) -> String {
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::internal(format!("encoding json: {e}")))
-}
-
-fn to_ms(time: time::OffsetDateTime) -> i64 {
-    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn from_row(row: &AnyRow) -> Result<Document> {

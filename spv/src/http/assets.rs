@@ -25,7 +25,8 @@ use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::state::AppState;
 use crate::api::{
-    Asset, DeleteAsset, GetAsset, GetAssetMeta, ListAssets, Scope, UploadAsset, UploadedAsset,
+    Asset, DeleteAsset, GetAsset, GetAssetMeta, ListAssets, Principal, Scope, UploadAsset,
+    UploadedAsset,
 };
 use crate::assets::Assets;
 use crate::{Error, ErrorKind};
@@ -122,11 +123,24 @@ fn is_multipart(headers: &HeaderMap) -> bool {
         .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("multipart/form-data"))
 }
 
-/// The pump's error is the cause when both failed; the service's size limit is a 413.
-fn settle(
-    pumped: Result<(), ApiError>,
-    uploaded: crate::Result<UploadedAsset>,
-) -> Result<UploadedAsset, ApiError> {
+/// Runs the upload while `pump` feeds it the body through a bounded channel. The pump's
+/// error is the cause when both failed; the service's size limit is a 413.
+async fn stream_upload<F>(
+    assets: &Assets,
+    principal: Principal,
+    filename: Option<String>,
+    pump: impl FnOnce(upload::ChunkSender) -> F,
+) -> Result<UploadedAsset, ApiError>
+where
+    F: Future<Output = Result<(), ApiError>>,
+{
+    let (tx, reader) = upload::channel();
+    let request = UploadAsset {
+        principal,
+        filename,
+        body: Box::new(reader),
+    };
+    let (pumped, uploaded) = tokio::join!(pump(tx), assets.upload(request));
     pumped?;
     uploaded.map_err(|error| {
         if error.kind() == ErrorKind::LimitExceeded {
@@ -191,17 +205,10 @@ pub(crate) async fn upload_asset(
             let first = upload::field_chunk(&mut field, limit)
                 .await?
                 .ok_or_else(upload::empty_upload)?;
-            let (tx, reader) = upload::channel();
-            let request = UploadAsset {
-                principal,
-                filename,
-                body: Box::new(reader),
-            };
-            let (pumped, uploaded) = tokio::join!(
-                upload::pump_field(first, field, tx, limit),
-                assets.upload(request)
-            );
-            break settle(pumped, uploaded)?;
+            break stream_upload(&assets, principal, filename, |tx| {
+                upload::pump_field(first, field, tx, limit)
+            })
+            .await?;
         }
     } else {
         let filename = given.or_else(|| {
@@ -212,17 +219,10 @@ pub(crate) async fn upload_asset(
         let first = upload::body_chunk(&mut body, limit)
             .await?
             .ok_or_else(upload::empty_upload)?;
-        let (tx, reader) = upload::channel();
-        let request = UploadAsset {
-            principal,
-            filename,
-            body: Box::new(reader),
-        };
-        let (pumped, uploaded) = tokio::join!(
-            upload::pump_body(first, body, tx, limit),
-            assets.upload(request)
-        );
-        settle(pumped, uploaded)?
+        stream_upload(&assets, principal, filename, |tx| {
+            upload::pump_body(first, body, tx, limit)
+        })
+        .await?
     };
     let status = if uploaded.created {
         StatusCode::CREATED

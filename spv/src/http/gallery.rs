@@ -6,7 +6,7 @@
 //! anyone; nothing private is reachable this way.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, OriginalUri, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,7 @@ use axum::{Json, Router};
 
 use super::document_thumbnail::{PUBLIC_CACHE_CONTROL, optional_caller};
 use super::json::finish_json;
+use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::state::AppState;
 use crate::api::{DocumentQuery, GalleryItem, GalleryList, ListDocuments, Scope};
@@ -65,7 +66,7 @@ pub fn gallery_router(state: AppState) -> Router {
 pub(crate) async fn gallery(
     State(state): State<AppState>,
     _viewer: GalleryViewer,
-    OriginalUri(uri): OriginalUri,
+    prefix: MountPrefix,
     params: Result<Query<DocumentQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) =
@@ -83,13 +84,12 @@ pub(crate) async fn gallery(
             query,
         })
         .await?;
-    let prefix = uri.path().strip_suffix(GALLERY_PATH).unwrap_or_default();
     let gallery = GalleryList {
         items: list
             .items
             .iter()
             .filter(|document| document.public)
-            .map(|document| GalleryItem::new(document, prefix))
+            .map(|document| GalleryItem::new(document, &prefix.0))
             .collect(),
         metainfo: list.metainfo,
     };
