@@ -10,6 +10,7 @@
 //! | `auth` (feature `store`) | `crate::auth::Auth` |
 //! | `documents` (feature `store`) | `crate::documents::Documents` |
 //! | `assets` (feature `store`) | `crate::assets::Assets` |
+//! | `jobs` (feature `store`) | `crate::jobs::Jobs` |
 
 #[cfg(feature = "store")]
 pub mod assets;
@@ -17,6 +18,8 @@ pub mod assets;
 pub mod auth;
 #[cfg(feature = "store")]
 pub mod documents;
+#[cfg(feature = "store")]
+pub mod jobs;
 pub mod thumbnails;
 
 #[cfg(feature = "store")]
@@ -25,4 +28,6 @@ pub use assets::*;
 pub use auth::*;
 #[cfg(feature = "store")]
 pub use documents::*;
+#[cfg(feature = "store")]
+pub use jobs::*;
 pub use thumbnails::*;

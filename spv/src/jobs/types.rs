@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::MetaInfo;
+pub use crate::api::jobs::{Job, JobList, JobState};
 use crate::{Error, Result};
 
 /// The longest job kind, in characters.
@@ -69,114 +68,6 @@ impl QueueConfig {
     }
 }
 
-/// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    /// Waiting for `run_at` and a worker.
-    Queued,
-    /// Claimed by a worker that holds its lease.
-    Running,
-    /// Finished with a result.
-    Succeeded,
-    /// Failed on its last attempt; the error is kept.
-    Failed,
-    /// Cancelled before it finished.
-    Cancelled,
-}
-
-impl JobState {
-    /// The name stored in the database and used in URLs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-
-    /// Whether the job has finished (succeeded, failed or cancelled) and never changes again.
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            JobState::Succeeded | JobState::Failed | JobState::Cancelled
-        )
-    }
-
-    /// The state named `name`, if any.
-    pub fn parse(name: &str) -> Option<JobState> {
-        [
-            JobState::Queued,
-            JobState::Running,
-            JobState::Succeeded,
-            JobState::Failed,
-            JobState::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == name)
-    }
-}
-
-/// A job as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
-pub struct Job {
-    /// The job's id (UUID v7).
-    pub id: Uuid,
-    /// What the job does, e.g. `render`; workers claim by kind.
-    pub kind: String,
-    /// The job's input.
-    pub payload: Value,
-    /// The user who enqueued it; `None` for system jobs.
-    pub owner_id: Option<Uuid>,
-    /// The idempotency key it was enqueued with.
-    pub idempotency_key: Option<String>,
-    /// Where it is in its life.
-    pub state: JobState,
-    /// How many times it was claimed (released claims do not count).
-    pub attempts: u32,
-    /// When it may run next.
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
-    pub run_at: OffsetDateTime,
-    /// Until when the running worker holds it.
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "http", schema(value_type = Option<String>, format = DateTime))]
-    pub lease_until: Option<OffsetDateTime>,
-    /// The worker that claimed it last.
-    pub worker_id: Option<String>,
-    /// From 0 to 1.
-    pub progress: f32,
-    /// What the worker is doing, for people.
-    pub progress_message: Option<String>,
-    /// The result of a succeeded job.
-    pub result: Option<Value>,
-    /// The error of the last failed attempt (kept while it retries, and once it failed).
-    pub error: Option<String>,
-    /// Whether cancelling was asked for while it ran.
-    pub cancel_requested: bool,
-    /// When it was enqueued.
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
-    pub created_at: OffsetDateTime,
-    /// When it last changed.
-    #[serde(with = "time::serde::rfc3339")]
-    #[cfg_attr(feature = "http", schema(value_type = String, format = DateTime))]
-    pub updated_at: OffsetDateTime,
-    /// When it was first claimed.
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "http", schema(value_type = Option<String>, format = DateTime))]
-    pub started_at: Option<OffsetDateTime>,
-    /// When it finished.
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "http", schema(value_type = Option<String>, format = DateTime))]
-    pub finished_at: Option<OffsetDateTime>,
-}
-
 /// A job to enqueue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJob {
@@ -235,17 +126,6 @@ pub struct JobFilter {
     pub page: Option<u32>,
     /// Items per page, 1 to 100 (default 20).
     pub per_page: Option<u32>,
-}
-
-/// A page of jobs with `_metainfo`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
-pub struct JobList {
-    /// The jobs of this page, newest first.
-    pub items: Vec<Job>,
-    /// Where this page is.
-    #[serde(rename = "_metainfo")]
-    pub metainfo: MetaInfo,
 }
 
 /// Checks the kind, payload and key of a new job; answers the payload as JSON text.
