@@ -24,11 +24,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             password.expose()
         );
     }
-    let app = spv_examples::host_app(opened.state);
+    let app = spv_examples::host_app(opened.state.clone());
     let addr = std::env::var("HOST_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("host app on http://{addr}; spv under /spv (docs: /spv/docs)");
     axum::serve(listener, app).await?;
-    opened.db.close().await;
+    // The job workers ran all along; running jobs get 30 s, then go back to the queue.
+    opened.shutdown(std::time::Duration::from_secs(30)).await;
     Ok(())
 }

@@ -4,7 +4,10 @@
 //! ```sh
 //! cargo run -p spv-examples --example batch -- examples/docs out/
 //! cargo run -p spv-examples --example host
+//! SPV_USERNAME=admin SPV_PASSWORD=... cargo run -p spv-examples --example client
 //! ```
+
+pub mod tour;
 
 use axum::Router;
 use axum::routing::get;

@@ -1,21 +1,50 @@
 //! The command line, as clap parses it.
 
+mod remote;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use spv::api::ImageFormat;
+use spv::api::{ImageFormat, Secret};
 use spv::glyph::ImageFit;
 
-/// Render, validate, inspect and export .glyph design documents.
+pub(crate) use remote::*;
+
+/// Render, validate, inspect and export .glyph design documents; manage documents,
+/// assets, thumbnails, render jobs and API keys on an spv server.
 ///
 /// Exit status: 0 when everything worked, 1 when some documents failed (a render in a
-/// batch, a validation error), 2 on a usage or fatal error.
+/// batch, a validation error, a failed or cancelled job, an upload of a batch), 2 on a
+/// usage or fatal error (including a refused credential and something not found).
 #[derive(Debug, Parser)]
 #[command(name = "spv-cli", version, max_term_width = 100)]
 pub(crate) struct Cli {
     /// Log what spv does on stderr (RUST_LOG, when set, chooses the filter instead).
     #[arg(short, long, global = true)]
     pub(crate) verbose: bool,
+
+    /// The spv server, e.g. https://spv.example.com. Without it, `keys` works on a local
+    /// database, and the remote commands use the server of `spv-cli login`.
+    #[arg(
+        long,
+        global = true,
+        env = "SPV_SERVER",
+        value_name = "URL",
+        help_heading = "Server"
+    )]
+    pub(crate) server: Option<String>,
+
+    /// An API key for the server. Prefer the SPV_API_KEY variable: arguments show in
+    /// `ps`. Without a key, the login stored by `spv-cli login` is used.
+    #[arg(
+        long,
+        global = true,
+        env = "SPV_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        help_heading = "Server"
+    )]
+    pub(crate) api_key: Option<Secret>,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -35,9 +64,22 @@ pub(crate) enum Command {
     Info(InfoArgs),
     /// Export a page of a document as SVG.
     Export(ExportArgs),
-    /// Create, list and revoke API keys in a server's database (run where the server's
-    /// data directory or DATABASE_URL is reachable).
+    /// Create, list and revoke API keys: on the server with --server, else in a server's
+    /// database (run where its data directory or DATABASE_URL is reachable).
     Keys(KeysArgs),
+    /// Log in to --server with a password and keep a refresh token in the user's
+    /// configuration directory (file mode 0600), for the remote commands.
+    Login(LoginArgs),
+    /// Forget the login stored by `spv-cli login`.
+    Logout,
+    /// List, show, upload and delete documents stored on the server.
+    Documents(DocumentsArgs),
+    /// Upload, download, list and delete assets (images, fonts) on the server.
+    Assets(AssetsArgs),
+    /// Fetch a thumbnail of a stored document (the server's cached GET).
+    Thumbnail(ThumbnailArgs),
+    /// Render stored documents in the background and follow the jobs.
+    Jobs(JobsArgs),
 }
 
 /// `spv-cli render`.
@@ -230,7 +272,7 @@ pub(crate) struct KeysArgs {
 /// Where the server's database is; the same settings as `spv-server`.
 #[derive(Debug, Args)]
 pub(crate) struct StoreArgs {
-    /// The server's data directory (SPV_DATA_DIR, default ./spv-data).
+    /// The server's data directory (SPV_DATA_DIR, default ./spv-data); local mode only.
     #[arg(long, value_name = "DIR")]
     pub(crate) data_dir: Option<PathBuf>,
 
@@ -248,9 +290,10 @@ pub(crate) struct StoreArgs {
 pub(crate) enum KeysCommand {
     /// Create a key for a user and print it (shown only this once).
     Create {
-        /// The user the key acts as.
-        #[arg(long, default_value = "admin")]
-        user: String,
+        /// The user the key acts as [default: admin] (local mode only: on a server the key
+        /// acts as the caller).
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
         /// A name for the key (1 to 100 characters).
         #[arg(long)]
         name: String,
@@ -270,9 +313,9 @@ pub(crate) enum KeysCommand {
     },
     /// List a user's keys (an admin's: everyone's).
     List {
-        /// Whose keys.
-        #[arg(long, default_value = "admin")]
-        user: String,
+        /// Whose keys [default: admin] (local mode only).
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -284,9 +327,9 @@ pub(crate) enum KeysCommand {
         /// The key's id.
         #[arg(value_name = "ID")]
         id: String,
-        /// Who revokes it (its owner or an admin).
-        #[arg(long, default_value = "admin")]
-        user: String,
+        /// Who revokes it, its owner or an admin [default: admin] (local mode only).
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },

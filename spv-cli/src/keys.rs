@@ -3,6 +3,8 @@
 //! `spv::auth::Auth`. Whoever can open the database is trusted: this is how an operator
 //! makes the first key for a CDN or a CI job without a password grant. Like the server of
 //! the same version, it applies pending migrations when it opens the database.
+//!
+//! With `--server`, `keys` manages the caller's keys on the server instead (`remote::keys`).
 
 use std::io::Write as _;
 
@@ -14,6 +16,9 @@ use tower::ServiceExt as _;
 
 use crate::cli::{KeysArgs, KeysCommand, StoreArgs};
 use crate::output::Outcome;
+
+/// The user of `--user` when it is not given.
+const DEFAULT_USER: &str = "admin";
 
 /// Runs a `keys` subcommand on a current-thread runtime.
 pub(crate) fn run(args: &KeysArgs) -> anyhow::Result<Outcome> {
@@ -64,6 +69,7 @@ async fn command(auth: &Auth, command: &KeysCommand) -> anyhow::Result<Outcome> 
             json,
             ..
         } => {
+            let user = user.as_deref().unwrap_or(DEFAULT_USER);
             let principal = auth.principal_for_user(user).await?;
             let scopes: Scopes = scopes.join(" ").parse()?;
             let expires_at = expires_in_days.map(|days| {
@@ -91,6 +97,7 @@ async fn command(auth: &Auth, command: &KeysCommand) -> anyhow::Result<Outcome> 
             }
         }
         KeysCommand::List { user, json, .. } => {
+            let user = user.as_deref().unwrap_or(DEFAULT_USER);
             let principal = auth.principal_for_user(user).await?;
             let keys = auth.clone().oneshot(ListApiKeys { principal }).await?;
             if *json {
@@ -116,6 +123,7 @@ async fn command(auth: &Auth, command: &KeysCommand) -> anyhow::Result<Outcome> 
             }
         }
         KeysCommand::Revoke { user, id, .. } => {
+            let user = user.as_deref().unwrap_or(DEFAULT_USER);
             let principal = auth.principal_for_user(user).await?;
             let id = uuid::Uuid::parse_str(id)
                 .with_context(|| format!("{id:?} is not a key id (expected a UUID)"))?;

@@ -1,7 +1,8 @@
-//! `spv-cli`: render, validate, inspect and export `.glyph` documents; manage API keys.
+//! `spv-cli`: render, validate, inspect and export `.glyph` documents; manage API keys;
+//! and, with `--server`, documents, assets, thumbnails and render jobs on an spv server.
 //!
-//! Run `spv-cli --help`. The work is done by the `spv` library's services; this binary
-//! parses arguments, expands inputs and reports.
+//! Run `spv-cli --help`. The work is done by the `spv` library's services locally and by
+//! `spv-client` remotely; this binary parses arguments, expands inputs and reports.
 
 mod cli;
 mod export;
@@ -9,6 +10,7 @@ mod info;
 mod inputs;
 mod keys;
 mod output;
+mod remote;
 mod render;
 mod validate;
 
@@ -26,7 +28,14 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Info(args) => info::run(args),
         Command::Export(args) => export::run(args),
-        Command::Keys(args) => keys::run(args),
+        Command::Keys(args) if cli.server.is_none() => keys::run(args),
+        Command::Keys(_)
+        | Command::Login(_)
+        | Command::Logout
+        | Command::Documents(_)
+        | Command::Assets(_)
+        | Command::Thumbnail(_)
+        | Command::Jobs(_) => remote::run(&cli),
     };
     output::exit_code(result)
 }

@@ -65,6 +65,9 @@ impl Dir {
             .args(args)
             .current_dir(self.tmp.path())
             .env_remove("RUST_LOG")
+            // Local mode: no server from the environment.
+            .env_remove("SPV_SERVER")
+            .env_remove("SPV_API_KEY")
             .stdin(Stdio::null())
             .output()
             .expect("spv-cli runs");

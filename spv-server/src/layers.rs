@@ -136,6 +136,7 @@ fn cors(config: &Config) -> Option<CorsLayer> {
         header::CONTENT_TYPE,
         header::IF_MATCH,
         header::IF_NONE_MATCH,
+        HeaderName::from_static("idempotency-key"),
     ];
     if let Ok(name) = HeaderName::from_bytes(config.api_key_header.as_bytes()) {
         allow_headers.push(name);

@@ -11,7 +11,10 @@
 //! Connections are served by hyper-util's automatic builder: HTTP/1.1 and HTTP/2 (also
 //! cleartext HTTP/2 with prior knowledge), over TLS with ALPN when `SPV_TLS_CERT` and
 //! `SPV_TLS_KEY` are set. On shutdown the listener closes, in-flight requests finish
-//! within `SPV_SHUTDOWN_TIMEOUT_SECS`, then the remaining connections are dropped.
+//! within `SPV_SHUTDOWN_TIMEOUT_SECS`, then the remaining connections are dropped; then
+//! the job workers stop claiming, running jobs get another `SPV_SHUTDOWN_TIMEOUT_SECS`
+//! and are then given back to the queue (the next start runs them), and the database
+//! closes.
 
 mod cli;
 mod layers;
@@ -31,11 +34,12 @@ pub use cli::Cli;
 pub use layers::app;
 
 /// Serves spv on `listener` until `shutdown` completes, then drains in-flight requests
-/// for at most `config.shutdown_timeout_secs`.
+/// for at most `config.shutdown_timeout_secs`, then stops the job workers with the same
+/// grace period ([`spv::http::Opened::shutdown`]).
 ///
 /// Opens every service with [`spv::http::AppState::open`] (the database, migrated; the
-/// blobs; auth, documents, assets, thumbnails); when that created the first admin with a
-/// generated password, prints it once to stderr.
+/// blobs; auth, documents, assets, thumbnails, jobs and their workers); when that created
+/// the first admin with a generated password, prints it once to stderr.
 ///
 /// Bind the listener first (tests bind `127.0.0.1:0` and read its address), then spawn
 /// this; no sleeping is needed since the socket already accepts.
@@ -48,6 +52,7 @@ pub async fn run(
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         _ => None,
     };
+    let addr = listener.local_addr()?;
     let opened = spv::http::AppState::open(&config).await?;
     if let Some(password) = &opened.admin_password {
         // On purpose not through tracing, so it does not end up in collected logs.
@@ -58,10 +63,9 @@ pub async fn run(
         );
         eprintln!("spv-server: this password is shown only once; keep it now");
     }
-    let (state, db) = (opened.state, opened.db);
-    let app = app(&config, state);
+    let app = app(&config, opened.state.clone());
     let drain = Duration::from_secs(config.shutdown_timeout_secs);
-    tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), "spv-server listening");
+    tracing::info!(%addr, tls = tls.is_some(), "spv-server listening");
 
     let builder = Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
@@ -107,6 +111,8 @@ pub async fn run(
         });
     }
     drop(listener);
+    // Job event streams would hold their connections open until their jobs finish.
+    opened.state.closing.close();
     tracing::info!("shutting down: draining in-flight requests");
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
@@ -114,7 +120,10 @@ pub async fn run(
             tracing::warn!(seconds = drain.as_secs(), "drain deadline passed; dropping connections");
         }
     }
-    db.close().await;
+    // Jobs kept running while requests drained (watchers saw them progress); now they get
+    // their own grace period, then go back to the queue for the next start.
+    opened.shutdown(drain).await;
+    tracing::info!("spv-server stopped");
     Ok(())
 }
 

@@ -12,6 +12,8 @@ mod documents;
 mod documents_access;
 #[path = "http/gallery.rs"]
 mod gallery;
+#[path = "http/jobs.rs"]
+mod jobs;
 #[path = "http/route_auth.rs"]
 mod route_auth;
 #[path = "http/thumbnail_cache.rs"]

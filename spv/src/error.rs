@@ -73,6 +73,37 @@ impl ErrorKind {
             ErrorKind::Internal => "internal",
         }
     }
+
+    /// The kind whose [`code`](Self::code) is `code`; `None` for a code this build does
+    /// not know (a newer server's, say).
+    ///
+    /// ```
+    /// use spv::ErrorKind;
+    /// assert_eq!(ErrorKind::from_code("not-found"), Some(ErrorKind::NotFound));
+    /// assert_eq!(ErrorKind::from_code("teapot"), None);
+    /// ```
+    pub fn from_code(code: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    /// Every kind, for mapping codes back ([`from_code`](Self::from_code)).
+    const ALL: [ErrorKind; 15] = [
+        ErrorKind::InvalidDocument,
+        ErrorKind::UnsupportedVersion,
+        ErrorKind::LimitExceeded,
+        ErrorKind::MissingAsset,
+        ErrorKind::InvalidAsset,
+        ErrorKind::InvalidRequest,
+        ErrorKind::RenderTimeout,
+        ErrorKind::Overloaded,
+        ErrorKind::NotFound,
+        ErrorKind::Unauthenticated,
+        ErrorKind::Forbidden,
+        ErrorKind::Conflict,
+        ErrorKind::PreconditionFailed,
+        ErrorKind::Io,
+        ErrorKind::Internal,
+    ];
 }
 
 impl fmt::Display for ErrorKind {
@@ -174,3 +205,36 @@ impl From<std::io::Error> for Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_maps_back_to_its_kind() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_code(kind.code()), Some(kind), "{kind}");
+        }
+        // Guards ALL against a kind added to the enum but not to the list: the match
+        // below stops compiling, and its arm count equals the list's length.
+        let listed = |kind: ErrorKind| match kind {
+            ErrorKind::InvalidDocument
+            | ErrorKind::UnsupportedVersion
+            | ErrorKind::LimitExceeded
+            | ErrorKind::MissingAsset
+            | ErrorKind::InvalidAsset
+            | ErrorKind::InvalidRequest
+            | ErrorKind::RenderTimeout
+            | ErrorKind::Overloaded
+            | ErrorKind::NotFound
+            | ErrorKind::Unauthenticated
+            | ErrorKind::Forbidden
+            | ErrorKind::Conflict
+            | ErrorKind::PreconditionFailed
+            | ErrorKind::Io
+            | ErrorKind::Internal => true,
+        };
+        assert!(ErrorKind::ALL.into_iter().all(listed));
+        assert_eq!(ErrorKind::from_code("Not-Found"), None, "codes are exact");
+    }
+}

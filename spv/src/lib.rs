@@ -23,6 +23,7 @@
 //! | feature | default | enables |
 //! |---|---|---|
 //! | `render` | yes | [`render`], [`thumbnails`] and the render pool (vello_cpu, parley, image codecs, Tokio) |
+//! | `api` | no | [`api`] in full (documents, assets, auth, jobs types) without the renderer or the database: what `spv-client` uses; implied by `store` |
 //! | `store` | no | `store`, `documents`, `assets`, `auth`, `config`: SQLite/PostgreSQL through sqlx, blobs, argon2, JWT; implies `render` |
 //! | `http` | no | `http`: the HTTP adapters (axum, tower-http, utoipa, Scalar, prometheus-client); implies `store` |
 //!

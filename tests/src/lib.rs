@@ -28,6 +28,7 @@ use spv::glyph::{self, AssetType, Limits, Loaded, NoAssets};
 use spv::render::{RenderOptions, render_page};
 
 pub mod golden;
+pub mod server;
 
 pub use golden::{GoldenCheck, check_golden};
 

@@ -7,27 +7,30 @@
 //! | module | requests of |
 //! |---|---|
 //! | [`thumbnails`] | [`crate::thumbnails::Thumbnails`] |
-//! | `auth` (feature `store`) | `crate::auth::Auth` |
-//! | `documents` (feature `store`) | `crate::documents::Documents` |
-//! | `assets` (feature `store`) | `crate::assets::Assets` |
-//! | `jobs` (feature `store`) | `crate::jobs::Jobs` |
+//! | `auth` (feature `api`) | `crate::auth::Auth` |
+//! | `documents` (feature `api`) | `crate::documents::Documents` |
+//! | `assets` (feature `api`) | `crate::assets::Assets` |
+//! | `jobs` (feature `api`) | `crate::jobs::Jobs` |
+//!
+//! The feature `api` (implied by `store`) builds these types alone, without the renderer
+//! or the database: `spv-client` depends on nothing more.
 
-#[cfg(feature = "store")]
+#[cfg(feature = "api")]
 pub mod assets;
-#[cfg(feature = "store")]
+#[cfg(feature = "api")]
 pub mod auth;
-#[cfg(feature = "store")]
+#[cfg(feature = "api")]
 pub mod documents;
-#[cfg(feature = "store")]
+#[cfg(feature = "api")]
 pub mod jobs;
 pub mod thumbnails;
 
-#[cfg(feature = "store")]
+#[cfg(feature = "api")]
 pub use assets::*;
-#[cfg(feature = "store")]
+#[cfg(feature = "api")]
 pub use auth::*;
-#[cfg(feature = "store")]
+#[cfg(feature = "api")]
 pub use documents::*;
-#[cfg(feature = "store")]
+#[cfg(feature = "api")]
 pub use jobs::*;
 pub use thumbnails::*;

@@ -202,7 +202,7 @@ pub struct RenderTiming {
     pub render: std::time::Duration,
 }
 
-#[cfg(feature = "store")]
+#[cfg(feature = "api")]
 mod stored;
-#[cfg(feature = "store")]
+#[cfg(feature = "api")]
 pub use stored::*;

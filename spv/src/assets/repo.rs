@@ -22,8 +22,8 @@ pub trait AssetRepo: Send + Sync + fmt::Debug {
     fn find<'a>(&'a self, owner: Uuid, sha256: &'a str) -> BoxFuture<'a, Option<Asset>>;
     /// Assets newest first, of `owner` or of everyone.
     fn list(&self, owner: Option<Uuid>, limit: i64, offset: i64) -> BoxFuture<'_, Vec<Asset>>;
-    /// Deletes an asset; answers how many assets still have the same bytes, or `None`
-    /// when there was no such asset.
+    /// Deletes an asset; answers how many rows (other assets, rendered thumbnails, job
+    /// outputs) still use the same bytes, or `None` when there was no such asset.
     fn delete(&self, id: Uuid) -> BoxFuture<'_, Option<i64>>;
 }
 
@@ -156,7 +156,7 @@ impl AssetRepo for SqlAssets {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err("deleting an asset"))?;
-            let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assets WHERE sha256 = $1")
+            let left: i64 = sqlx::query_scalar(crate::store::BLOB_USERS_SQL)
                 .bind(&asset.sha256)
                 .fetch_one(&mut *tx)
                 .await

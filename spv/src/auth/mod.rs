@@ -51,5 +51,6 @@ pub use crate::api::{
     Scope, Scopes, Secret, TokenRequest, TokenResponse, User,
 };
 pub use keys::API_KEY_PREFIX;
+pub(crate) use refresh::prune as prune_refresh_tokens;
 pub use secrets::{JWT_SECRET_FILE, JwtSecret, MIN_SECRET_LEN};
 pub use service::{Auth, AuthConfig};

@@ -154,3 +154,16 @@ pub(crate) async fn revoke_family(db: &Db, family_id: &str, now_ms: i64) -> Resu
     .map_err(db_err("revoking refresh tokens"))?;
     Ok(())
 }
+
+/// Deletes refresh tokens that can never be used again: expired before `now_ms`, or
+/// revoked. Used tokens that have not expired are kept: presenting one again is how
+/// reuse is detected. Answers how many were deleted.
+pub(crate) async fn prune(db: &Db, now_ms: i64) -> Result<u64> {
+    let done =
+        sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1 OR revoked_at IS NOT NULL")
+            .bind(now_ms)
+            .execute(db.pool())
+            .await
+            .map_err(db_err("pruning refresh tokens"))?;
+    Ok(done.rows_affected())
+}

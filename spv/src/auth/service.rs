@@ -157,6 +157,13 @@ impl Auth {
         })
     }
 
+    /// Deletes refresh tokens that can never be used again (expired or revoked); used
+    /// tokens that have not expired are kept for reuse detection. Answers how many went.
+    /// The maintenance job `maintenance.prune` does the same.
+    pub async fn prune_expired_refresh_tokens(&self) -> Result<u64> {
+        refresh::prune(&self.inner.db, now_ms()).await
+    }
+
     /// The principal of a grant: the user as stored now, with the grant's scopes cut to
     /// what the user may still hold.
     async fn principal(&self, grant: &Grant) -> Result<Principal> {

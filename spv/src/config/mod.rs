@@ -22,6 +22,11 @@
 //! | `SPV_THUMBNAIL_CACHE_BYTES` | `thumbnail_cache_bytes` | 256 MiB (0: no in-process thumbnail cache) |
 //! | `SPV_THUMBNAIL_STORE_BYTES` | `thumbnail_store_bytes` | 1 GiB (0: no stored thumbnails; least recently used pruned past it) |
 //! | `SPV_JOB_WORKERS` | `job_workers` | the number of cores |
+//! | `SPV_JOB_LEASE_SECS` | `job_lease_secs` | 30 (how long a worker holds a job without renewing) |
+//! | `SPV_JOB_OUTPUT_TTL_SECS` | `job_output_ttl_secs` | 604800 (7 days: finished jobs and their outputs kept) |
+//! | `SPV_PRUNE_INTERVAL_SECS` | `prune_interval_secs` | 3600 (0: never prune) |
+//! | `SPV_BACKUP_INTERVAL_SECS` | `backup_interval_secs` | 86400 (0: no backups; SQLite only) |
+//! | `SPV_BACKUP_KEEP` | `backup_keep` | 7 |
 //! | `SPV_CORS_ORIGINS` | `cors_origins` | none (comma-separated list; `*` for any) |
 //! | `SPV_PROMETHEUS_ENABLED` | `prometheus_enabled` | `true` |
 //! | `SPV_TLS_CERT`, `SPV_TLS_KEY` | `tls_cert`, `tls_key` | none (plain HTTP) |
@@ -98,6 +103,19 @@ pub struct Config {
     pub thumbnail_store_bytes: u64,
     /// Render and job workers (`SPV_JOB_WORKERS`).
     pub job_workers: usize,
+    /// How long a job worker holds a job without renewing its lease, in seconds
+    /// (`SPV_JOB_LEASE_SECS`); a job whose worker died runs again after it.
+    pub job_lease_secs: u64,
+    /// How long finished jobs and their outputs are kept, in seconds
+    /// (`SPV_JOB_OUTPUT_TTL_SECS`).
+    pub job_output_ttl_secs: u64,
+    /// How often pruning runs, in seconds (`SPV_PRUNE_INTERVAL_SECS`; 0: never).
+    pub prune_interval_secs: u64,
+    /// How often the SQLite database is backed up into `<data_dir>/backups`, in seconds
+    /// (`SPV_BACKUP_INTERVAL_SECS`; 0: never).
+    pub backup_interval_secs: u64,
+    /// How many backups are kept (`SPV_BACKUP_KEEP`).
+    pub backup_keep: usize,
     /// Origins allowed by CORS (`SPV_CORS_ORIGINS`); empty: no cross-origin access.
     pub cors_origins: Vec<String>,
     /// Serve `GET /metrics` (`SPV_PROMETHEUS_ENABLED`).
@@ -135,6 +153,11 @@ impl Default for Config {
             thumbnail_cache_bytes: 256 * 1024 * 1024,
             thumbnail_store_bytes: 1024 * 1024 * 1024,
             job_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            job_lease_secs: 30,
+            job_output_ttl_secs: 7 * 24 * 3600,
+            prune_interval_secs: 3600,
+            backup_interval_secs: 24 * 3600,
+            backup_keep: 7,
             cors_origins: Vec::new(),
             prometheus_enabled: true,
             tls_cert: None,
@@ -166,6 +189,11 @@ impl fmt::Debug for Config {
             .field("thumbnail_cache_bytes", &self.thumbnail_cache_bytes)
             .field("thumbnail_store_bytes", &self.thumbnail_store_bytes)
             .field("job_workers", &self.job_workers)
+            .field("job_lease_secs", &self.job_lease_secs)
+            .field("job_output_ttl_secs", &self.job_output_ttl_secs)
+            .field("prune_interval_secs", &self.prune_interval_secs)
+            .field("backup_interval_secs", &self.backup_interval_secs)
+            .field("backup_keep", &self.backup_keep)
             .field("cors_origins", &self.cors_origins)
             .field("prometheus_enabled", &self.prometheus_enabled)
             .field("tls_cert", &self.tls_cert)
@@ -278,6 +306,22 @@ impl Config {
             "SPV_JOB_WORKERS" => {
                 self.job_workers = parse(name, value, "a number of workers from 1")?
             }
+            "SPV_JOB_LEASE_SECS" => {
+                self.job_lease_secs = parse(name, value, "a number of seconds from 1")?
+            }
+            "SPV_JOB_OUTPUT_TTL_SECS" => {
+                self.job_output_ttl_secs = parse(name, value, "a number of seconds")?
+            }
+            "SPV_PRUNE_INTERVAL_SECS" => {
+                self.prune_interval_secs = parse(name, value, "a number of seconds (0: never)")?
+            }
+            "SPV_BACKUP_INTERVAL_SECS" => {
+                self.backup_interval_secs =
+                    parse(name, value, "a number of seconds (0: no backups)")?
+            }
+            "SPV_BACKUP_KEEP" => {
+                self.backup_keep = parse(name, value, "a number of backups from 1")?
+            }
             "SPV_CORS_ORIGINS" => {
                 self.cors_origins = value
                     .split(',')
@@ -310,6 +354,8 @@ impl Config {
         let positive = [
             ("SPV_MAX_THUMBNAIL_SIZE", self.max_thumbnail_size as u64),
             ("SPV_JOB_WORKERS", self.job_workers as u64),
+            ("SPV_JOB_LEASE_SECS", self.job_lease_secs),
+            ("SPV_BACKUP_KEEP", self.backup_keep as u64),
             ("SPV_REQUEST_TIMEOUT_SECS", self.request_timeout_secs),
             ("SPV_BODY_LIMIT_BYTES", self.body_limit_bytes as u64),
         ];

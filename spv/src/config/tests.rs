@@ -194,3 +194,54 @@ fn thumbnail_store_bytes_defaults_to_1_gib_and_names_itself_when_bad() {
         "{err}"
     );
 }
+
+#[test]
+fn job_settings_default_read_and_name_themselves_when_bad() {
+    let c = Config::default();
+    assert_eq!(
+        (
+            c.job_lease_secs,
+            c.job_output_ttl_secs,
+            c.prune_interval_secs,
+            c.backup_interval_secs,
+            c.backup_keep
+        ),
+        (30, 7 * 24 * 3600, 3600, 86400, 7)
+    );
+    let c = env(&[
+        ("SPV_JOB_LEASE_SECS", "5"),
+        ("SPV_JOB_OUTPUT_TTL_SECS", "60"),
+        ("SPV_PRUNE_INTERVAL_SECS", "0"),
+        ("SPV_BACKUP_INTERVAL_SECS", "0"),
+        ("SPV_BACKUP_KEEP", "2"),
+    ])
+    .unwrap();
+    assert_eq!(
+        (
+            c.job_lease_secs,
+            c.job_output_ttl_secs,
+            c.prune_interval_secs,
+            c.backup_interval_secs,
+            c.backup_keep
+        ),
+        (5, 60, 0, 0, 2),
+        "0 turns pruning and backups off"
+    );
+    for (name, value) in [
+        ("SPV_JOB_LEASE_SECS", "0"),
+        ("SPV_JOB_LEASE_SECS", "soon"),
+        ("SPV_JOB_OUTPUT_TTL_SECS", "-1"),
+        ("SPV_PRUNE_INTERVAL_SECS", "hourly"),
+        ("SPV_BACKUP_INTERVAL_SECS", "1.5"),
+        ("SPV_BACKUP_KEEP", "0"),
+    ] {
+        let err = env(&[(name, value)]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+        assert!(
+            err.to_string().starts_with(&format!("{name}: ")),
+            "{name}={value}: {err}"
+        );
+    }
+    let c = Config::from_toml_str("job_lease_secs = 9\nbackup_keep = 3\n").unwrap();
+    assert_eq!((c.job_lease_secs, c.backup_keep), (9, 3));
+}

@@ -19,6 +19,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::state::AppState;
+use crate::jobs::{FinishHook, JobFinished};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -36,6 +37,22 @@ struct BackendLabels {
 struct CacheLabels {
     level: &'static str,
     result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobResultLabels {
+    kind: String,
+    result: &'static str,
+}
+
+fn job_histogram() -> Histogram {
+    // 1 ms to about 9 minutes.
+    Histogram::new(exponential_buckets(0.001, 2.0, 20))
 }
 
 fn latency_histogram() -> Histogram {
@@ -64,6 +81,8 @@ struct Inner {
     queue_wait: Histogram,
     thumbnail_cache: Family<CacheLabels, Counter>,
     bytes_served: Counter,
+    jobs: Family<JobResultLabels, Counter>,
+    job_duration: Family<JobLabels, Histogram>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -122,6 +141,20 @@ impl Metrics {
             "Response body bytes served (bodies of known size)",
             bytes_served.clone(),
         );
+        let jobs = Family::<JobResultLabels, Counter>::default();
+        registry.register(
+            "spv_jobs",
+            "Job runs by kind and how they ended (succeeded, failed, retried, cancelled, released, lost)",
+            jobs.clone(),
+        );
+        let job_duration = Family::<JobLabels, Histogram>::new_with_constructor(
+            job_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "spv_job_duration_seconds",
+            "Time a worker ran a job (one attempt), by kind",
+            job_duration.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -131,6 +164,8 @@ impl Metrics {
                 queue_wait,
                 thumbnail_cache,
                 bytes_served,
+                jobs,
+                job_duration,
             }),
         }
     }
@@ -168,6 +203,47 @@ impl Metrics {
             .thumbnail_cache
             .get_or_create(&CacheLabels { level, result })
             .inc();
+    }
+
+    /// Counts one run of a job by kind and how it ended (`succeeded`, `failed`,
+    /// `retried`, `cancelled`, `released` at shutdown, `lost` with its lease), and its time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spv::jobs::{JobFinished, RunResult};
+    ///
+    /// let metrics = spv::http::Metrics::new();
+    /// let finished = JobFinished {
+    ///     kind: "render".to_owned(),
+    ///     result: RunResult::Retried,
+    ///     duration: Duration::from_millis(5),
+    /// };
+    /// metrics.observe_job(&finished);
+    /// let text = metrics.encode();
+    /// assert!(text.contains("spv_jobs_total{kind=\"render\",result=\"retried\"} 1"), "{text}");
+    /// assert!(text.contains("spv_job_duration_seconds_count{kind=\"render\"} 1"), "{text}");
+    /// ```
+    pub fn observe_job(&self, finished: &JobFinished) {
+        self.inner
+            .jobs
+            .get_or_create(&JobResultLabels {
+                kind: finished.kind.clone(),
+                result: finished.result.as_str(),
+            })
+            .inc();
+        self.inner
+            .job_duration
+            .get_or_create(&JobLabels {
+                kind: finished.kind.clone(),
+            })
+            .observe(finished.duration.as_secs_f64());
+    }
+
+    /// A [`WorkersConfig::on_finish`](crate::jobs::WorkersConfig::on_finish) hook that
+    /// records each run with [`observe_job`](Self::observe_job).
+    pub fn job_hook(&self) -> FinishHook {
+        let metrics = self.clone();
+        Arc::new(move |finished: &JobFinished| metrics.observe_job(finished))
     }
 
     /// The registry in the Prometheus/OpenMetrics text format.

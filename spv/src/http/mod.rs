@@ -9,12 +9,14 @@
 //! | [`gallery_router`] | `GET /api/v1/gallery`: public documents with thumbnail URLs |
 //! | [`auth_router`] | `POST /api/v1/auth/token`, `POST /api/v1/users`, `GET /api/v1/users/me`, `POST`/`GET /api/v1/api-keys`, `DELETE /api/v1/api-keys/{id}` |
 //! | [`documents_router`] | `POST`/`GET /api/v1/documents`, `GET`/`HEAD`/`PATCH`/`DELETE /api/v1/documents/{id}`, `GET`/`PUT /api/v1/documents/{id}/content` |
+//! | [`jobs_router`] | `POST /api/v1/jobs/render`, `GET /api/v1/jobs`, `GET`/`DELETE /api/v1/jobs/{id}`, `GET /api/v1/jobs/{id}/events` (SSE), `GET /api/v1/jobs/{id}/outputs/{index}` |
 //! | [`assets_router`] | `POST`/`GET /api/v1/assets`, `GET`/`HEAD`/`DELETE /api/v1/assets/{id}`, `GET /api/v1/assets/{id}/meta` |
 //! | [`Authenticated`] | the extractor of the caller: 401 without a valid credential |
 //! | [`health_router`] | `GET /health` (liveness), `GET /ready` (readiness) |
 //! | [`docs_router`] | `GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (Scalar, offline) |
 //! | [`metrics_router`] | `GET /metrics` (Prometheus text) |
 //! | [`AppState`] | the services and settings the routers share; [`AppState::open`] wires them all from a `Config` |
+//! | [`Closing`] | ends job event streams when a server begins to stop |
 //! | [`Problem`], [`ApiError`], [`status_for`] | RFC 9457 errors, one status per [`ErrorKind`](crate::ErrorKind) |
 //! | [`Metrics`] | the prometheus-client registry and the server's metrics |
 //! | [`ApiDoc`] | the OpenAPI document |
@@ -40,6 +42,7 @@ mod document_thumbnail;
 mod documents;
 mod gallery;
 mod health;
+mod jobs;
 mod json;
 mod metrics;
 mod open;
@@ -62,15 +65,17 @@ pub use document_thumbnail::document_thumbnail_router;
 pub use documents::documents_router;
 pub use gallery::gallery_router;
 pub use health::{ReadyCheck, health_router};
+pub use jobs::jobs_router;
 pub use metrics::{Metrics, metrics_router};
 pub use open::Opened;
 pub use openapi::{ApiDoc, docs_router, openapi};
 pub use problem::{ApiError, INTERNAL_DETAIL, PROBLEM_JSON, Problem, RETRY_AFTER_SECS, status_for};
-pub use state::AppState;
+pub use state::{AppState, Closing};
 pub use thumbnails::{ThumbnailBody, thumbnails_router};
 
-/// Every router of spv in one: thumbnails, auth, health, docs and (when enabled) metrics,
-/// with request metrics and a problem+json 404 for unknown paths.
+/// Every router of spv in one: thumbnails, auth, documents, assets, jobs, health, docs
+/// and (when enabled) metrics, with request metrics and a problem+json 404 for unknown
+/// paths.
 pub fn api(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(thumbnails_router(state.clone()))
@@ -79,6 +84,7 @@ pub fn api(state: AppState) -> Router {
         .merge(document_thumbnail_router(state.clone()))
         .merge(gallery_router(state.clone()))
         .merge(assets_router(state.clone()))
+        .merge(jobs_router(state.clone()))
         .merge(health_router(state.clone()))
         .merge(docs_router(state.clone()));
     if state.config.prometheus_enabled {

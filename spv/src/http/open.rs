@@ -3,6 +3,7 @@
 //! their own application.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::state::AppState;
 use crate::Result;
@@ -11,33 +12,75 @@ use crate::assets::{Assets, AssetsConfig};
 use crate::auth::{Auth, AuthConfig, JwtSecret};
 use crate::config::Config;
 use crate::documents::{Documents, DocumentsConfig};
+use crate::jobs::{
+    BackupHandler, JobHandler, JobOutputs, JobQueue, Jobs, MaintenanceConfig, PruneHandler,
+    QueueConfig, RenderHandler, Workers, WorkersConfig,
+};
 use crate::store::{BlobStore, Db, LocalBlobs};
 use crate::thumbnails::{DocumentThumbnails, DocumentThumbnailsConfig, RenderedStore};
 
 /// What [`AppState::open`] opened.
+///
+/// When the server stops serving, call [`shutdown`](Self::shutdown): it stops the job
+/// workers (running jobs get a grace period, then go back to the queue for the next start)
+/// and then closes the database.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Opened {
     /// The state for [`api`](super::api) and the other routers.
     pub state: AppState,
-    /// The database; close it after the server stops ([`Db::close`]).
+    /// The database; closed by [`shutdown`](Self::shutdown) ([`Db::close`]).
     pub db: Db,
     /// The first admin's password when this start created the admin without
     /// `SPV_ADMIN_PASSWORD`: show it once to the operator, never log it.
     pub admin_password: Option<Secret>,
+    /// The running job workers and maintenance scheduler; stopped by
+    /// [`shutdown`](Self::shutdown). A host that manages them itself may take them.
+    pub workers: Option<Workers>,
+}
+
+impl Opened {
+    /// Ends the job event streams still open ([`AppState::closing`]), stops the job
+    /// workers, giving running jobs up to `grace` to finish before they are released to
+    /// the queue (not counted as attempts, so the next start runs them), then closes the
+    /// database. Call it after the HTTP server stopped.
+    pub async fn shutdown(self, grace: Duration) {
+        self.state.closing.close();
+        if let Some(workers) = self.workers {
+            tracing::info!(
+                workers = workers.len(),
+                grace_secs = grace.as_secs_f64(),
+                "stopping the job workers"
+            );
+            let report = workers.shutdown(grace).await;
+            tracing::info!(
+                finished = report.finished,
+                released = report.released,
+                "job workers stopped"
+            );
+        }
+        self.db.close().await;
+    }
 }
 
 impl AppState {
     /// Opens the database (`DATABASE_URL`, or SQLite in `SPV_DATA_DIR`, migrated), the
-    /// blobs under the data directory, and the auth, documents, assets and thumbnail
+    /// blobs under the data directory, and the auth, documents, assets, thumbnail and jobs
     /// services over them (renders on a pool of `SPV_JOB_WORKERS`); creates the first
     /// admin (`SPV_ADMIN_USER`) when there is no user; `GET /ready` pings the database.
+    ///
+    /// Starts `SPV_JOB_WORKERS` job workers (render jobs and the maintenance jobs, which
+    /// a scheduler enqueues every `SPV_PRUNE_INTERVAL_SECS` and
+    /// `SPV_BACKUP_INTERVAL_SECS`), with job metrics in [`AppState::metrics`]; stop them
+    /// with [`Opened::shutdown`].
     ///
     /// ```no_run
     /// # async fn demo() -> spv::Result<()> {
     /// let config = spv::config::Config::from_env_map(std::env::vars())?;
     /// let opened = spv::http::AppState::open(&config).await?;
-    /// let app = axum::Router::new().nest("/spv", spv::http::api(opened.state));
+    /// let app = axum::Router::new().nest("/spv", spv::http::api(opened.state.clone()));
+    /// // ... serve `app` until it is time to stop, then:
+    /// opened.shutdown(std::time::Duration::from_secs(30)).await;
     /// # drop(app);
     /// # Ok(()) }
     /// ```
@@ -85,12 +128,14 @@ impl AppState {
                 }),
             },
         );
+        let (jobs, workers) = start_jobs(config, &db, &blobs, &state, &documents, &assets);
         let ready_db = db.clone();
         let state = state
             .with_auth(auth)
             .with_documents(documents)
             .with_document_thumbnails(document_thumbnails)
             .with_assets(assets)
+            .with_jobs(jobs)
             .with_ready_check(Arc::new(move || {
                 let db = ready_db.clone();
                 Box::pin(async move { db.ping().await })
@@ -99,6 +144,70 @@ impl AppState {
             state,
             db,
             admin_password,
+            workers: Some(workers),
         })
     }
+}
+
+/// The jobs service and its running workers: render jobs and the maintenance jobs,
+/// each run counted in the state's metrics.
+fn start_jobs(
+    config: &Config,
+    db: &Db,
+    blobs: &Arc<dyn BlobStore>,
+    state: &AppState,
+    documents: &Documents,
+    assets: &Assets,
+) -> (Jobs, Workers) {
+    let queue = JobQueue::new(
+        db.clone(),
+        QueueConfig {
+            lease: Duration::from_secs(config.job_lease_secs),
+            ..QueueConfig::default()
+        },
+    );
+    let outputs = JobOutputs::new(db.clone(), blobs.clone());
+    let jobs = Jobs::new(
+        queue.clone(),
+        documents.clone(),
+        outputs.clone(),
+        config.max_thumbnail_size,
+    );
+    let maintenance = MaintenanceConfig {
+        prune_interval: Duration::from_secs(config.prune_interval_secs),
+        output_ttl: Duration::from_secs(config.job_output_ttl_secs),
+        backup_interval: Duration::from_secs(config.backup_interval_secs),
+        backup_keep: config.backup_keep,
+        data_dir: config.data_dir.clone(),
+    };
+    let handlers: Vec<Arc<dyn JobHandler>> = vec![
+        Arc::new(RenderHandler::new(
+            state.thumbnails.clone(),
+            documents.clone(),
+            Some(assets.clone()),
+            outputs.clone(),
+            db.clone(),
+        )),
+        Arc::new(PruneHandler::new(
+            queue.clone(),
+            outputs,
+            maintenance.output_ttl,
+        )),
+        Arc::new(BackupHandler::new(
+            db.clone(),
+            &maintenance.data_dir,
+            maintenance.backup_keep,
+        )),
+    ];
+    let workers = Workers::start(
+        queue,
+        handlers,
+        WorkersConfig {
+            workers: config.job_workers,
+            recurring: maintenance.recurring(),
+            on_finish: Some(state.metrics.job_hook()),
+            ..WorkersConfig::default()
+        },
+    );
+    (jobs, workers)
 }

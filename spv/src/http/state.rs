@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
+use tokio::sync::watch;
+
 use super::health::ReadyCheck;
 use super::metrics::Metrics;
 use crate::assets::Assets;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::documents::Documents;
+use crate::jobs::Jobs;
 use crate::render::pool::RenderPool;
 use crate::thumbnails::{DocumentThumbnails, Thumbnails, ThumbnailsConfig};
 
@@ -33,6 +36,56 @@ pub struct AppState {
     /// Thumbnails of stored documents (cached); `None`: the document thumbnail route
     /// answers 404.
     pub document_thumbnails: Option<DocumentThumbnails>,
+    /// The jobs service; `None`: the job routes answer 404.
+    pub jobs: Option<Jobs>,
+    /// Ends long-lived responses (job event streams) when the server begins to stop.
+    pub closing: Closing,
+}
+
+/// A signal shared by every clone of an [`AppState`]: once [`close`](Self::close)d, the
+/// job event streams end (without `done`; clients read the job or follow it again), so
+/// that a server draining its connections at shutdown does not wait for them.
+///
+/// ```
+/// let state = spv::http::AppState::new(&spv::config::Config::default());
+/// let copy = state.clone();
+/// assert!(!copy.closing.is_closed());
+/// state.closing.close();
+/// assert!(copy.closing.is_closed());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Closing {
+    sender: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Closing {
+    fn default() -> Self {
+        Closing {
+            sender: Arc::new(watch::Sender::new(false)),
+        }
+    }
+}
+
+impl Closing {
+    /// Ends the streams, now and for those opened later.
+    pub fn close(&self) {
+        self.sender.send_replace(true);
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        *self.sender.borrow()
+    }
+
+    /// Completes once [`close`](Self::close) is called.
+    pub(crate) fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut receiver = self.sender.subscribe();
+        async move {
+            // The sender lives as long as this receiver's `Closing`: no error to expect,
+            // and if there were one, ending the stream is the safe answer.
+            let _ = receiver.wait_for(|closed| *closed).await;
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -45,6 +98,8 @@ impl std::fmt::Debug for AppState {
             .field("documents", &self.documents.is_some())
             .field("assets", &self.assets.is_some())
             .field("document_thumbnails", &self.document_thumbnails.is_some())
+            .field("jobs", &self.jobs.is_some())
+            .field("closing", &self.closing.is_closed())
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +135,8 @@ impl AppState {
             documents: None,
             assets: None,
             document_thumbnails: None,
+            jobs: None,
+            closing: Closing::default(),
         }
     }
 
@@ -110,6 +167,12 @@ impl AppState {
     /// Sets the service behind `GET /api/v1/documents/{id}/thumbnail`.
     pub fn with_document_thumbnails(mut self, service: DocumentThumbnails) -> Self {
         self.document_thumbnails = Some(service);
+        self
+    }
+
+    /// Sets the jobs service behind the job routes (`/api/v1/jobs/...`).
+    pub fn with_jobs(mut self, jobs: Jobs) -> Self {
+        self.jobs = Some(jobs);
         self
     }
 }

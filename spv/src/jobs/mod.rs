@@ -1,11 +1,16 @@
-//! The job queue: background work kept in the database, claimed by workers under a lease.
+//! Background jobs: a queue kept in the database, claimed by workers under a lease, the
+//! jobs service over it, and the render and maintenance jobs.
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`JobQueue`] | enqueue, claim, renew, progress, succeed, fail, release, cancel, list, prune; wakes waiting workers in-process |
+//! | [`Jobs`] | the service: `tower::Service` for [`EnqueueRender`], [`GetJob`], [`CancelJob`], [`ListJobs`], [`GetJobOutput`], [`WatchJob`], with owner and scope checks |
+//! | [`JobQueue`] | enqueue, claim, renew, progress, succeed, fail, release, cancel, list, prune; wakes waiting workers and watchers in-process |
 //! | [`QueueConfig`] | attempts, exponential backoff, lease length |
 //! | [`NewJob`], [`Job`], [`JobState`], [`Claimed`] | a job to add, a stored job, its state, a worker's proof of its claim |
 //! | [`JobFilter`], [`JobList`] | a list's filter and page |
+//! | [`Workers`], [`WorkersConfig`] | a pool of workers running [`JobHandler`]s (each given a [`JobContext`]), with graceful shutdown and a scheduler of [`Recurring`] jobs |
+//! | [`RenderHandler`], [`JobOutputs`] | render jobs (pages × sizes × formats of a stored document) and where their images are kept |
+//! | [`PruneHandler`], [`BackupHandler`], [`MaintenanceConfig`] | the maintenance jobs: pruning old jobs, outputs and refresh tokens; SQLite backups |
 //!
 //! A job is `queued` until due, then a worker [`claim`](JobQueue::claim)s it: it is
 //! `running` under a lease the worker [`renew`](JobQueue::renew)s. A worker that dies
@@ -44,15 +49,46 @@
 //! });
 //! ```
 
+mod handler;
+#[cfg(test)]
+mod harness;
 mod list;
+mod maintenance;
+#[cfg(test)]
+mod maintenance_tests;
+mod outputs;
 mod queue;
+mod render;
 mod repo;
+mod schedule;
+mod service;
+#[cfg(test)]
+mod service_tests;
+mod settings;
 #[cfg(test)]
 mod tests;
 mod types;
+mod worker;
+#[cfg(test)]
+mod worker_tests;
 
+pub use crate::api::{
+    CancelJob, EnqueueRender, GetJob, GetJobOutput, JobEvents, JobOutput, JobOutputContent,
+    ListJobs, RENDER_JOB_KIND, RenderJobResult, RenderJobSpec, WatchJob,
+};
+pub use handler::{JobContext, JobHandler, JobOutcome, handler_fn};
+pub use maintenance::{
+    BACKUP_DIR, BACKUP_JOB_KIND, BackupHandler, MaintenanceConfig, PRUNE_JOB_KIND, PruneHandler,
+    Pruned,
+};
+pub use outputs::{JobOutputs, output_href};
 pub use queue::JobQueue;
+pub use render::{MAX_JOB_FORMATS, MAX_JOB_SIZES, RenderHandler};
+pub use schedule::Recurring;
+pub use service::{Jobs, WATCH_POLL};
+pub use settings::{FinishHook, JobFinished, RunResult, ShutdownReport, WorkersConfig};
 pub use types::{
     Claimed, Job, JobFilter, JobList, JobState, MAX_CLAIM_KINDS, MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_KIND_CHARS, MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES, MAX_WORKER_ID_CHARS, NewJob, QueueConfig,
 };
+pub use worker::Workers;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
 use super::repo::{COLUMNS, claim_sql, from_row, held};
@@ -33,7 +33,12 @@ struct Inner {
     db: Db,
     config: QueueConfig,
     work: Notify,
+    changes: broadcast::Sender<Uuid>,
 }
+
+/// How many change notices a slow [`JobQueue::subscribe`]r may fall behind before it
+/// is told it lagged (and then reads again what it follows).
+const CHANGES_CAPACITY: usize = 1024;
 
 /// Milliseconds of a duration, saturating.
 pub(super) fn ms(duration: Duration) -> i64 {
@@ -49,6 +54,7 @@ impl JobQueue {
                 db,
                 config,
                 work: Notify::new(),
+                changes: broadcast::channel(CHANGES_CAPACITY).0,
             }),
         }
     }
@@ -59,8 +65,23 @@ impl JobQueue {
     }
 
     /// The database.
-    pub(super) fn db(&self) -> &Db {
+    pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The ids of jobs that changed in this process from now on: every write of this
+    /// queue (enqueue, claim, progress, finish, fail, release, cancel; not lease renewals)
+    /// sends the job's id. Bounded: a receiver that falls behind gets
+    /// [`broadcast::error::RecvError::Lagged`] and should read what it follows again.
+    /// Changes made by other processes are not seen: poll as well.
+    pub fn subscribe(&self) -> broadcast::Receiver<Uuid> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Tells subscribers that job `id` changed.
+    fn changed(&self, id: Uuid) {
+        // No subscribers is not an error.
+        let _ = self.inner.changes.send(id);
     }
 
     /// Adds a job and wakes one waiting worker. With an idempotency key that the same
@@ -91,6 +112,7 @@ impl JobQueue {
         .map_err(db_err("enqueuing a job"))?;
         if done.rows_affected() == 1 {
             self.inner.work.notify_one();
+            self.changed(id);
             return self.get(id).await;
         }
         let Some(key) = &job.idempotency_key else {
@@ -165,6 +187,7 @@ impl JobQueue {
                 worker_id: worker_id.to_string(),
                 claim_id,
             };
+            self.changed(claimed.job.id);
             if claimed.job.cancel_requested {
                 self.finish_cancelled(&claimed).await?;
             } else if claimed.job.attempts > self.inner.config.max_attempts {
@@ -220,7 +243,13 @@ impl JobQueue {
             .bind(message.map(clip))
             .bind(now.saturating_add(ms(self.inner.config.lease)))
             .bind(now);
-        self.write_held(query, claimed, "recording progress").await
+        let done = self
+            .write_held(query, claimed, "recording progress")
+            .await?;
+        if done {
+            self.changed(claimed.job.id);
+        }
+        Ok(done)
     }
 
     /// Finishes the job with `result` (at most 1 MiB as JSON); `false` when the claim was
@@ -253,8 +282,17 @@ impl JobQueue {
         let done = self.write_held(query, claimed, "failing a job").await?;
         if done {
             self.inner.work.notify_one();
+            self.changed(claimed.job.id);
         }
         Ok(done)
+    }
+
+    /// Records a failure that no retry can mend (bad input, a missing document, lost
+    /// access): the job stays failed with `error` whatever attempts remain. `false` when
+    /// the claim was lost.
+    pub async fn fail_permanently(&self, claimed: &Claimed, error: &str) -> Result<bool> {
+        self.finish(claimed, JobState::Failed, None, Some(error), 0)
+            .await
     }
 
     /// Gives a job back at shutdown: queued again at once, its attempt not counted (it did
@@ -272,6 +310,7 @@ impl JobQueue {
             .await?;
         if done {
             self.inner.work.notify_one();
+            self.changed(claimed.job.id);
         }
         Ok(done)
     }
@@ -333,6 +372,7 @@ impl JobQueue {
             .map_err(db_err("cancelling a job"))?;
             // Zero rows: the state moved meanwhile (claimed, finished); look again.
             if done.rows_affected() > 0 {
+                self.changed(id);
                 return self.get(id).await;
             }
         }
@@ -390,7 +430,11 @@ impl JobQueue {
             .bind(error.map(clip))
             .bind(attempts_delta)
             .bind(now);
-        self.write_held(query, claimed, "finishing a job").await
+        let done = self.write_held(query, claimed, "finishing a job").await?;
+        if done {
+            self.changed(claimed.job.id);
+        }
+        Ok(done)
     }
 
     /// Runs a write whose last two binds are the job's id and claim id; whether it applied.

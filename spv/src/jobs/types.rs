@@ -48,6 +48,14 @@ impl Default for QueueConfig {
 }
 
 impl QueueConfig {
+    /// The defaults with the lease of `config` (`SPV_JOB_LEASE_SECS`).
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        QueueConfig {
+            lease: Duration::from_secs(config.job_lease_secs.max(1)),
+            ..QueueConfig::default()
+        }
+    }
+
     /// The wait before retrying after the failure of attempt `attempts` (counting from
     /// 1): `backoff_base · 2^(attempts-1)`, at most `backoff_max`.
     ///

@@ -27,6 +27,7 @@
 
 mod blobs;
 mod db;
+mod refs;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -37,6 +38,7 @@ pub(crate) use blobs::hex;
 pub use blobs::{BlobKey, BlobStore, BlobWriter, LocalBlobs, PutBlob};
 pub(crate) use db::db_err;
 pub use db::{Backend, Db, DbOptions, SQLITE_FILE};
+pub(crate) use refs::{BLOB_USERS_SQL, delete_blob_if_unused};
 
 /// A boxed, sendable future of a [`crate::Result`], the return type of the storage traits
 /// (which are used as trait objects).

@@ -45,7 +45,7 @@ pub use crate::api::{DocumentThumbnail, GetDocumentThumbnail};
 pub use crate::api::{RenderThumbnail, Thumbnail};
 #[cfg(feature = "store")]
 pub use cache::{CacheKey, MemoryCache};
-#[cfg(feature = "http")]
+#[cfg(feature = "store")]
 pub(crate) use prepare::prepare;
 #[cfg(feature = "store")]
 pub use rendered::{DEFAULT_STORE_BYTES, RenderedStore};

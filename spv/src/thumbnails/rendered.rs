@@ -241,24 +241,15 @@ impl RenderedStore {
         Ok(())
     }
 
-    /// Deletes the row `cache_key`, then its blob when nothing else uses those bytes.
+    /// Deletes the row `cache_key`, then its blob when nothing else (another row, an
+    /// asset, a job output) uses those bytes.
     async fn delete_row(&self, cache_key: &str, blob_key: &str) -> Result<()> {
         sqlx::query("DELETE FROM rendered WHERE cache_key = $1")
             .bind(cache_key)
             .execute(self.db.pool())
             .await
             .map_err(db_err("pruning a rendered thumbnail"))?;
-        let users: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM rendered WHERE blob_key = $1) \
-             + (SELECT COUNT(*) FROM assets WHERE sha256 = $1 OR blob_key = $1)",
-        )
-        .bind(blob_key)
-        .fetch_one(self.db.pool())
-        .await
-        .map_err(db_err("pruning a rendered thumbnail"))?;
-        if users == 0 {
-            self.blobs.delete(&BlobKey::parse(blob_key)?).await?;
-        }
+        crate::store::delete_blob_if_unused(&self.db, self.blobs.as_ref(), blob_key).await?;
         Ok(())
     }
 

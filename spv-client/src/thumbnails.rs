@@ -1,0 +1,264 @@
+//! Thumbnails over HTTP: `POST /api/v1/thumbnails` (a document in the body) and the
+//! cached `GET /api/v1/documents/{id}/thumbnail`.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use reqwest::Method;
+use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH};
+use serde::Serialize;
+use spv::api::{
+    CachedImage, DocumentInput, DocumentThumbnail, GetDocument, GetDocumentThumbnail, ImageFormat,
+    RenderThumbnail, Thumbnail, ThumbnailSize,
+};
+use spv::glyph::{Loaded, Package};
+use spv::{Error, ErrorKind, Result};
+
+use crate::Client;
+use crate::call::Call;
+use crate::image_size::image_size;
+use crate::response::header_text;
+use crate::service::remote_service;
+
+/// The JSON body of `POST /api/v1/thumbnails`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ThumbnailBody<'a> {
+    /// The `.glyph` file, base64.
+    document: String,
+    page: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fit: Option<&'a str>,
+    format: &'a str,
+    lenient: bool,
+}
+
+/// `(size, width, height, fit)` of a size, as the routes take them.
+fn size_fields(
+    size: ThumbnailSize,
+) -> (Option<u32>, Option<u32>, Option<u32>, Option<&'static str>) {
+    match size {
+        ThumbnailSize::Longest { size } => (Some(size), None, None, None),
+        ThumbnailSize::Box { width, height, fit } => {
+            (None, Some(width), Some(height), Some(fit.as_str()))
+        }
+    }
+}
+
+/// The `.glyph` bytes of a parsed document: its JSON, re-packed with the package's files
+/// when it came in one.
+fn loaded_bytes(loaded: &Loaded) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(&loaded.document)
+        .map_err(|e| Error::internal(format!("encoding the document failed: {e}")))?;
+    let Some(package) = &loaded.package else {
+        return Ok(json);
+    };
+    let files: Vec<(&str, &[u8])> = package
+        .paths()
+        .filter_map(|path| package.get(path).map(|bytes| (path, bytes.as_ref())))
+        .collect();
+    Package::write(&json, &files)
+}
+
+/// The format of an image answer: its `Content-Type`, else the one asked for.
+fn answered_format(headers: &HeaderMap, asked: ImageFormat) -> ImageFormat {
+    header_text(headers, CONTENT_TYPE)
+        .and_then(|ct| {
+            ImageFormat::ALL.into_iter().find(|f| {
+                ct.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim() == f.content_type())
+            })
+        })
+        .unwrap_or(asked)
+}
+
+/// The size of an answered image, from its header; a box size when the header is not
+/// readable and the box is exact.
+fn answered_size(format: ImageFormat, bytes: &[u8], asked: ThumbnailSize) -> Result<(u32, u32)> {
+    if let Some(size) = image_size(format, bytes) {
+        return Ok(size);
+    }
+    match asked {
+        ThumbnailSize::Box { width, height, .. } => Ok((width, height)),
+        ThumbnailSize::Longest { .. } => Err(Error::new(
+            ErrorKind::Internal,
+            format!(
+                "the server's {} image ({} bytes) has no readable size in its header",
+                format.extension(),
+                bytes.len()
+            ),
+        )),
+    }
+}
+
+impl Client {
+    async fn render_thumbnail(&self, request: RenderThumbnail) -> Result<Thumbnail> {
+        if request.assets.is_some() {
+            return Err(Error::invalid_request(
+                "assets: an asset resolver cannot travel to a server; upload the assets \
+                 (UploadAsset) and refer to them as `sha256:<hex>` sources",
+            ));
+        }
+        let document = match &request.document {
+            DocumentInput::Bytes(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
+            DocumentInput::Loaded(loaded) => {
+                base64::engine::general_purpose::STANDARD.encode(loaded_bytes(loaded)?)
+            }
+        };
+        let (size, width, height, fit) = size_fields(request.size);
+        let body = ThumbnailBody {
+            document,
+            page: request.page,
+            size,
+            width,
+            height,
+            fit,
+            format: request.format.extension(),
+            lenient: request.lenient,
+        };
+        // Rendering changes nothing on the server, so it is repeated like a GET when the
+        // render pool is saturated (503 with Retry-After).
+        let call = Call::new(Method::POST, "/api/v1/thumbnails")
+            .json(&body)?
+            .idempotent();
+        let (headers, bytes) = self.bytes(call).await?;
+        let format = answered_format(&headers, request.format);
+        let (width, height) = answered_size(format, &bytes, request.size)?;
+        Ok(Thumbnail {
+            bytes,
+            width,
+            height,
+            format,
+            warnings: Vec::new(),
+        })
+    }
+
+    async fn document_thumbnail(&self, request: GetDocumentThumbnail) -> Result<DocumentThumbnail> {
+        let (size, width, height, fit) = size_fields(request.size);
+        let call = Call::new(
+            Method::GET,
+            format!("/api/v1/documents/{}/thumbnail", request.id),
+        )
+        .query("page", Some(request.page))
+        .query("size", size)
+        .query("width", width)
+        .query("height", height)
+        .query("fit", fit)
+        .query("format", Some(request.format.extension()))
+        .query("lenient", Some(request.lenient))
+        .header(IF_NONE_MATCH, request.if_none_match.as_deref())?;
+        let (thumbnail, document) = futures_util::future::try_join(
+            async {
+                let response = self.send(call).await?;
+                let not_modified = response.status() == reqwest::StatusCode::NOT_MODIFIED;
+                let headers = response.headers().clone();
+                let bytes = if not_modified {
+                    None
+                } else {
+                    let limit = self.inner.max_response_bytes;
+                    Some(crate::response::read_limited(response, limit, "thumbnail").await?)
+                };
+                Ok((headers, bytes))
+            },
+            self.get_document(GetDocument {
+                principal: None,
+                id: request.id,
+            }),
+        )
+        .await?;
+        let (headers, bytes) = thumbnail;
+        let image = match bytes {
+            None => None,
+            Some(bytes) => {
+                let format = answered_format(&headers, request.format);
+                let (width, height) = answered_size(format, &bytes, request.size)?;
+                Some(CachedImage {
+                    bytes: Arc::from(bytes),
+                    format,
+                    width,
+                    height,
+                    warnings: Vec::new(),
+                })
+            }
+        };
+        Ok(DocumentThumbnail {
+            document,
+            etag: header_text(&headers, ETAG),
+            image,
+            memory_hit: None,
+            blob_hit: None,
+            rendered: None,
+        })
+    }
+}
+
+remote_service! {
+    RenderThumbnail => Thumbnail, render_thumbnail;
+    GetDocumentThumbnail => DocumentThumbnail, document_thumbnail;
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+    use spv::glyph::ImageFit;
+
+    use super::*;
+
+    #[test]
+    fn sizes_become_route_fields() {
+        assert_eq!(
+            size_fields(ThumbnailSize::Longest { size: 64 }),
+            (Some(64), None, None, None)
+        );
+        let boxed = ThumbnailSize::Box {
+            width: 10,
+            height: 20,
+            fit: ImageFit::Cover,
+        };
+        assert_eq!(
+            size_fields(boxed),
+            (None, Some(10), Some(20), Some("cover"))
+        );
+    }
+
+    #[test]
+    fn the_format_comes_from_the_content_type() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            answered_format(&headers, ImageFormat::Jpeg),
+            ImageFormat::Jpeg
+        );
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("image/webp"));
+        assert_eq!(
+            answered_format(&headers, ImageFormat::Png),
+            ImageFormat::Webp
+        );
+    }
+
+    #[test]
+    fn an_unreadable_image_size_is_an_error_unless_the_box_is_known() {
+        let err = answered_size(
+            ImageFormat::Png,
+            b"nope",
+            ThumbnailSize::Longest { size: 5 },
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        let boxed = ThumbnailSize::Box {
+            width: 3,
+            height: 4,
+            fit: ImageFit::Fill,
+        };
+        assert_eq!(
+            answered_size(ImageFormat::Png, b"nope", boxed).unwrap(),
+            (3, 4)
+        );
+    }
+}

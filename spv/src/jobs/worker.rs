@@ -1,0 +1,397 @@
+//! [`Workers`]: a pool of tasks that claim jobs, run their [`JobHandler`]s under a renewed
+//! lease, and finish, retry or give them back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use tokio::sync::watch;
+use tokio::task::{JoinError, JoinHandle};
+use tracing::Instrument;
+
+use super::handler::{JobContext, JobHandler, JobOutcome, is_permanent};
+use super::schedule::run_scheduler;
+use super::settings::{
+    FinishHook, JobFinished, RunResult, ShutdownReport, WorkersConfig, default_worker_prefix,
+};
+use super::{Claimed, JobQueue};
+use crate::{Error, ErrorKind, Result};
+
+/// A running pool of job workers (and the recurring-jobs scheduler).
+///
+/// Each worker loops: claim a job of one of the handlers' kinds → run its handler in a
+/// task of its own while renewing the lease every third of it → succeed, retry, fail or
+/// mark cancelled. An idle worker waits on [`JobQueue::wait_for_work`], so an enqueue in
+/// this process wakes it at once; it also polls every `poll_interval`.
+///
+/// [`shutdown`](Self::shutdown) stops claiming, gives running jobs a grace period, then
+/// aborts them and [`release`](JobQueue::release)s their claims (the attempt not
+/// counted), so another worker or the next start runs them. A job is never finished
+/// twice: a worker whose claim was lost has its writes refused by the queue.
+///
+/// Dropping `Workers` without `shutdown` leaves its tasks running until the runtime
+/// ends; their jobs are then claimed again once their leases run out.
+///
+/// ```
+/// use std::time::Duration;
+/// use serde_json::json;
+/// use spv::jobs::{JobOutcome, JobQueue, JobState, NewJob, QueueConfig, Workers, WorkersConfig,
+///     handler_fn};
+/// use spv::store::Db;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let rt = tokio::runtime::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let queue = JobQueue::new(Db::open(None, dir.path()).await.unwrap(), QueueConfig::default());
+///     let double = handler_fn("double", |ctx| async move {
+///         ctx.progress(0.5, "thinking").await?;
+///         let n = ctx.job().payload["n"].as_i64().unwrap_or(0);
+///         Ok(JobOutcome::Done(json!(n * 2)))
+///     });
+///     let config = WorkersConfig { workers: 2, ..WorkersConfig::default() };
+///     let workers = Workers::start(queue.clone(), vec![double], config);
+///     let mut changes = queue.subscribe();
+///     let job = queue.enqueue(NewJob::new("double", json!({"n": 21}))).await.unwrap();
+///     while queue.get(job.id).await.unwrap().state != JobState::Succeeded {
+///         changes.recv().await.unwrap();
+///     }
+///     assert_eq!(queue.get(job.id).await.unwrap().result, Some(json!(42)));
+///     let report = workers.shutdown(Duration::from_secs(5)).await;
+///     assert_eq!(report.released, 0);
+/// });
+/// ```
+#[derive(Debug)]
+pub struct Workers {
+    stop: watch::Sender<Option<Instant>>,
+    tasks: Vec<JoinHandle<WorkerReport>>,
+    scheduler: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct WorkerReport {
+    finished_in_grace: usize,
+    released: usize,
+}
+
+/// What one worker task shares.
+struct Worker {
+    id: String,
+    queue: JobQueue,
+    handlers: Arc<HashMap<String, Arc<dyn JobHandler>>>,
+    kinds: Arc<Vec<String>>,
+    poll_interval: Duration,
+    on_finish: Option<FinishHook>,
+    stop: watch::Receiver<Option<Instant>>,
+}
+
+impl Workers {
+    /// Starts `config.workers` workers running `handlers` (one per kind; a later handler
+    /// of the same kind replaces an earlier one) and the scheduler of
+    /// `config.recurring`. Call from within a Tokio runtime.
+    pub fn start(
+        queue: JobQueue,
+        handlers: Vec<Arc<dyn JobHandler>>,
+        config: WorkersConfig,
+    ) -> Workers {
+        let (stop, stopped) = watch::channel(None);
+        let handlers: HashMap<String, Arc<dyn JobHandler>> = handlers
+            .into_iter()
+            .map(|h| (h.kind().to_owned(), h))
+            .collect();
+        let mut kinds: Vec<String> = handlers.keys().cloned().collect();
+        kinds.sort();
+        let handlers = Arc::new(handlers);
+        let kinds = Arc::new(kinds);
+        let poll_interval = config.poll_interval.max(Duration::from_millis(10));
+        // Room for `-<n>` within the queue's limit on worker ids.
+        let mut prefix: String = config.worker_id_prefix.chars().take(190).collect();
+        if prefix.is_empty() {
+            prefix = default_worker_prefix();
+        }
+        let tasks = if handlers.is_empty() {
+            Vec::new()
+        } else {
+            (0..config.workers)
+                .map(|n| {
+                    let worker = Worker {
+                        id: format!("{prefix}-{n}"),
+                        queue: queue.clone(),
+                        handlers: handlers.clone(),
+                        kinds: kinds.clone(),
+                        poll_interval,
+                        on_finish: config.on_finish.clone(),
+                        stop: stopped.clone(),
+                    };
+                    tokio::spawn(worker.run())
+                })
+                .collect()
+        };
+        let scheduler = (!config.recurring.is_empty()).then(|| {
+            tokio::spawn(run_scheduler(
+                queue.clone(),
+                config.recurring.clone(),
+                stopped.clone(),
+            ))
+        });
+        Workers {
+            stop,
+            tasks,
+            scheduler,
+        }
+    }
+
+    /// How many workers run.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether no worker runs.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Stops claiming, lets running jobs finish for up to `grace`, then aborts the rest
+    /// and gives their jobs back to the queue. Answers what happened to the running jobs.
+    pub async fn shutdown(self, grace: Duration) -> ShutdownReport {
+        let deadline = Instant::now() + grace;
+        self.stop.send_replace(Some(deadline));
+        let mut report = ShutdownReport::default();
+        for task in self.tasks {
+            match task.await {
+                Ok(worker) => {
+                    report.finished += worker.finished_in_grace;
+                    report.released += worker.released;
+                }
+                Err(error) => tracing::error!(%error, "a job worker ended abnormally"),
+            }
+        }
+        if let Some(scheduler) = self.scheduler {
+            scheduler.abort();
+            // An aborted scheduler answers a cancelled JoinError; nothing to report.
+            let _ = scheduler.await;
+        }
+        report
+    }
+}
+
+/// Waits until shutdown starts.
+async fn stopping(stop: &mut watch::Receiver<Option<Instant>>) -> Option<Instant> {
+    let deadline = stop.wait_for(Option::is_some).await.map(|d| *d);
+    match deadline {
+        Ok(deadline) => deadline,
+        // The sender went away: `Workers` was dropped; keep running.
+        Err(_) => std::future::pending().await,
+    }
+}
+
+impl Worker {
+    async fn run(mut self) -> WorkerReport {
+        let mut report = WorkerReport::default();
+        let owned = self.kinds.clone();
+        let kinds: Vec<&str> = owned.iter().map(String::as_str).collect();
+        loop {
+            if self.stop.borrow().is_some() {
+                return report;
+            }
+            match self.queue.claim(&self.id, &kinds).await {
+                Ok(Some(claimed)) => {
+                    let stopping_before = self.stop.borrow().is_some();
+                    let released = self.run_one(claimed).await;
+                    if !stopping_before && self.stop.borrow().is_some() {
+                        // Shutdown began while this job ran.
+                        if released {
+                            report.released += 1;
+                        } else {
+                            report.finished_in_grace += 1;
+                        }
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, worker = %self.id, "claiming a job failed"),
+            }
+            tokio::select! {
+                _ = self.queue.wait_for_work(self.poll_interval) => {}
+                _ = stopping(&mut self.stop) => return report,
+            }
+        }
+    }
+
+    /// Runs one claimed job to its end; answers whether it was released at shutdown.
+    async fn run_one(&mut self, claimed: Claimed) -> bool {
+        let started = Instant::now();
+        let kind = claimed.job.kind.clone();
+        let span = tracing::info_span!(
+            "job",
+            id = %claimed.job.id,
+            kind = %kind,
+            attempt = claimed.job.attempts,
+            worker = %self.id,
+        );
+        let result = self.supervise(claimed).instrument(span).await;
+        if let Some(hook) = &self.on_finish {
+            hook(&JobFinished {
+                kind,
+                result,
+                duration: started.elapsed(),
+            });
+        }
+        result == RunResult::Released
+    }
+
+    async fn supervise(&mut self, claimed: Claimed) -> RunResult {
+        let Some(handler) = self.handlers.get(&claimed.job.kind).cloned() else {
+            // Claims ask only for the handlers' kinds; this cannot happen, but a job must
+            // not stay running if it does.
+            let error = format!("no handler for jobs of kind {:?}", claimed.job.kind);
+            return self.record(&claimed, Err(Error::internal(error))).await;
+        };
+        let ctx = JobContext::new(self.queue.clone(), claimed.clone());
+        let mut task = tokio::spawn(
+            async move {
+                // A panic becomes a failed attempt rather than a lost worker.
+                std::panic::AssertUnwindSafe(handler.run(&ctx))
+                    .catch_unwind()
+                    .await
+                    .map_err(panic_error)
+                    .and_then(|r| r)
+            }
+            .in_current_span(),
+        );
+        let renew_every = (self.queue.config().lease / 3).max(Duration::from_millis(5));
+        let mut renew =
+            tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stop = self.stop.clone();
+        loop {
+            tokio::select! {
+                joined = &mut task => return self.record(&claimed, flatten(joined)).await,
+                _ = renew.tick() => match self.queue.renew(&claimed).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!("the job's claim was lost (its lease ran out): stopping it");
+                        task.abort();
+                        return RunResult::Lost;
+                    }
+                    Err(error) => tracing::warn!(%error, "renewing a job's lease failed"),
+                },
+                deadline = stopping(&mut stop) => {
+                    let left = deadline
+                        .map(|d| d.saturating_duration_since(Instant::now()))
+                        .unwrap_or_default();
+                    return self.drain(&claimed, task, left).await;
+                }
+            }
+        }
+    }
+
+    /// At shutdown: waits up to `grace` for the job (renewing its lease), then aborts it
+    /// and releases its claim.
+    async fn drain(
+        &self,
+        claimed: &Claimed,
+        mut task: JoinHandle<Result<JobOutcome>>,
+        grace: Duration,
+    ) -> RunResult {
+        let deadline = tokio::time::sleep(grace);
+        tokio::pin!(deadline);
+        let renew_every = (self.queue.config().lease / 3).max(Duration::from_millis(5));
+        let mut renew = tokio::time::interval(renew_every);
+        loop {
+            tokio::select! {
+                joined = &mut task => return self.record(claimed, flatten(joined)).await,
+                _ = renew.tick() => {
+                    if let Err(error) = self.queue.renew(claimed).await {
+                        tracing::warn!(%error, "renewing a job's lease failed");
+                    }
+                }
+                () = &mut deadline => break,
+            }
+        }
+        task.abort();
+        // Let the abort land, so the handler is not writing while the job is released.
+        let _ = task.await;
+        match self.queue.release(claimed).await {
+            Ok(true) => {
+                tracing::info!("released the job at shutdown");
+                RunResult::Released
+            }
+            Ok(false) => RunResult::Lost,
+            Err(error) => {
+                tracing::error!(%error, "releasing a job at shutdown failed: it runs again once its lease runs out");
+                RunResult::Released
+            }
+        }
+    }
+
+    /// Writes how the handler's run ended.
+    async fn record(&self, claimed: &Claimed, outcome: Result<JobOutcome>) -> RunResult {
+        let queue = &self.queue;
+        let written = match outcome {
+            Ok(JobOutcome::Done(result)) => match queue.succeed(claimed, result).await {
+                // A result over the limit is the handler's bug: fail for good.
+                Err(error) if error.kind() == ErrorKind::InvalidRequest => queue
+                    .fail_permanently(claimed, &error.to_string())
+                    .await
+                    .map(|done| (done, RunResult::Failed)),
+                other => other.map(|done| (done, RunResult::Succeeded)),
+            },
+            Ok(JobOutcome::Stopped) => queue
+                .finish_cancelled(claimed)
+                .await
+                .map(|done| (done, RunResult::Cancelled)),
+            Err(error) if is_permanent(error.kind()) => {
+                tracing::warn!(%error, "the job failed for good");
+                queue
+                    .fail_permanently(claimed, &error.to_string())
+                    .await
+                    .map(|done| (done, RunResult::Failed))
+            }
+            Err(error) => {
+                let last = claimed.job.attempts >= queue.config().max_attempts;
+                tracing::warn!(%error, last, "the job's attempt failed");
+                let result = if last {
+                    RunResult::Failed
+                } else {
+                    RunResult::Retried
+                };
+                queue
+                    .fail(claimed, &error.to_string())
+                    .await
+                    .map(|done| (done, result))
+            }
+        };
+        match written {
+            Ok((true, result)) => {
+                // Written under the claim: once per job and attempt, whatever crashed.
+                tracing::info!(result = result.as_str(), "job finished");
+                result
+            }
+            Ok((false, _)) => {
+                tracing::warn!(
+                    "the job's claim was lost before it finished: its result is dropped"
+                );
+                RunResult::Lost
+            }
+            Err(error) => {
+                // The lease runs out and the job is claimed again.
+                tracing::error!(%error, "recording the end of a job failed");
+                RunResult::Lost
+            }
+        }
+    }
+}
+
+fn flatten(joined: std::result::Result<Result<JobOutcome>, JoinError>) -> Result<JobOutcome> {
+    joined.map_err(|e| Error::internal(format!("the job's task ended: {e}")))?
+}
+
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> Error {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic".to_owned());
+    Error::internal(format!("the job's handler panicked: {message}"))
+}

@@ -1,0 +1,180 @@
+//! The real `spv-server` and `spv-cli` binaries, started as processes for end-to-end
+//! tests.
+//!
+//! [`SpvServer::start`] runs `spv-server` on `127.0.0.1:0` with a data directory and
+//! environment of the test's choosing, and learns the address it bound from its JSON log
+//! line `spv-server listening`. [`SpvServer::kill`] sends SIGKILL (a crash: nothing is
+//! drained or released), [`SpvServer::stop`] SIGTERM (a graceful stop). Everything the
+//! server wrote on stderr is kept for the failure message of a test.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+/// The path of a binary of this workspace (`spv-server`, `spv-cli`), built by
+/// `cargo test --workspace`; when it is missing (a test of this crate alone), it is built
+/// now with the same cargo.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lies in target/<profile>/deps");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "spv-server", "-p", "spv-cli"])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build of the binaries failed");
+    }
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// A running `spv-server` process.
+#[derive(Debug)]
+pub struct SpvServer {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl SpvServer {
+    /// Starts `spv-server` on `127.0.0.1:0` over `data_dir` with JSON logs, an admin
+    /// `admin` with `admin_password`, and `env` on top; waits until it listens (at most
+    /// 60 s).
+    pub fn start(data_dir: &Path, admin_password: &str, env: &[(&str, &str)]) -> SpvServer {
+        let mut command = Command::new(workspace_bin("spv-server"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("SPV_BIND_ADDR", "127.0.0.1:0")
+            .env("SPV_DATA_DIR", data_dir)
+            .env("SPV_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .env("SPV_ADMIN_USER", "admin")
+            .env("SPV_ADMIN_PASSWORD", admin_password)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start spv-server");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = listening_addr(&line)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr);
+                }
+                let mut log = kept.lock().unwrap_or_else(|e| e.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => SpvServer { child, addr, log },
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                panic!("spv-server did not start listening within 60 s; its log:\n{log}");
+            }
+        }
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Kills it with SIGKILL, as a crash would, and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops it with SIGTERM and waits for it to exit (at most `timeout`); answers its
+    /// exit status.
+    pub fn stop(mut self, timeout: Duration) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for spv-server") {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "spv-server did not exit within {timeout:?} of SIGTERM; its log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for SpvServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The address in a JSON log line `{"fields":{"message":"spv-server listening","addr":..}}`.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    let fields = value.get("fields")?;
+    if fields.get("message")?.as_str()? != "spv-server listening" {
+        return None;
+    }
+    fields.get("addr")?.as_str()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listening_addr;
+
+    #[test]
+    fn finds_the_address_in_the_listening_line_only() {
+        let line = r#"{"timestamp":"x","level":"INFO","fields":{"message":"spv-server listening","addr":"127.0.0.1:4321","tls":false},"target":"spv_server"}"#;
+        assert_eq!(
+            listening_addr(line),
+            Some("127.0.0.1:4321".parse().unwrap())
+        );
+        let other = r#"{"fields":{"message":"something else","addr":"127.0.0.1:1"}}"#;
+        assert_eq!(listening_addr(other), None);
+        assert_eq!(listening_addr("not json"), None);
+    }
+}
