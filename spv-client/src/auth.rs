@@ -164,7 +164,11 @@ impl AuthState {
         // pair when they get it.
         let response = self.renew(client, &mut tokens).await?;
         let renew_in = Duration::from_secs(response.expires_in).saturating_sub(self.margin);
-        tokens.access = Some((response.access_token.clone(), Instant::now() + renew_in));
+        // A server's `expires_in` is not trusted to keep the sum in range.
+        let renew_at = Instant::now()
+            .checked_add(renew_in)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(24 * 3600));
+        tokens.access = Some((response.access_token.clone(), renew_at));
         tokens.refresh = Some(response.refresh_token.clone());
         tokens.generation += 1;
         if let Some(hook) = &self.on_tokens {

@@ -191,6 +191,10 @@ impl Watch {
                         self.finished = job
                             .as_ref()
                             .map_or(true, |job| event.event == "done" || job.state.is_finished());
+                        if job.is_ok() {
+                            // The stream works again: a later break gets every retry anew.
+                            self.reconnects = 0;
+                        }
                         return Some(job);
                     }
                     _ => continue,

@@ -45,6 +45,7 @@ pub struct SpvServer {
     child: Child,
     addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl SpvServer {
@@ -73,7 +74,7 @@ impl SpvServer {
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
         let kept = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
@@ -88,7 +89,12 @@ impl SpvServer {
             }
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => SpvServer { child, addr, log },
+            Ok(addr) => SpvServer {
+                child,
+                addr,
+                log,
+                reader: Some(reader),
+            },
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -113,10 +119,15 @@ impl SpvServer {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Kills it with SIGKILL, as a crash would, and reaps it.
-    pub fn kill(mut self) {
+    /// Kills it with SIGKILL, as a crash would, reaps it, and answers everything it
+    /// logged (read to the end of its stderr, so no last line is missed).
+    pub fn kill(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.log()
     }
 
     /// Stops it with SIGTERM and waits for it to exit (at most `timeout`); answers its

@@ -121,8 +121,7 @@ async fn jobs_survive_a_killed_server_and_finish_exactly_once() {
         assert!(Instant::now() < deadline, "the first job never got going");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let first_log = first.log();
-    first.kill();
+    let first_log = first.kill();
 
     // Again on the same data directory: the killed worker's lease runs out and the job
     // is claimed again; the others run in turn.

@@ -219,8 +219,19 @@ async fn follow_events(
             principal: Principal::default(),
             id,
         };
-        let mut events = session.call(format!("watching job {id}"), request).await?;
-        while let Some(event) = events.next().await {
+        let mut opened = match session.client_call(request).await {
+            Ok(events) => Some(events),
+            // The server restarting, say: try again like a broken stream.
+            Err(err) if can_reconnect(err.kind()) => {
+                tracing::debug!(%err, "opening the event stream of job {id} failed");
+                None
+            }
+            Err(err) => return Err(session.explain(format!("watching job {id}"), err)),
+        };
+        while let Some(event) = match &mut opened {
+            Some(events) => events.next().await,
+            None => None,
+        } {
             match event {
                 Ok(job) => {
                     drops = 0;

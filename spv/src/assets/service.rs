@@ -118,11 +118,18 @@ impl Assets {
                 created: false,
             });
         }
+        // Held until the row is in: a deletion of the same bytes (another asset, a
+        // pruned thumbnail) counts users and deletes under the same lock, so it cannot
+        // remove the blob between here and the insert.
+        let _blob_lock = crate::store::lock_blob(&sha256).await;
         let bytes = self.inner.blobs.get(&put.key).await?.ok_or_else(|| {
-            Error::internal(format!(
-                "blob {} vanished right after it was stored",
-                put.key
-            ))
+            Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "the upload raced the deletion of the same bytes (blob {}); send it again",
+                    put.key
+                ),
+            )
         })?;
         let max_pixels = self.inner.config.max_image_pixels;
         let info = self
@@ -223,6 +230,9 @@ impl Assets {
     pub async fn delete(&self, request: DeleteAsset) -> Result<()> {
         request.principal.require(Scope::AssetsWrite)?;
         let asset = self.visible(&request.principal, request.id).await?;
+        // Counting the blob's other users and deleting it are one step for every other
+        // writer or deleter of the same bytes in this process.
+        let _blob_lock = crate::store::lock_blob(&asset.sha256).await;
         match self.inner.repo.delete(asset.id).await? {
             Some(0) => {
                 self.inner

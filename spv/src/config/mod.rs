@@ -22,7 +22,7 @@
 //! | `SPV_THUMBNAIL_CACHE_BYTES` | `thumbnail_cache_bytes` | 256 MiB (0: no in-process thumbnail cache) |
 //! | `SPV_THUMBNAIL_STORE_BYTES` | `thumbnail_store_bytes` | 1 GiB (0: no stored thumbnails; least recently used pruned past it) |
 //! | `SPV_JOB_WORKERS` | `job_workers` | the number of cores |
-//! | `SPV_JOB_LEASE_SECS` | `job_lease_secs` | 30 (how long a worker holds a job without renewing) |
+//! | `SPV_JOB_LEASE_SECS` | `job_lease_secs` | 30 (how long a worker holds a job without renewing; 1 to 86400) |
 //! | `SPV_JOB_OUTPUT_TTL_SECS` | `job_output_ttl_secs` | 604800 (7 days: finished jobs and their outputs kept) |
 //! | `SPV_PRUNE_INTERVAL_SECS` | `prune_interval_secs` | 3600 (0: never prune) |
 //! | `SPV_BACKUP_INTERVAL_SECS` | `backup_interval_secs` | 86400 (0: no backups; SQLite only) |
@@ -34,7 +34,7 @@
 //! | `SPV_ADMIN_PASSWORD` | `admin_password` | none: generated and printed once |
 //! | `SPV_REQUEST_TIMEOUT_SECS` | `request_timeout_secs` | 30 |
 //! | `SPV_BODY_LIMIT_BYTES` | `body_limit_bytes` | 64 MiB |
-//! | `SPV_SHUTDOWN_TIMEOUT_SECS` | `shutdown_timeout_secs` | 30 |
+//! | `SPV_SHUTDOWN_TIMEOUT_SECS` | `shutdown_timeout_secs` | 30 (at most 86400) |
 //!
 //! Precedence, lowest first: defaults, the TOML file, the environment, command-line flags.
 //!
@@ -59,6 +59,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
+
+/// The most seconds of `SPV_JOB_LEASE_SECS` and `SPV_SHUTDOWN_TIMEOUT_SECS` (a day).
+pub const MAX_WAIT_SECS: u64 = 86_400;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -104,7 +107,8 @@ pub struct Config {
     /// Render and job workers (`SPV_JOB_WORKERS`).
     pub job_workers: usize,
     /// How long a job worker holds a job without renewing its lease, in seconds
-    /// (`SPV_JOB_LEASE_SECS`); a job whose worker died runs again after it.
+    /// (`SPV_JOB_LEASE_SECS`, 1 to [`MAX_WAIT_SECS`]); a job whose worker died runs
+    /// again after it.
     pub job_lease_secs: u64,
     /// How long finished jobs and their outputs are kept, in seconds
     /// (`SPV_JOB_OUTPUT_TTL_SECS`).
@@ -133,7 +137,7 @@ pub struct Config {
     /// Largest request body, in bytes (`SPV_BODY_LIMIT_BYTES`).
     pub body_limit_bytes: usize,
     /// How long shutdown waits for in-flight requests, in seconds
-    /// (`SPV_SHUTDOWN_TIMEOUT_SECS`).
+    /// (`SPV_SHUTDOWN_TIMEOUT_SECS`, at most [`MAX_WAIT_SECS`]).
     pub shutdown_timeout_secs: u64,
 }
 
@@ -362,6 +366,20 @@ impl Config {
         for (name, value) in positive {
             if value == 0 {
                 return Err(bad(name, "0", "a number from 1"));
+            }
+        }
+        // Longer would overflow time arithmetic (and means nothing useful).
+        let capped = [
+            ("SPV_JOB_LEASE_SECS", self.job_lease_secs),
+            ("SPV_SHUTDOWN_TIMEOUT_SECS", self.shutdown_timeout_secs),
+        ];
+        for (name, value) in capped {
+            if value > MAX_WAIT_SECS {
+                return Err(bad(
+                    name,
+                    &value.to_string(),
+                    &format!("at most {MAX_WAIT_SECS} seconds (a day)"),
+                ));
             }
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {

@@ -230,6 +230,10 @@ fn job_settings_default_read_and_name_themselves_when_bad() {
     for (name, value) in [
         ("SPV_JOB_LEASE_SECS", "0"),
         ("SPV_JOB_LEASE_SECS", "soon"),
+        ("SPV_JOB_LEASE_SECS", "86401"),
+        ("SPV_JOB_LEASE_SECS", "18446744073709551615"),
+        ("SPV_SHUTDOWN_TIMEOUT_SECS", "86401"),
+        ("SPV_SHUTDOWN_TIMEOUT_SECS", "18446744073709551615"),
         ("SPV_JOB_OUTPUT_TTL_SECS", "-1"),
         ("SPV_PRUNE_INTERVAL_SECS", "hourly"),
         ("SPV_BACKUP_INTERVAL_SECS", "1.5"),
@@ -242,6 +246,17 @@ fn job_settings_default_read_and_name_themselves_when_bad() {
             "{name}={value}: {err}"
         );
     }
+    let c = env(&[
+        ("SPV_JOB_LEASE_SECS", "86400"),
+        ("SPV_SHUTDOWN_TIMEOUT_SECS", "86400"),
+    ])
+    .unwrap();
+    assert_eq!((c.job_lease_secs, c.shutdown_timeout_secs), (86400, 86400));
+    let err = Config::from_toml_str("shutdown_timeout_secs = 86401\n").unwrap_err();
+    assert!(
+        err.to_string().starts_with("SPV_SHUTDOWN_TIMEOUT_SECS: "),
+        "{err}"
+    );
     let c = Config::from_toml_str("job_lease_secs = 9\nbackup_keep = 3\n").unwrap();
     assert_eq!((c.job_lease_secs, c.backup_keep), (9, 3));
 }

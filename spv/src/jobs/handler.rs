@@ -27,9 +27,14 @@ pub enum JobOutcome {
 /// [`ErrorKind::UnsupportedVersion`], [`ErrorKind::LimitExceeded`],
 /// [`ErrorKind::MissingAsset`], [`ErrorKind::InvalidAsset`], [`ErrorKind::NotFound`],
 /// [`ErrorKind::Forbidden`] or [`ErrorKind::Unauthenticated`] is permanent: the job fails
-/// at once without retrying. Any other error (I/O, the database, an overloaded render
-/// pool, a timeout, and a panic) is a failed attempt, retried with backoff while attempts
-/// remain.
+/// at once without retrying. [`ErrorKind::Overloaded`] (a busy render pool) is no fault
+/// of the job: it is retried after the backoff without counting as an attempt, for as
+/// long as the overload lasts. Any other error (I/O, the database, a timeout, and a
+/// panic) is a failed attempt, retried with backoff while attempts remain.
+///
+/// The error text kept in the job is the error's message, except for
+/// [`ErrorKind::Internal`] and [`ErrorKind::Io`] (and panics): those are logged and the
+/// job keeps a fixed text naming it, so that paths or SQL do not reach its owner.
 pub trait JobHandler: Send + Sync + 'static {
     /// The kind of jobs it runs.
     fn kind(&self) -> &str;

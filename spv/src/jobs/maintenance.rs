@@ -21,6 +21,40 @@ pub const BACKUP_JOB_KIND: &str = "maintenance.backup";
 /// The folder of backups inside the data directory.
 pub const BACKUP_DIR: &str = "backups";
 
+/// How the temporary files of a backup in progress are named in the backup folder.
+const TEMPORARY_PREFIX: &str = ".tmp-";
+
+/// How old a temporary backup file must be before a backup deletes it as left over from
+/// a killed process (a backup in progress keeps writing to its own).
+const STALE_TEMPORARY: Duration = Duration::from_secs(60 * 60);
+
+/// A temporary file removed when dropped, unless [disarmed](Self::disarm) first (the
+/// caller then removes it without blocking). The removal on drop is a synchronous
+/// `remove_file` of one path, run only when the backup future is dropped half-way.
+pub(super) struct RemoveOnDrop(Option<PathBuf>);
+
+impl RemoveOnDrop {
+    pub(super) fn new(path: PathBuf) -> Self {
+        RemoveOnDrop(Some(path))
+    }
+
+    /// Hands the path back; the drop no longer removes it.
+    pub(super) fn disarm(mut self) -> PathBuf {
+        self.0.take().unwrap_or_default()
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take()
+            && let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, path = %path.display(), "removing a temporary backup file failed");
+        }
+    }
+}
+
 /// Settings of the maintenance jobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaintenanceConfig {
@@ -171,9 +205,16 @@ impl BackupHandler {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(io("creating the backup folder", self.dir.clone()))?;
+        self.sweep_stale_temporaries(STALE_TEMPORARY).await;
         let tag = uuid::Uuid::now_v7().simple().to_string();
-        let raw = self.dir.join(format!(".tmp-{tag}.sqlite"));
-        let packed = self.dir.join(format!(".tmp-{tag}.sqlite.zst"));
+        let raw = self.dir.join(format!("{TEMPORARY_PREFIX}{tag}.sqlite"));
+        let packed = self.dir.join(format!("{TEMPORARY_PREFIX}{tag}.sqlite.zst"));
+        // Deleted on drop: also when this future is dropped (the job aborted) before the
+        // removal below runs. A kill of the process is left to the sweep above.
+        let guards = [
+            RemoveOnDrop::new(raw.clone()),
+            RemoveOnDrop::new(packed.clone()),
+        ];
         let done = self.dir.join(backup_name(time::OffsetDateTime::now_utc()));
         let raw_text = raw.to_str().ok_or_else(|| {
             Error::invalid_request(format!(
@@ -197,8 +238,9 @@ impl BackupHandler {
         }
         .await;
         // Whatever happened, no temporary file stays.
-        for path in [&raw, &packed] {
-            if let Err(e) = tokio::fs::remove_file(path).await
+        for guard in guards {
+            let path = guard.disarm();
+            if let Err(e) = tokio::fs::remove_file(&path).await
                 && e.kind() != std::io::ErrorKind::NotFound
             {
                 tracing::warn!(error = %e, path = %path.display(), "removing a temporary backup file failed");
@@ -207,6 +249,59 @@ impl BackupHandler {
         result?;
         self.keep_newest().await?;
         Ok(Some(done))
+    }
+
+    /// Deletes the temporary files (`.tmp-*`) in the backup folder last modified more
+    /// than `older_than` ago: what a backup left when its process was killed. Younger
+    /// ones may belong to a backup running now (another process on the same data
+    /// directory). Failures are logged, not returned: a sweep never stops a backup.
+    pub(crate) async fn sweep_stale_temporaries(&self, older_than: Duration) -> u64 {
+        let mut swept = 0;
+        let mut entries = match tokio::fs::read_dir(&self.dir).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(error = %e, dir = %self.dir.display(), "reading the backup folder failed");
+                return 0;
+            }
+        };
+        loop {
+            let entry = match entries.next_entry().await {
+                Ok(Some(entry)) => entry,
+                Ok(None) => return swept,
+                Err(e) => {
+                    tracing::warn!(error = %e, dir = %self.dir.display(), "reading the backup folder failed");
+                    return swept;
+                }
+            };
+            let is_temporary = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.starts_with(TEMPORARY_PREFIX));
+            if !is_temporary {
+                continue;
+            }
+            let age = entry
+                .metadata()
+                .await
+                .and_then(|meta| meta.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok());
+            // A file of unknown age (or modified in the future) is left alone.
+            if age.is_none_or(|age| age <= older_than) {
+                continue;
+            }
+            let path = entry.path();
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "removed a stale temporary backup file");
+                    swept += 1;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, path = %path.display(), "removing a stale temporary backup file failed");
+                }
+            }
+        }
     }
 
     /// Deletes backups beyond the newest `keep` (by name, which sorts by time).

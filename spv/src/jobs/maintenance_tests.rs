@@ -208,6 +208,61 @@ async fn a_backup_decompresses_to_a_database_with_the_data_and_old_ones_go() {
     }
 }
 
+#[tokio::test]
+async fn a_backup_sweeps_stale_temporary_files_and_leaves_young_ones() {
+    for h in harnesses(QueueConfig::default()).await {
+        let handler = BackupHandler::new(h.test.db.clone(), h.dir.path(), 2);
+        let dir = h.dir.path().join(BACKUP_DIR);
+        std::fs::create_dir_all(&dir).unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 60 * 60);
+        let file = |name: &str, modified: Option<std::time::SystemTime>| {
+            let path = dir.join(name);
+            let file = std::fs::File::create(&path).unwrap();
+            if let Some(modified) = modified {
+                file.set_modified(modified).unwrap();
+            }
+            path
+        };
+        let stale = file(".tmp-stale.sqlite", Some(two_hours_ago));
+        let stale_packed = file(".tmp-stale.sqlite.zst", Some(two_hours_ago));
+        let young = file(".tmp-young.sqlite", None);
+        let other = file("notes.txt", Some(two_hours_ago));
+        let result = handler.backup().await.unwrap();
+        if h.test.db.backend() == crate::store::Backend::Postgres {
+            // No backups on PostgreSQL, so no sweep either; the sweep itself still works.
+            assert!(result.is_none());
+            assert!(stale.exists());
+            let swept = handler
+                .sweep_stale_temporaries(Duration::from_secs(60 * 60))
+                .await;
+            assert_eq!(swept, 2);
+        } else {
+            assert!(result.is_some());
+        }
+        assert!(!stale.exists(), "an hour-old temporary file went");
+        assert!(!stale_packed.exists(), "an hour-old temporary file went");
+        assert!(young.exists(), "a young one may be a backup in progress");
+        assert!(other.exists(), "only temporary files are swept");
+    }
+}
+
+#[test]
+fn a_temporary_backup_file_goes_when_its_guard_drops_unless_disarmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dropped, kept) = (dir.path().join(".tmp-a"), dir.path().join(".tmp-b"));
+    std::fs::write(&dropped, b"copy").unwrap();
+    std::fs::write(&kept, b"copy").unwrap();
+    // As when the backup future is dropped half-way (its job aborted).
+    drop(super::maintenance::RemoveOnDrop::new(dropped.clone()));
+    assert!(!dropped.exists());
+    let path = super::maintenance::RemoveOnDrop::new(kept.clone()).disarm();
+    assert_eq!(path, kept);
+    assert!(
+        kept.exists(),
+        "a disarmed guard leaves the file to its caller"
+    );
+}
+
 /// Runs a backup as a job through a worker pool; answers the job's result.
 async fn run_backup_job(h: &Harness, handler: BackupHandler) -> serde_json::Value {
     let workers = h.workers(1, vec![Arc::new(handler)]);

@@ -85,7 +85,7 @@ pub use outputs::{JobOutputs, output_href};
 pub use queue::JobQueue;
 pub use render::{MAX_JOB_FORMATS, MAX_JOB_SIZES, RenderHandler};
 pub use schedule::Recurring;
-pub use service::{Jobs, WATCH_POLL};
+pub use service::{Jobs, WATCH_POLL, WATCH_POLL_SQLITE};
 pub use settings::{FinishHook, JobFinished, RunResult, ShutdownReport, WorkersConfig};
 pub use types::{
     Claimed, Job, JobFilter, JobList, JobState, MAX_CLAIM_KINDS, MAX_IDEMPOTENCY_KEY_CHARS,

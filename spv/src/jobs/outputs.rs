@@ -7,7 +7,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::api::{ImageFormat, JobOutput, JobOutputContent};
-use crate::store::{BlobKey, BlobStore, Db, db_err, delete_blob_if_unused, now_ms};
+use crate::store::{BlobKey, BlobStore, Db, db_err, delete_blob_if_unused, lock_blob, now_ms};
 use crate::{Error, Result};
 
 /// The link of output `index` of job `job`, below the server's mount point.
@@ -32,7 +32,10 @@ impl JobOutputs {
     /// Stores output `output.index` of `job` (replacing one stored before: a re-run
     /// after a crash overwrites): the blob first, then the row, so a row never names a
     /// blob that was not written. A replaced blob is deleted when nothing else uses it.
+    /// The blob's lock is held across both, so a concurrent deletion of the same bytes
+    /// cannot delete the blob under the new row (see [`crate::store`]'s blob locks).
     pub async fn put(&self, job: Uuid, output: &JobOutput, bytes: &[u8]) -> Result<()> {
+        let lock = lock_blob(BlobKey::of(bytes).as_str()).await;
         let put = self.blobs.put(bytes).await?;
         let before: Option<String> =
             sqlx::query_scalar("SELECT blob_key FROM job_outputs WHERE job_id = $1 AND idx = $2")
@@ -62,6 +65,8 @@ impl JobOutputs {
         .execute(self.db.pool())
         .await
         .map_err(db_err("storing a job output"))?;
+        // Released before the replaced blob's lock is taken: never two at once.
+        drop(lock);
         if let Some(before) = before
             && before != put.key.as_str()
         {

@@ -86,7 +86,8 @@ impl JobQueue {
 
     /// Adds a job and wakes one waiting worker. With an idempotency key that the same
     /// owner used before, nothing is added and the first job is answered (whatever its
-    /// state); a different kind under the same key is an [`ErrorKind::Conflict`].
+    /// state); a different kind or payload under the same key is an
+    /// [`ErrorKind::Conflict`] naming the key.
     /// Limits ([`ErrorKind::InvalidRequest`], naming the field): kind, payload, key.
     pub async fn enqueue(&self, job: NewJob) -> Result<Job> {
         let payload = check_new(&job)?;
@@ -140,6 +141,16 @@ impl JobQueue {
                 format!(
                     "idempotency_key \"{key}\" was used for a job of kind \"{}\", not \"{}\"",
                     existing.kind, job.kind
+                ),
+            ));
+        }
+        if existing.payload != job.payload {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "idempotency_key \"{key}\" was used for job {} with a different payload: \
+                     use a new key for a different job",
+                    existing.id
                 ),
             ));
         }
@@ -280,6 +291,27 @@ impl JobQueue {
         );
         let query = sqlx::query(&sql).bind(run_at).bind(clip(error)).bind(now);
         let done = self.write_held(query, claimed, "failing a job").await?;
+        if done {
+            self.inner.work.notify_one();
+            self.changed(claimed.job.id);
+        }
+        Ok(done)
+    }
+
+    /// Queues the job again after [`QueueConfig::backoff`] without counting the attempt,
+    /// keeping `error`: for failures that are no fault of the job, such as an overloaded
+    /// render pool, so that a burst of load does not use up its attempts. (Such a job is
+    /// retried for as long as the failures last.) `false` when the claim was lost.
+    pub async fn retry_uncounted(&self, claimed: &Claimed, error: &str) -> Result<bool> {
+        let now = now_ms();
+        let run_at = now.saturating_add(ms(self.inner.config.backoff(claimed.job.attempts)));
+        let sql = format!(
+            "UPDATE jobs SET state = 'queued', run_at = $1, attempts = attempts - 1, \
+             error = $2, lease_until = NULL, claim_id = NULL, updated_at = $3 WHERE {}",
+            held(4, 5)
+        );
+        let query = sqlx::query(&sql).bind(run_at).bind(clip(error)).bind(now);
+        let done = self.write_held(query, claimed, "retrying a job").await?;
         if done {
             self.inner.work.notify_one();
             self.changed(claimed.job.id);

@@ -226,6 +226,10 @@ impl RenderHandler {
                 .lenient(spec.lenient)
                 .assets(prepared.resolver.clone());
             let thumbnail = self.thumbnails.render(request).await?;
+            // A cancel during the render stores nothing more.
+            if ctx.should_stop().await? {
+                return Ok(JobOutcome::Stopped);
+            }
             let index = u32::try_from(index).unwrap_or(u32::MAX);
             let output = JobOutput {
                 index,

@@ -16,11 +16,25 @@ use crate::api::{
     ListJobs, Principal, RENDER_JOB_KIND, Scope, WatchJob,
 };
 use crate::documents::Documents;
+use crate::store::Backend;
 use crate::{Error, ErrorKind, Result};
 
-/// How often a watch reads the job again without being told it changed: the safety net
-/// for changes made by other processes (scale-out on PostgreSQL).
-pub const WATCH_POLL: Duration = Duration::from_millis(500);
+/// How often a watch on PostgreSQL reads the job again without being told it changed:
+/// how changes made by other processes (scale-out) reach it.
+pub const WATCH_POLL: Duration = Duration::from_secs(1);
+
+/// How often a watch on SQLite reads the job again without being told it changed. One
+/// process owns an SQLite database and its in-process change feed wakes the watch at
+/// once, so this is only a safety net (and every open watch costs a read this often).
+pub const WATCH_POLL_SQLITE: Duration = Duration::from_secs(5);
+
+/// The poll of a watch on `backend`: [`WATCH_POLL_SQLITE`] or [`WATCH_POLL`].
+fn watch_poll(backend: Backend) -> Duration {
+    match backend {
+        Backend::Sqlite => WATCH_POLL_SQLITE,
+        Backend::Postgres => WATCH_POLL,
+    }
+}
 
 /// The jobs service. Cheap to clone.
 ///
@@ -152,7 +166,8 @@ impl Jobs {
     }
 
     /// What `Service<GetJobOutput>` does: a job that has not succeeded is a
-    /// [`ErrorKind::Conflict`]; an index it did not make is [`ErrorKind::NotFound`].
+    /// [`ErrorKind::Conflict`]; an index its result does not list is
+    /// [`ErrorKind::NotFound`] (also when a stored output is left from an earlier attempt).
     pub async fn output(&self, request: GetJobOutput) -> Result<JobOutputContent> {
         request.principal.require(Scope::JobsRead)?;
         let job = self.visible(&request.principal, request.job).await?;
@@ -164,6 +179,23 @@ impl Jobs {
                     job.id,
                     job.state.as_str()
                 ),
+            ));
+        }
+        let listed = job
+            .result
+            .as_ref()
+            .and_then(|result| result.get("outputs"))
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|outputs| {
+                outputs.iter().any(|output| {
+                    output.get("index").and_then(serde_json::Value::as_u64)
+                        == Some(u64::from(request.index))
+                })
+            });
+        if !listed {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("job {} has no output {}", job.id, request.index),
             ));
         }
         self.inner
@@ -182,7 +214,8 @@ impl Jobs {
     /// before the stream starts. The stream yields the job now, then the job each time it
     /// changes (state, progress, message, attempts, cancel flag), and ends after a
     /// finished state. Changes in this process wake it at once; it also reads the job
-    /// every [`WATCH_POLL`]. A job deleted meanwhile ends it with a not-found error.
+    /// every [`WATCH_POLL`] on PostgreSQL (changes of other processes), every
+    /// [`WATCH_POLL_SQLITE`] on SQLite (a safety net). A job deleted meanwhile ends it with a not-found error.
     pub async fn watch(&self, request: WatchJob) -> Result<JobEvents> {
         request.principal.require(Scope::JobsRead)?;
         // Subscribe first, so that no change between this read and the stream is missed.
@@ -228,10 +261,13 @@ struct Watch {
     first: Option<Job>,
     last: Job,
     done: bool,
+    /// How long it waits for a notice before reading the job anyway.
+    poll: Duration,
 }
 
 fn watch_stream(queue: JobQueue, first: Job, changes: broadcast::Receiver<Uuid>) -> JobEvents {
     let state = Watch {
+        poll: watch_poll(queue.db().backend()),
         queue,
         id: first.id,
         changes,
@@ -268,7 +304,7 @@ fn watch_stream(queue: JobQueue, first: Job, changes: broadcast::Receiver<Uuid>)
 impl Watch {
     /// Waits until the job may have changed: a notice for it, a lag, or the poll.
     async fn wait(&mut self) {
-        let poll = tokio::time::sleep(WATCH_POLL);
+        let poll = tokio::time::sleep(self.poll);
         tokio::pin!(poll);
         loop {
             tokio::select! {

@@ -10,7 +10,8 @@ use super::harness::{CARD, Harness, harnesses, quick};
 use super::*;
 use crate::ErrorKind;
 use crate::api::{
-    DeleteDocument, ImageFormat, Principal, RenderThumbnail, Scope, Scopes, ThumbnailSize,
+    DeleteDocument, ImageFormat, JobOutput, Principal, RenderThumbnail, Scope, Scopes,
+    ThumbnailSize,
 };
 
 fn spec(document: Uuid, sizes: Vec<u32>, formats: Vec<ImageFormat>) -> RenderJobSpec {
@@ -121,6 +122,14 @@ async fn a_render_job_runs_end_to_end_with_outputs_identical_to_direct_renders()
             (0, 1),
             "pages × sizes × formats"
         );
+        // A stored output its result does not list (left from an earlier attempt) is
+        // not served.
+        let stale = JobOutput {
+            index: 8,
+            href: format!("/api/v1/jobs/{}/outputs/8", job.id),
+            ..result.outputs[0].clone()
+        };
+        h.outputs.put(job.id, &stale, b"stale").await.unwrap();
         let err = h
             .jobs
             .clone()

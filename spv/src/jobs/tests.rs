@@ -152,6 +152,15 @@ async fn an_idempotency_key_returns_the_first_job_per_owner() {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Conflict);
+        // The same key for a different payload is a conflict naming the key.
+        let other = NewJob {
+            payload: json!({"n": 2}),
+            ..owned("render", ann, Some("k1"))
+        };
+        let err = queue.enqueue(other).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert!(err.to_string().contains("\"k1\""), "{err}");
+        assert!(err.to_string().contains("payload"), "{err}");
         // Ownerless jobs share one key space.
         let keyed = |k: &str| NewJob {
             idempotency_key: Some(k.into()),
@@ -503,5 +512,36 @@ async fn an_enqueue_wakes_a_waiting_worker() {
             .unwrap();
         assert!(woken);
         assert_eq!(claimed, Some(job.id));
+    }
+}
+
+// An attempt that met an overloaded server is queued again after the backoff, its
+// attempt not counted.
+#[tokio::test]
+async fn retry_uncounted_requeues_after_the_backoff_without_counting() {
+    let config = QueueConfig {
+        backoff_base: Duration::from_secs(3600),
+        backoff_max: Duration::from_secs(3600),
+        ..QueueConfig::default()
+    };
+    for (queue, _test) in queues(config).await {
+        let job = queue
+            .enqueue(NewJob::new("busy", json!(null)))
+            .await
+            .unwrap();
+        let claimed = queue.claim("w", &[]).await.unwrap().unwrap();
+        assert!(queue.retry_uncounted(&claimed, "overloaded").await.unwrap());
+        let again = queue.get(job.id).await.unwrap();
+        assert_eq!((again.state, again.attempts), (JobState::Queued, 0));
+        assert_eq!(again.error.as_deref(), Some("overloaded"));
+        assert!(again.run_at > job.run_at, "after the backoff");
+        assert!(
+            queue.claim("w", &[]).await.unwrap().is_none(),
+            "not due before the backoff"
+        );
+        assert!(
+            !queue.retry_uncounted(&claimed, "again").await.unwrap(),
+            "a lost claim changes nothing"
+        );
     }
 }

@@ -154,7 +154,12 @@ impl Workers {
     /// Stops claiming, lets running jobs finish for up to `grace`, then aborts the rest
     /// and gives their jobs back to the queue. Answers what happened to the running jobs.
     pub async fn shutdown(self, grace: Duration) -> ShutdownReport {
-        let deadline = Instant::now() + grace;
+        let now = Instant::now();
+        // A grace too long to represent waits as good as forever.
+        let deadline = now
+            .checked_add(grace)
+            .or_else(|| now.checked_add(FAR_FUTURE))
+            .unwrap_or(now);
         self.stop.send_replace(Some(deadline));
         let mut report = ShutdownReport::default();
         for task in self.tasks {
@@ -259,13 +264,14 @@ impl Worker {
             }
             .in_current_span(),
         );
-        let renew_every = (self.queue.config().lease / 3).max(Duration::from_millis(5));
-        let mut renew =
-            tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+        let renew_every = renew_period(self.queue.config().lease);
+        let mut renew = tokio::time::interval_at(later(renew_every), renew_every);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stop = self.stop.clone();
         loop {
             tokio::select! {
+                // A finished handler wins over a renewal or the shutdown.
+                biased;
                 joined = &mut task => return self.record(&claimed, flatten(joined)).await,
                 _ = renew.tick() => match self.queue.renew(&claimed).await {
                     Ok(true) => {}
@@ -287,31 +293,43 @@ impl Worker {
     }
 
     /// At shutdown: waits up to `grace` for the job (renewing its lease), then aborts it
-    /// and releases its claim.
+    /// and releases its claim. A handler that finished just as the grace ran out has its
+    /// outcome recorded rather than dropped; a claim lost meanwhile stops the job at once.
     async fn drain(
         &self,
         claimed: &Claimed,
         mut task: JoinHandle<Result<JobOutcome>>,
         grace: Duration,
     ) -> RunResult {
+        // Tokio clamps a sleep too long to represent to its far future.
         let deadline = tokio::time::sleep(grace);
         tokio::pin!(deadline);
-        let renew_every = (self.queue.config().lease / 3).max(Duration::from_millis(5));
-        let mut renew = tokio::time::interval(renew_every);
+        let mut renew = tokio::time::interval(renew_period(self.queue.config().lease));
         loop {
             tokio::select! {
+                // A finished handler wins over the deadline.
+                biased;
                 joined = &mut task => return self.record(claimed, flatten(joined)).await,
-                _ = renew.tick() => {
-                    if let Err(error) = self.queue.renew(claimed).await {
-                        tracing::warn!(%error, "renewing a job's lease failed");
-                    }
-                }
                 () = &mut deadline => break,
+                _ = renew.tick() => match self.queue.renew(claimed).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!("the job's claim was lost (its lease ran out): stopping it");
+                        task.abort();
+                        return RunResult::Lost;
+                    }
+                    Err(error) => tracing::warn!(%error, "renewing a job's lease failed"),
+                },
             }
         }
         task.abort();
-        // Let the abort land, so the handler is not writing while the job is released.
-        let _ = task.await;
+        // Let the abort land, so the handler is not writing while the job is released. A
+        // handler that completed before the abort landed keeps its outcome.
+        match task.await {
+            Ok(outcome) => return self.record(claimed, outcome).await,
+            Err(error) if error.is_cancelled() => {}
+            Err(error) => return self.record(claimed, flatten(Err(error))).await,
+        }
         match self.queue.release(claimed).await {
             Ok(true) => {
                 tracing::info!("released the job at shutdown");
@@ -332,7 +350,7 @@ impl Worker {
             Ok(JobOutcome::Done(result)) => match queue.succeed(claimed, result).await {
                 // A result over the limit is the handler's bug: fail for good.
                 Err(error) if error.kind() == ErrorKind::InvalidRequest => queue
-                    .fail_permanently(claimed, &error.to_string())
+                    .fail_permanently(claimed, &stored_error(claimed, &error))
                     .await
                     .map(|done| (done, RunResult::Failed)),
                 other => other.map(|done| (done, RunResult::Succeeded)),
@@ -344,9 +362,17 @@ impl Worker {
             Err(error) if is_permanent(error.kind()) => {
                 tracing::warn!(%error, "the job failed for good");
                 queue
-                    .fail_permanently(claimed, &error.to_string())
+                    .fail_permanently(claimed, &stored_error(claimed, &error))
                     .await
                     .map(|done| (done, RunResult::Failed))
+            }
+            Err(error) if error.kind() == ErrorKind::Overloaded => {
+                // A busy server is no fault of the job: retry without using an attempt.
+                tracing::warn!(%error, "the job's attempt met an overloaded server: retrying it");
+                queue
+                    .retry_uncounted(claimed, &stored_error(claimed, &error))
+                    .await
+                    .map(|done| (done, RunResult::Retried))
             }
             Err(error) => {
                 let last = claimed.job.attempts >= queue.config().max_attempts;
@@ -357,7 +383,7 @@ impl Worker {
                     RunResult::Retried
                 };
                 queue
-                    .fail(claimed, &error.to_string())
+                    .fail(claimed, &stored_error(claimed, &error))
                     .await
                     .map(|done| (done, result))
             }
@@ -380,6 +406,38 @@ impl Worker {
                 RunResult::Lost
             }
         }
+    }
+}
+
+/// How long a grace or wait too long to represent lasts instead (about 30 years).
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);
+
+/// How often a running job's lease is renewed: every third of it, at least every 5 ms.
+fn renew_period(lease: Duration) -> Duration {
+    (lease / 3).max(Duration::from_millis(5))
+}
+
+/// `after` from now, or the far future when that is too far to represent.
+fn later(after: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(after)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
+/// The error text kept in the job, which its owner reads. Internal and I/O errors may
+/// tell paths, SQL or panic messages: the owner gets a fixed text naming the job, and
+/// the full error goes to the log.
+fn stored_error(claimed: &Claimed, error: &Error) -> String {
+    match error.kind() {
+        ErrorKind::Internal | ErrorKind::Io => {
+            tracing::error!(%error, kind = ?error.kind(), "the job's handler failed");
+            format!(
+                "an internal error occurred; it has been logged (job {})",
+                claimed.job.id
+            )
+        }
+        _ => error.to_string(),
     }
 }
 

@@ -107,7 +107,7 @@ async fn failures_retry_with_backoff_then_succeed() {
             let n = handler_tries.fetch_add(1, Ordering::SeqCst) + 1;
             async move {
                 if n <= 2 {
-                    return Err(Error::new(ErrorKind::Io, format!("flake {n}")));
+                    return Err(Error::new(ErrorKind::RenderTimeout, format!("flake {n}")));
                 }
                 Ok(JobOutcome::Done(json!(n)))
             }
@@ -183,12 +183,16 @@ async fn permanent_errors_and_panics() {
             .unwrap();
         let failed = h.until(panicky.id, JobState::Failed).await;
         assert_eq!(failed.attempts, 2, "a panic is a failed attempt, retried");
-        assert!(
-            failed
-                .error
-                .unwrap()
-                .contains("panicked: boom on attempt 2"),
-            "the panic message is kept"
+        assert_eq!(
+            failed.error.as_deref(),
+            Some(
+                format!(
+                    "an internal error occurred; it has been logged (job {})",
+                    panicky.id
+                )
+                .as_str()
+            ),
+            "the panic message is logged, not shown to the job's owner"
         );
         workers.shutdown(Duration::from_secs(5)).await;
         assert_eq!(
@@ -299,13 +303,18 @@ async fn an_enqueue_wakes_an_idle_pool_at_once() {
 #[tokio::test]
 async fn shutdown_waits_the_grace_then_releases_running_jobs() {
     for h in harnesses(QueueConfig::default()).await {
-        let handler = handler_fn("slow", move |ctx: JobContext| async move {
-            if ctx.job().payload == json!("stuck") {
-                std::future::pending::<()>().await;
+        // Opened by the test once the shutdown has begun: work that outlasts its start.
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let opened = gate.clone();
+        let handler = handler_fn("slow", move |ctx: JobContext| {
+            let gate = opened.clone();
+            async move {
+                if ctx.job().payload == json!("stuck") {
+                    std::future::pending::<()>().await;
+                }
+                gate.notified().await;
+                Ok(JobOutcome::Done(json!("finished in grace")))
             }
-            // Work that outlasts the start of the shutdown.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            Ok(JobOutcome::Done(json!("finished in grace")))
         });
         // Finishes within the grace.
         let workers = h.workers(1, vec![handler.clone()]);
@@ -315,7 +324,17 @@ async fn shutdown_waits_the_grace_then_releases_running_jobs() {
             .await
             .unwrap();
         h.until(job.id, JobState::Running).await;
-        let report = workers.shutdown(Duration::from_secs(30)).await;
+        let shutdown = workers.shutdown(Duration::from_secs(30));
+        tokio::pin!(shutdown);
+        // One poll starts the shutdown (the workers are told to stop at once); it then
+        // waits for the running job, which may finish only now.
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => panic!("the shutdown ended while a job was running"),
+            () = std::future::ready(()) => {}
+        }
+        gate.notify_one();
+        let report = shutdown.await;
         assert_eq!(
             report,
             ShutdownReport {
@@ -432,5 +451,176 @@ async fn a_cancelled_running_job_stops_at_its_checkpoint() {
         assert!(cancelled.result.is_none() && cancelled.progress < 1.0);
         workers.shutdown(Duration::from_secs(5)).await;
         assert_eq!(*seen.lock().unwrap(), vec![RunResult::Cancelled]);
+    }
+}
+
+// Internal and I/O errors may tell paths or SQL: the job keeps a fixed text naming it;
+// user-facing errors keep their message.
+#[tokio::test]
+async fn internal_errors_are_hidden_from_the_jobs_owner() {
+    let config = QueueConfig {
+        max_attempts: 1,
+        ..quick(Duration::from_secs(30))
+    };
+    for h in harnesses(config).await {
+        let handler = handler_fn("leaky", |ctx: JobContext| async move {
+            let kind = match ctx.job().payload.as_str() {
+                Some("io") => ErrorKind::Io,
+                Some("internal") => ErrorKind::Internal,
+                _ => ErrorKind::RenderTimeout,
+            };
+            Err(Error::new(kind, "secret /var/lib/spv/db.sqlite: SELECT 1"))
+        });
+        let workers = h.workers(1, vec![handler]);
+        for (payload, shown) in [("io", false), ("internal", false), ("timeout", true)] {
+            let job = h
+                .queue
+                .enqueue(NewJob::new("leaky", json!(payload)))
+                .await
+                .unwrap();
+            let failed = h.until(job.id, JobState::Failed).await;
+            let error = failed.error.unwrap();
+            if shown {
+                assert!(error.contains("secret"), "{payload}: {error}");
+            } else {
+                assert_eq!(
+                    error,
+                    format!(
+                        "an internal error occurred; it has been logged (job {})",
+                        job.id
+                    ),
+                    "{payload}"
+                );
+            }
+        }
+        workers.shutdown(Duration::from_secs(5)).await;
+    }
+}
+
+// An overloaded server is no fault of the job: its retries use no attempt, so a burst
+// longer than max_attempts does not fail the job.
+#[tokio::test]
+async fn overloaded_attempts_are_retried_without_counting() {
+    let config = QueueConfig {
+        max_attempts: 2,
+        ..quick(Duration::from_secs(30))
+    };
+    for h in harnesses(config).await {
+        let tries = Arc::new(AtomicU32::new(0));
+        let handler_tries = tries.clone();
+        let handler = handler_fn("busy", move |_ctx| {
+            let n = handler_tries.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if n <= 4 {
+                    return Err(Error::new(ErrorKind::Overloaded, format!("busy {n}")));
+                }
+                Ok(JobOutcome::Done(json!(n)))
+            }
+        });
+        let (hook, seen) = recorder();
+        let workers = h.workers_with(
+            vec![handler],
+            WorkersConfig {
+                on_finish: Some(hook),
+                ..fast()
+            },
+        );
+        let job = h
+            .queue
+            .enqueue(NewJob::new("busy", json!(null)))
+            .await
+            .unwrap();
+        let done = h.until(job.id, JobState::Succeeded).await;
+        assert_eq!((done.attempts, done.result), (1, Some(json!(5))));
+        workers.shutdown(Duration::from_secs(5)).await;
+        assert_eq!(seen.lock().unwrap().len(), 5);
+        assert_eq!(
+            seen.lock().unwrap()[..4],
+            [RunResult::Retried; 4],
+            "each overloaded run is retried"
+        );
+    }
+}
+
+// A handler that completes as the grace runs out (its last step does not yield, so the
+// abort cannot land) keeps its result: the job is not released to run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_finishing_as_the_grace_ends_keeps_its_result() {
+    for h in harnesses(QueueConfig::default()).await {
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let started_tx = Arc::new(Mutex::new(started_tx));
+        let handler = handler_fn("busy-cpu", move |_ctx| {
+            let started_tx = started_tx.clone();
+            async move {
+                let _ = started_tx.lock().unwrap().send(());
+                // Work that does not yield, outlasting the grace.
+                std::thread::sleep(Duration::from_millis(400));
+                Ok(JobOutcome::Done(json!("done")))
+            }
+        });
+        let workers = h.workers(1, vec![handler]);
+        let job = h
+            .queue
+            .enqueue(NewJob::new("busy-cpu", json!(null)))
+            .await
+            .unwrap();
+        tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+            .await
+            .unwrap();
+        let report = workers.shutdown(Duration::from_millis(50)).await;
+        assert_eq!(
+            report,
+            ShutdownReport {
+                finished: 1,
+                released: 0
+            }
+        );
+        let done = h.queue.get(job.id).await.unwrap();
+        assert_eq!(
+            (done.state, done.result),
+            (JobState::Succeeded, Some(json!("done")))
+        );
+    }
+}
+
+// A claim lost during the grace (another worker has the job) stops the job at once
+// rather than waiting out the grace.
+#[tokio::test]
+async fn a_claim_lost_during_the_grace_stops_the_job() {
+    for h in harnesses(quick(Duration::from_millis(300))).await {
+        let handler = handler_fn("stuck", |_ctx| async {
+            std::future::pending::<()>().await;
+            Ok(JobOutcome::Done(json!(null)))
+        });
+        let (hook, seen) = recorder();
+        let workers = h.workers_with(
+            vec![handler],
+            WorkersConfig {
+                on_finish: Some(hook),
+                ..fast()
+            },
+        );
+        let job = h
+            .queue
+            .enqueue(NewJob::new("stuck", json!(null)))
+            .await
+            .unwrap();
+        h.until(job.id, JobState::Running).await;
+        // Another worker took the job over.
+        sqlx::query("UPDATE jobs SET claim_id = 'taken' WHERE id = $1")
+            .bind(job.id.to_string())
+            .execute(h.queue.db().pool())
+            .await
+            .unwrap();
+        let report = tokio::time::timeout(
+            Duration::from_secs(20),
+            workers.shutdown(Duration::from_secs(600)),
+        )
+        .await
+        .expect("the lost job is stopped without waiting out the grace");
+        assert_eq!(report.released, 0);
+        assert_eq!(*seen.lock().unwrap(), vec![RunResult::Lost]);
+        let job = h.queue.get(job.id).await.unwrap();
+        assert_eq!(job.state, JobState::Running, "left to its new worker");
     }
 }

@@ -38,7 +38,7 @@ pub(crate) use blobs::hex;
 pub use blobs::{BlobKey, BlobStore, BlobWriter, LocalBlobs, PutBlob};
 pub(crate) use db::db_err;
 pub use db::{Backend, Db, DbOptions, SQLITE_FILE};
-pub(crate) use refs::{BLOB_USERS_SQL, delete_blob_if_unused};
+pub(crate) use refs::{BLOB_USERS_SQL, delete_blob_if_unused, lock_blob};
 
 /// A boxed, sendable future of a [`crate::Result`], the return type of the storage traits
 /// (which are used as trait objects).

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::cache::CacheKey;
 use crate::api::{CachedImage, ImageFormat};
-use crate::store::{BlobKey, BlobStore, Db, db_err, now_ms};
+use crate::store::{BlobKey, BlobStore, Db, db_err, lock_blob, now_ms};
 use crate::{Error, Result};
 
 /// How stale `last_used_at` may get before a hit writes it again (a write per hit would
@@ -157,9 +157,12 @@ impl RenderedStore {
         if size > self.max_bytes {
             return Ok(());
         }
-        let put = self.blobs.put(&image.bytes).await?;
         let warnings = serde_json::to_string(&image.warnings)
             .map_err(|e| Error::internal(format!("encoding warnings failed: {e}")))?;
+        // Held across the blob and its row, so that a prune deleting the same bytes
+        // cannot delete the blob under the new row (see `crate::store`'s blob locks).
+        let lock = lock_blob(BlobKey::of(&image.bytes).as_str()).await;
+        let put = self.blobs.put(&image.bytes).await?;
         let now = now_ms();
         sqlx::query(
             "INSERT INTO rendered (cache_key, blob_key, content_type, width, height, \
@@ -182,6 +185,8 @@ impl RenderedStore {
         .execute(self.db.pool())
         .await
         .map_err(db_err("storing a rendered thumbnail"))?;
+        // Released before a prune takes other blobs' locks: never two at once.
+        drop(lock);
         let over = {
             let mut total = self.lock_total();
             match total.as_mut() {
@@ -409,6 +414,48 @@ mod tests {
             let none = RenderedStore::new(test.db.clone(), blobs.clone()).with_max_bytes(0);
             none.put(&key(8), &image(8, 1)).await.unwrap();
             assert_eq!(none.get(&key(8)).await.unwrap(), None);
+        }
+    }
+
+    /// A prune deleting a row while another put stores the same bytes under another key
+    /// never leaves the new row without its blob (the blob lock of `crate::store`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_prune_racing_a_put_of_the_same_bytes_keeps_the_new_rows_blob() {
+        for test in test_dbs().await {
+            let dir = tempfile::tempdir().unwrap();
+            let blobs = Arc::new(LocalBlobs::in_data_dir(dir.path()));
+            let store = RenderedStore::new(test.db.clone(), blobs.clone());
+            let shared = image(9, 256);
+            let blob = BlobKey::of(&shared.bytes);
+            for round in 0..200 {
+                let (old, new) = (key(2 * round), key(2 * round + 1));
+                store.put(&old, &shared).await.unwrap();
+                let pruner = {
+                    let store = store.clone();
+                    let (old, blob) = (old.hex(), blob.as_str().to_owned());
+                    tokio::spawn(async move { store.delete_row(&old, &blob).await })
+                };
+                let writer = {
+                    let (store, shared) = (store.clone(), shared.clone());
+                    tokio::spawn(async move { store.put(&new, &shared).await })
+                };
+                pruner.await.unwrap().unwrap();
+                writer.await.unwrap().unwrap();
+                assert!(
+                    blobs.exists(&blob).await.unwrap(),
+                    "round {round}: the new row's blob was deleted"
+                );
+                assert_eq!(
+                    store.get(&key(2 * round + 1)).await.unwrap().as_ref(),
+                    Some(&shared),
+                    "round {round}"
+                );
+                store
+                    .delete_row(&key(2 * round + 1).hex(), blob.as_str())
+                    .await
+                    .unwrap();
+                assert!(!blobs.exists(&blob).await.unwrap(), "round {round}: unused");
+            }
         }
     }
 }
