@@ -51,7 +51,12 @@ impl Server {
 
     /// A server whose configuration `change` adjusts first.
     async fn start_with(change: impl FnOnce(&mut Config)) -> Server {
-        let data = tempfile::tempdir().unwrap();
+        Server::start_in(tempfile::tempdir().unwrap(), change).await
+    }
+
+    /// A server on an existing data directory (to restart on the same data), its
+    /// configuration adjusted by `change` first.
+    async fn start_in(data: tempfile::TempDir, change: impl FnOnce(&mut Config)) -> Server {
         let mut config = Config {
             data_dir: data.path().to_owned(),
             job_workers: 2,

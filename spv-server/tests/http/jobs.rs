@@ -3,17 +3,14 @@
 //! queued and a running job, lists by state, who sees what, spec errors, and jobs given
 //! back at shutdown that the next start finishes.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use spv::config::Config;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use super::auth::password_grant;
-use super::{ADMIN_PASSWORD, Server, header, problem};
+use super::{Server, header, problem};
 
 /// Four pages, 400 × 200 each, so that renders have something to draw.
 const DOC: &str = r##"{"format":"glyph","version":1,"title":"Jobs","pages":[
@@ -557,35 +554,15 @@ async fn openapi_lists_job_routes_with_scopes() {
     server.stop().await;
 }
 
-/// A server on an existing data directory, its settings changed by `change`.
+/// A server with one job worker and the default shutdown timeout on an existing data
+/// directory, its settings changed by `change`.
 async fn start_in(data: tempfile::TempDir, change: impl FnOnce(&mut Config)) -> Server {
-    let mut config = Config {
-        data_dir: data.path().to_owned(),
-        job_workers: 1,
-        admin_password: Some(ADMIN_PASSWORD.to_owned()),
-        ..Config::default()
-    };
-    change(&mut config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(spv_server::run(config, listener, async {
-        let _ = stopped.await;
-    }));
-    let mut server = Server {
-        base: format!("http://{addr}"),
-        token: String::new(),
-        stop: Some(stop),
-        task,
-        data,
-    };
-    let tokens: Value = password_grant(&server, "admin", ADMIN_PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    server.token = tokens["access_token"].as_str().unwrap().to_owned();
-    server
+    Server::start_in(data, |config| {
+        config.job_workers = 1;
+        config.shutdown_timeout_secs = Config::default().shutdown_timeout_secs;
+        change(config);
+    })
+    .await
 }
 
 #[tokio::test]

@@ -2,18 +2,14 @@
 //! levels (memory, rendered blobs surviving a restart), single flight, options and their
 //! errors, who may see what, and `sha256:` assets resolved from the owner's uploads.
 
-use std::net::SocketAddr;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use spv::api::ImageFormat;
 use spv::config::Config;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use super::auth::{create_key, password_grant};
 use super::documents::created;
-use super::{ADMIN_PASSWORD, Server, doc, header, png_size, problem};
+use super::{Server, doc, header, png_size, problem};
 
 const RED: [u8; 4] = [255, 0, 0, 255];
 
@@ -28,34 +24,7 @@ async fn start_in(data: tempfile::TempDir) -> Server {
 
 /// The server on an existing data directory, its settings changed by `change`.
 async fn start_configured(data: tempfile::TempDir, change: impl FnOnce(&mut Config)) -> Server {
-    let mut config = Config {
-        data_dir: data.path().to_owned(),
-        job_workers: 2,
-        shutdown_timeout_secs: 5,
-        admin_password: Some(ADMIN_PASSWORD.to_owned()),
-        ..Config::default()
-    };
-    change(&mut config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(spv_server::run(config, listener, async {
-        let _ = stopped.await;
-    }));
-    let mut server = Server {
-        base: format!("http://{addr}"),
-        token: String::new(),
-        stop: Some(stop),
-        task,
-        data,
-    };
-    let tokens: Value = password_grant(&server, "admin", ADMIN_PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    server.token = tokens["access_token"].as_str().unwrap().to_owned();
-    server
+    Server::start_in(data, change).await
 }
 
 /// Stops `server` and hands back its data directory.
