@@ -146,6 +146,32 @@ pub(crate) struct RenderArgs {
     /// failing.
     #[arg(long)]
     pub(crate) lenient: bool,
+
+    /// Which backend renders. With --verbose, each thumbnail names the backend that drew
+    /// it and its GPU time.
+    #[arg(long, value_enum, env = "SPV_RENDERER", default_value = "auto")]
+    pub(crate) renderer: RendererArg,
+}
+
+/// `--renderer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RendererArg {
+    /// A hardware GPU when there is one, else the CPU.
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// The GPU, a software one (lavapipe) too; the CPU only when there is none or it fails.
+    Gpu,
+}
+
+impl From<RendererArg> for spv::render::RendererChoice {
+    fn from(arg: RendererArg) -> Self {
+        match arg {
+            RendererArg::Auto => spv::render::RendererChoice::Auto,
+            RendererArg::Cpu => spv::render::RendererChoice::Cpu,
+            RendererArg::Gpu => spv::render::RendererChoice::Gpu,
+        }
+    }
 }
 
 /// `spv-cli validate`.

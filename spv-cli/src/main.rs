@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     output::init_tracing(cli.verbose);
     let result = match &cli.command {
-        Command::Render(args) => render::run(args),
+        Command::Render(args) => render::run(args, cli.verbose),
         Command::Validate(args) => validate::run(args),
         Command::Info(args) => info::run(args),
         Command::Export(args) => export::run(args),

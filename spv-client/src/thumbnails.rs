@@ -137,6 +137,8 @@ impl Client {
             height,
             format,
             warnings: Vec::new(),
+            backend: Default::default(),
+            gpu_time: None,
         })
     }
 

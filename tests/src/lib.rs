@@ -22,10 +22,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use resvg::usvg;
-use spv::api::ThumbnailSize;
+use spv::api::{RenderBackend, ThumbnailSize};
 use spv::glyph::svg::{SvgOptions, page_to_svg};
 use spv::glyph::{self, AssetType, Limits, Loaded, NoAssets};
-use spv::render::{RenderOptions, render_page};
+use spv::render::{RenderOptions, RendererChoice, render_page};
 
 pub mod golden;
 pub mod server;
@@ -118,17 +118,52 @@ pub struct Rgba {
 
 /// Renders page `page` of `loaded` with spv's CPU renderer, its longer side `size` pixels.
 pub fn render_spv(loaded: &Loaded, page: usize, size: u32) -> spv::Result<Rgba> {
-    let rendered = render_page(
-        loaded,
-        page,
-        ThumbnailSize::Longest { size },
-        &RenderOptions::default(),
-    )?;
-    Ok(Rgba {
+    render_with(loaded, page, size, RendererChoice::Cpu).map(|(image, _)| image)
+}
+
+/// Renders page `page` of `loaded` with the backend `renderer` chooses, its longer side
+/// `size` pixels, and says which backend drew it.
+pub fn render_with(
+    loaded: &Loaded,
+    page: usize,
+    size: u32,
+    renderer: RendererChoice,
+) -> spv::Result<(Rgba, RenderBackend)> {
+    let options = RenderOptions {
+        renderer,
+        ..RenderOptions::default()
+    };
+    let rendered = render_page(loaded, page, ThumbnailSize::Longest { size }, &options)?;
+    let image = Rgba {
         width: rendered.width,
         height: rendered.height,
         pixels: rendered.pixels,
-    })
+    };
+    Ok((image, rendered.backend))
+}
+
+/// The GPU adapter for tests that need one (`gpu` forced, so a software Vulkan adapter
+/// such as Mesa's lavapipe counts), initialised now. Without one the test is skipped
+/// (it says so on stderr), except under `CI=true`, where it fails: CI installs
+/// `mesa-vulkan-drivers`.
+pub fn gpu_or_skip(test: &str) -> Option<spv::render::gpu::AdapterSummary> {
+    match spv::render::gpu::warm_up(RendererChoice::Gpu) {
+        Some(adapter) => {
+            eprintln!(
+                "{test}: GPU adapter {} ({}, {})",
+                adapter.name, adapter.backend, adapter.driver
+            );
+            Some(adapter)
+        }
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+            "{test}: no GPU adapter, not even a software one; install Debian's \
+             mesa-vulkan-drivers (lavapipe)"
+        ),
+        None => {
+            eprintln!("{test}: skipped: no GPU adapter (install mesa-vulkan-drivers for lavapipe)");
+            None
+        }
+    }
 }
 
 /// Page `page` of `loaded` as SVG, through spv's export.

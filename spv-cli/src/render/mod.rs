@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use spv::api::{RenderThumbnail, Thumbnail};
+use spv::api::{RenderBackend, RenderThumbnail};
 use spv::glyph::{self, AssetResolver, Chain};
+use spv::render::RendererChoice;
 use spv::render::pool::RenderPool;
 use spv::thumbnails::{Thumbnails, ThumbnailsConfig};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tower::ServiceExt;
 
 use self::plan::{Pages, Plan};
 use crate::cli::RenderArgs;
@@ -30,8 +30,9 @@ use crate::inputs;
 use crate::output::{Outcome, write_output};
 
 /// Runs `spv-cli render`.
-pub(crate) fn run(args: &RenderArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &RenderArgs, verbose: bool) -> anyhow::Result<Outcome> {
     let plan = Plan::new(args)?;
+    let renderer = args.renderer.into();
     let inputs = inputs::expand(&args.docs);
     if plan.output.is_some() && inputs.files.len() > 1 {
         bail!(
@@ -43,7 +44,7 @@ pub(crate) fn run(args: &RenderArgs) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    Ok(runtime.block_on(batch(plan, inputs)))
+    Ok(runtime.block_on(batch(plan, inputs, renderer, verbose)))
 }
 
 /// Everything a document task needs.
@@ -56,9 +57,16 @@ struct Batch {
     /// Reads, parses, renders and writes in flight.
     in_flight: Semaphore,
     report: Report,
+    /// `--verbose`: a line per thumbnail naming its backend and times.
+    verbose: bool,
 }
 
-async fn batch(plan: Plan, inputs: inputs::Inputs) -> Outcome {
+async fn batch(
+    plan: Plan,
+    inputs: inputs::Inputs,
+    renderer: RendererChoice,
+    verbose: bool,
+) -> Outcome {
     let started = Instant::now();
     let documents = inputs.files.len();
     let bar = (documents > 1 && std::io::stderr().is_terminal()).then(|| {
@@ -74,6 +82,7 @@ async fn batch(plan: Plan, inputs: inputs::Inputs) -> Outcome {
         bar,
         rendered: AtomicUsize::new(0),
         failed: AtomicUsize::new(0),
+        on_gpu: AtomicUsize::new(0),
     };
     for (arg, problem) in &inputs.problems {
         report.fail(arg, problem);
@@ -93,13 +102,15 @@ async fn batch(plan: Plan, inputs: inputs::Inputs) -> Outcome {
     let pool = RenderPool::new(plan.jobs).with_queue_timeout(Duration::from_secs(3600));
     let config = ThumbnailsConfig::default()
         .with_pool(pool)
-        .with_max_size(spv::glyph::Limits::default().max_render_side);
+        .with_max_size(spv::glyph::Limits::default().max_render_side)
+        .with_renderer(renderer);
     let batch = Arc::new(Batch {
         documents: Semaphore::new(plan.jobs),
         in_flight: Semaphore::new(plan.jobs),
         thumbnails: Thumbnails::new(config),
         plan,
         report,
+        verbose,
     });
 
     let mut tasks = JoinSet::new();
@@ -133,6 +144,12 @@ async fn batch(plan: Plan, inputs: inputs::Inputs) -> Outcome {
         summary.push_str(&format!(", {failed} failed"));
     }
     eprintln!("{summary}");
+    if batch.verbose {
+        eprintln!(
+            "{}",
+            backend_summary(renderer, report.on_gpu.load(Ordering::Relaxed), rendered)
+        );
+    }
     Outcome::from_failed(failed > 0)
 }
 
@@ -210,7 +227,25 @@ async fn render_one(
     out: PathBuf,
 ) -> anyhow::Result<()> {
     let _slot = batch.in_flight.acquire().await?;
-    let thumb: Thumbnail = batch.thumbnails.clone().oneshot(request).await?;
+    let page = request.page;
+    let (thumb, timing) = batch.thumbnails.render_timed(request).await?;
+    if timing.backend == RenderBackend::Gpu {
+        batch.report.on_gpu.fetch_add(1, Ordering::Relaxed);
+    }
+    if batch.verbose {
+        let gpu = timing
+            .gpu
+            .map(|t| format!(", GPU batch {:.1} ms", t.as_secs_f64() * 1e3))
+            .unwrap_or_default();
+        let line = format!(
+            "page {page}: {}×{} rendered on the {} in {:.1} ms{gpu}",
+            thumb.width,
+            thumb.height,
+            timing.backend.as_str().to_uppercase(),
+            timing.render.as_secs_f64() * 1e3,
+        );
+        batch.report.note(&doc.display(), line);
+    }
     for warning in &thumb.warnings {
         batch
             .report
@@ -243,6 +278,28 @@ struct Report {
     bar: Option<ProgressBar>,
     rendered: AtomicUsize,
     failed: AtomicUsize,
+    /// Thumbnails the GPU drew.
+    on_gpu: AtomicUsize,
+}
+
+/// `--verbose`'s last line: which backends drew the batch, and the GPU adapter.
+fn backend_summary(renderer: RendererChoice, on_gpu: usize, rendered: usize) -> String {
+    let on_cpu = rendered.saturating_sub(on_gpu);
+    let mut line = format!("renderer {renderer}: {on_gpu} on the GPU, {on_cpu} on the CPU");
+    #[cfg(feature = "gpu")]
+    match spv::render::gpu::adapter() {
+        Some(adapter) => line.push_str(&format!(
+            "; GPU: {} ({}{})",
+            adapter.name,
+            adapter.backend,
+            if adapter.software { ", software" } else { "" }
+        )),
+        None if renderer != RendererChoice::Cpu => line.push_str("; no usable GPU adapter"),
+        None => {}
+    }
+    #[cfg(not(feature = "gpu"))]
+    line.push_str("; built without the gpu feature");
+    line
 }
 
 impl Report {

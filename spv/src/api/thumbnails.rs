@@ -183,6 +183,12 @@ pub struct Thumbnail {
     /// Warnings of a lenient render (placeholders painted, fonts substituted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The backend that drew the pixels (not sent over HTTP; a remote client sees `Cpu`).
+    #[serde(skip)]
+    pub backend: RenderBackend,
+    /// For a GPU render, the wall time of its GPU batch (see [`RenderTiming::gpu`]).
+    #[serde(skip)]
+    pub gpu_time: Option<std::time::Duration>,
 }
 
 impl Thumbnail {
@@ -193,13 +199,44 @@ impl Thumbnail {
 }
 
 /// How long one render took: the wait for a render-pool slot, then the work in it
-/// (parsing, rendering, encoding).
+/// (parsing, rendering, encoding), and which backend drew the pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RenderTiming {
     /// Time spent waiting for a free slot of the render pool.
     pub queue_wait: std::time::Duration,
     /// Time spent working in the pool.
     pub render: std::time::Duration,
+    /// The backend that drew the pixels.
+    pub backend: RenderBackend,
+    /// For a GPU render: the wall time of the GPU batch it rode in, from submission to
+    /// the pixels back in memory (shared by every thumbnail of that batch).
+    pub gpu: Option<std::time::Duration>,
+}
+
+/// Which backend drew a thumbnail's pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RenderBackend {
+    /// The CPU renderer (vello_cpu), also the fallback whenever the GPU cannot render.
+    #[default]
+    Cpu,
+    /// The GPU renderer (vello on wgpu).
+    Gpu,
+}
+
+impl RenderBackend {
+    /// `"cpu"` or `"gpu"`, as in metrics labels and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RenderBackend::Cpu => "cpu",
+            RenderBackend::Gpu => "gpu",
+        }
+    }
+}
+
+impl std::fmt::Display for RenderBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(feature = "api")]

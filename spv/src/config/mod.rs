@@ -22,6 +22,7 @@
 //! | `SPV_THUMBNAIL_CACHE_BYTES` | `thumbnail_cache_bytes` | 256 MiB (0: no in-process thumbnail cache) |
 //! | `SPV_THUMBNAIL_STORE_BYTES` | `thumbnail_store_bytes` | 1 GiB (0: no stored thumbnails; least recently used pruned past it) |
 //! | `SPV_JOB_WORKERS` | `job_workers` | the number of cores |
+//! | `SPV_RENDERER` | `renderer` | `auto` (a hardware GPU when there is one, else the CPU; or `cpu`, `gpu`) |
 //! | `SPV_JOB_LEASE_SECS` | `job_lease_secs` | 30 (how long a worker holds a job without renewing; 1 to 86400) |
 //! | `SPV_JOB_OUTPUT_TTL_SECS` | `job_output_ttl_secs` | 604800 (7 days: finished jobs and their outputs kept) |
 //! | `SPV_PRUNE_INTERVAL_SECS` | `prune_interval_secs` | 3600 (0: never prune) |
@@ -106,6 +107,8 @@ pub struct Config {
     pub thumbnail_store_bytes: u64,
     /// Render and job workers (`SPV_JOB_WORKERS`).
     pub job_workers: usize,
+    /// Which backend renders (`SPV_RENDERER`: `auto`, `cpu` or `gpu`).
+    pub renderer: crate::render::RendererChoice,
     /// How long a job worker holds a job without renewing its lease, in seconds
     /// (`SPV_JOB_LEASE_SECS`, 1 to [`MAX_WAIT_SECS`]); a job whose worker died runs
     /// again after it.
@@ -157,6 +160,7 @@ impl Default for Config {
             thumbnail_cache_bytes: 256 * 1024 * 1024,
             thumbnail_store_bytes: 1024 * 1024 * 1024,
             job_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            renderer: crate::render::RendererChoice::Auto,
             job_lease_secs: 30,
             job_output_ttl_secs: 7 * 24 * 3600,
             prune_interval_secs: 3600,
@@ -193,6 +197,7 @@ impl fmt::Debug for Config {
             .field("thumbnail_cache_bytes", &self.thumbnail_cache_bytes)
             .field("thumbnail_store_bytes", &self.thumbnail_store_bytes)
             .field("job_workers", &self.job_workers)
+            .field("renderer", &self.renderer)
             .field("job_lease_secs", &self.job_lease_secs)
             .field("job_output_ttl_secs", &self.job_output_ttl_secs)
             .field("prune_interval_secs", &self.prune_interval_secs)
@@ -309,6 +314,11 @@ impl Config {
             }
             "SPV_JOB_WORKERS" => {
                 self.job_workers = parse(name, value, "a number of workers from 1")?
+            }
+            "SPV_RENDERER" => {
+                self.renderer = value
+                    .parse()
+                    .map_err(|_| bad(name, value, "auto, cpu or gpu"))?
             }
             "SPV_JOB_LEASE_SECS" => {
                 self.job_lease_secs = parse(name, value, "a number of seconds from 1")?

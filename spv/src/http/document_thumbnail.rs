@@ -211,6 +211,6 @@ fn record(state: &AppState, answer: &DocumentThumbnail) {
         metrics.observe_cache("blob", hit);
     }
     if let Some(timing) = answer.rendered {
-        metrics.observe_render_timing("cpu", timing.queue_wait, timing.render);
+        metrics.observe_render_timing(&timing);
     }
 }

@@ -19,6 +19,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::state::AppState;
+use crate::api::RenderTiming;
 use crate::jobs::{FinishHook, JobFinished};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -78,6 +79,7 @@ struct Inner {
     requests: Family<RequestLabels, Histogram>,
     in_flight: Gauge,
     render: Family<BackendLabels, Histogram>,
+    gpu_batch: Histogram,
     queue_wait: Histogram,
     thumbnail_cache: Family<CacheLabels, Counter>,
     bytes_served: Counter,
@@ -123,6 +125,14 @@ impl Metrics {
             "Thumbnail render time (parse, render, encode; not the render-pool wait) by backend",
             render.clone(),
         );
+        let gpu_batch = latency_histogram();
+        registry.register(
+            "spv_gpu_batch_seconds",
+            "For each GPU render: the wall time of the GPU batch it rode in (submission to pixels read back)",
+            gpu_batch.clone(),
+        );
+        #[cfg(feature = "gpu")]
+        registry.register_collector(Box::new(GpuCollector));
         let queue_wait = latency_histogram();
         registry.register(
             "spv_render_queue_wait_seconds",
@@ -161,6 +171,7 @@ impl Metrics {
                 requests,
                 in_flight,
                 render,
+                gpu_batch,
                 queue_wait,
                 thumbnail_cache,
                 bytes_served,
@@ -178,15 +189,31 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Records one render: its wait for a render-pool slot and its work on `backend`.
-    pub fn observe_render_timing(
-        &self,
-        backend: &'static str,
-        queue_wait: Duration,
-        work: Duration,
-    ) {
-        self.inner.queue_wait.observe(queue_wait.as_secs_f64());
-        self.observe_render(backend, work);
+    /// Records one render: its wait for a render-pool slot, its work by backend and, for
+    /// a GPU render, its batch's GPU time.
+    ///
+    /// ```
+    /// use spv::api::{RenderBackend, RenderTiming};
+    /// use std::time::Duration;
+    /// let metrics = spv::http::Metrics::new();
+    /// metrics.observe_render_timing(&RenderTiming {
+    ///     queue_wait: Duration::from_millis(1),
+    ///     render: Duration::from_millis(4),
+    ///     backend: RenderBackend::Gpu,
+    ///     gpu: Some(Duration::from_millis(2)),
+    /// });
+    /// let text = metrics.encode();
+    /// assert!(text.contains("spv_render_duration_seconds_count{backend=\"gpu\"} 1"), "{text}");
+    /// assert!(text.contains("spv_gpu_batch_seconds_count 1"), "{text}");
+    /// ```
+    pub fn observe_render_timing(&self, timing: &RenderTiming) {
+        self.inner
+            .queue_wait
+            .observe(timing.queue_wait.as_secs_f64());
+        self.observe_render(timing.backend.as_str(), timing.render);
+        if let Some(gpu) = timing.gpu {
+            self.inner.gpu_batch.observe(gpu.as_secs_f64());
+        }
     }
 
     /// Counts one thumbnail cache lookup at `level` (`memory` or `blob`).
@@ -311,4 +338,92 @@ pub(crate) async fn serve_metrics(State(state): State<AppState>) -> Response {
         state.metrics.encode(),
     )
         .into_response()
+}
+
+/// The GPU backend's counters ([`crate::render::gpu::stats`]), read at each scrape.
+#[cfg(feature = "gpu")]
+#[derive(Debug)]
+struct GpuCollector;
+
+#[cfg(feature = "gpu")]
+impl prometheus_client::collector::Collector for GpuCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::counter::ConstCounter;
+        use prometheus_client::metrics::gauge::ConstGauge;
+
+        #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+        struct Reason {
+            reason: &'static str,
+        }
+        #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+        struct Adapter {
+            name: String,
+            backend: String,
+            software: bool,
+        }
+
+        let stats = crate::render::gpu::stats();
+        let counters = [
+            ("spv_gpu_renders", "Renders drawn by the GPU", stats.renders),
+            (
+                "spv_gpu_batches",
+                "GPU batches submitted (one vello render and one readback each)",
+                stats.batches,
+            ),
+            (
+                "spv_gpu_device_inits",
+                "GPU devices initialised",
+                stats.device_inits,
+            ),
+            (
+                "spv_gpu_device_losses",
+                "GPU devices given up after a failure (re-initialised later)",
+                stats.device_losses,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        let fallbacks = [
+            ("failed", stats.fallbacks_failed),
+            ("too_large", stats.fallbacks_too_large),
+            ("unavailable", stats.fallbacks_unavailable),
+        ];
+        let mut family = encoder.encode_descriptor(
+            "spv_gpu_fallbacks",
+            "Renders that asked for the GPU and were drawn by the CPU, by reason (failed: device \
+             lost, out of memory or a GPU error; too_large: past the GPU's buffers or texture \
+             limit; unavailable: SPV_RENDERER=gpu without a usable adapter)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (reason, value) in fallbacks {
+            ConstCounter::new(value).encode(family.encode_family(&Reason { reason })?)?;
+        }
+        if let Some(adapter) = crate::render::gpu::adapter() {
+            let mut info = encoder.encode_descriptor(
+                "spv_gpu_adapter",
+                "The GPU adapter renders go to (1 while it is healthy)",
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            let labels = Adapter {
+                name: adapter.name,
+                backend: adapter.backend,
+                software: adapter.software,
+            };
+            ConstGauge::new(1i64).encode(info.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
 }

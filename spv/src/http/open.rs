@@ -100,6 +100,13 @@ impl AppState {
 
         let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobs::in_data_dir(&config.data_dir));
         let state = AppState::new(config);
+        #[cfg(feature = "gpu")]
+        if config.renderer != crate::render::RendererChoice::Cpu {
+            // Find the adapter and compile vello's shaders before the first render asks
+            // (logged: which adapter, or why the CPU renders).
+            let choice = config.renderer;
+            tokio::task::spawn_blocking(move || crate::render::gpu::warm_up(choice));
+        }
         let pool = state.thumbnails.pool().clone();
         let assets = Assets::with_db(
             db.clone(),

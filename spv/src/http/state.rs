@@ -119,7 +119,8 @@ impl AppState {
         let thumbnails = Thumbnails::new(
             ThumbnailsConfig::default()
                 .with_max_size(config.max_thumbnail_size)
-                .with_pool(RenderPool::new(config.job_workers)),
+                .with_pool(RenderPool::new(config.job_workers))
+                .with_renderer(config.renderer),
         );
         AppState::with_thumbnails(config, thumbnails)
     }

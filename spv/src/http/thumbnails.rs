@@ -15,7 +15,7 @@ use super::conditional::{etag_matches, strong_etag};
 use super::json::finish_json;
 use super::problem::ApiError;
 use super::state::AppState;
-use crate::api::{ImageFormat, RenderThumbnail, Scope, ThumbnailSize};
+use crate::api::{ImageFormat, RenderThumbnail, RenderTiming, Scope, ThumbnailSize};
 use crate::glyph::ImageFit;
 use crate::render::RENDERER_VERSION;
 use crate::thumbnails::{check_size, prepare};
@@ -141,11 +141,11 @@ pub(crate) async fn create_thumbnail(
         .lenient(body.lenient)
         .assets(prepared.resolver.clone());
     let (thumbnail, timing) = state.thumbnails.render_timed(request).await?;
-    state.metrics.observe_render_timing(
-        "cpu",
-        prepared.timing.queue_wait + timing.queue_wait,
-        prepared.timing.render + timing.render,
-    );
+    state.metrics.observe_render_timing(&RenderTiming {
+        queue_wait: prepared.timing.queue_wait + timing.queue_wait,
+        render: prepared.timing.render + timing.render,
+        ..timing
+    });
     if prepared.resolver.missed() {
         // A placeholder for an asset the caller may upload later: this image must not
         // be revalidated by an ETag that would still match then.

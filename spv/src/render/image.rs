@@ -37,6 +37,10 @@ pub struct DecodedImage {
     pixmap: Arc<Pixmap>,
     /// Halved copies, made on demand: `halves[0]` is half size, `halves[1]` a quarter, …
     halves: Mutex<Vec<Arc<DecodedImage>>>,
+    /// The unpremultiplied copy the GPU backend uploads (vello takes straight alpha),
+    /// made on first use; one blob per image, so vello's atlas keeps it between draws.
+    #[cfg(feature = "gpu")]
+    gpu: std::sync::OnceLock<vello::peniko::ImageData>,
 }
 
 impl DecodedImage {
@@ -44,6 +48,8 @@ impl DecodedImage {
         DecodedImage {
             pixmap: Arc::new(pixmap),
             halves: Mutex::new(Vec::new()),
+            #[cfg(feature = "gpu")]
+            gpu: std::sync::OnceLock::new(),
         }
     }
 
@@ -60,6 +66,33 @@ impl DecodedImage {
     /// The pixels, premultiplied RGBA8, row by row.
     pub fn premultiplied_rgba8(&self) -> &[u8] {
         self.pixmap.data_as_u8_slice()
+    }
+
+    /// The pixels as the GPU backend draws them: straight (unpremultiplied) RGBA8.
+    #[cfg(feature = "gpu")]
+    pub(crate) fn gpu_image(&self) -> vello::peniko::ImageData {
+        use vello::peniko::{Blob, ImageAlphaType, ImageData, ImageFormat};
+        self.gpu
+            .get_or_init(|| {
+                let mut data = self.premultiplied_rgba8().to_vec();
+                for px in data.chunks_exact_mut(4) {
+                    let a = u32::from(px[3]);
+                    if a != 0 && a != 255 {
+                        for c in &mut px[..3] {
+                            // Round to nearest; premultiplied channels never exceed alpha.
+                            *c = ((u32::from(*c) * 255 + a / 2) / a).min(255) as u8;
+                        }
+                    }
+                }
+                ImageData {
+                    data: Blob::new(Arc::new(data)),
+                    format: ImageFormat::Rgba8,
+                    alpha_type: ImageAlphaType::Alpha,
+                    width: self.width(),
+                    height: self.height(),
+                }
+            })
+            .clone()
     }
 
     /// Whether some pixel may be less than opaque.

@@ -37,6 +37,8 @@ pub mod cpu;
 pub mod encode;
 pub mod fonts;
 pub mod geometry;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod image;
 pub mod paint;
 pub mod pool;
@@ -46,7 +48,7 @@ pub mod text;
 
 use std::time::{Duration, Instant};
 
-use crate::api::{ImageFormat, Thumbnail, ThumbnailSize};
+use crate::api::{ImageFormat, RenderBackend, Thumbnail, ThumbnailSize};
 use crate::glyph::{AssetResolver, AssetSource, Bytes, Limits, Loaded, NoAssets, Package};
 use crate::{Error, ErrorKind, Result};
 
@@ -70,6 +72,71 @@ pub struct RenderOptions<'a> {
     /// Where `sha256:` and relative asset sources are found, after the document's own
     /// package.
     pub resolver: &'a dyn AssetResolver,
+    /// Which backend draws the pixels.
+    pub renderer: RendererChoice,
+}
+
+/// Which backend renders: chosen at run time (`SPV_RENDERER`, `spv-cli render
+/// --renderer`).
+///
+/// Without the `gpu` feature every choice renders on the CPU. With it, a GPU render that
+/// fails (device lost, out of memory, a scene too complex for the GPU's buffers) is drawn
+/// again on the CPU, logged and counted ([`gpu::stats`]); no render fails because of the
+/// GPU.
+///
+/// ```
+/// use spv::render::RendererChoice;
+/// assert_eq!("gpu".parse::<RendererChoice>().unwrap(), RendererChoice::Gpu);
+/// assert_eq!(RendererChoice::Auto.to_string(), "auto");
+/// let err = "vulkan".parse::<RendererChoice>().unwrap_err();
+/// assert_eq!(err.to_string(), "unknown renderer \"vulkan\": expected auto, cpu or gpu");
+/// ```
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RendererChoice {
+    /// A hardware GPU when there is one, else the CPU. A software adapter (such as Mesa's
+    /// lavapipe) is never chosen by `Auto`: it is slower than the CPU backend.
+    #[default]
+    Auto,
+    /// Always the CPU.
+    Cpu,
+    /// The GPU, a software adapter too when there is no hardware one; the CPU only when
+    /// there is no adapter at all or the GPU fails.
+    Gpu,
+}
+
+impl RendererChoice {
+    /// `"auto"`, `"cpu"` or `"gpu"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RendererChoice::Auto => "auto",
+            RendererChoice::Cpu => "cpu",
+            RendererChoice::Gpu => "gpu",
+        }
+    }
+}
+
+impl std::fmt::Display for RendererChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RendererChoice {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(RendererChoice::Auto),
+            "cpu" => Ok(RendererChoice::Cpu),
+            "gpu" => Ok(RendererChoice::Gpu),
+            _ => Err(Error::invalid_request(format!(
+                "unknown renderer {s:?}: expected auto, cpu or gpu"
+            ))),
+        }
+    }
 }
 
 impl std::fmt::Debug for RenderOptions<'_> {
@@ -90,6 +157,7 @@ impl Default for RenderOptions<'_> {
             limits: &DEFAULT_LIMITS,
             lenient: false,
             resolver: &NoAssets,
+            renderer: RendererChoice::Auto,
         }
     }
 }
@@ -106,6 +174,10 @@ pub struct RenderedPage {
     /// What this render substituted: placeholders for missing assets, `sans` for unknown
     /// fonts. (The document's own findings stay in [`Loaded::warnings`].)
     pub warnings: Vec<String>,
+    /// The backend that drew the pixels.
+    pub backend: RenderBackend,
+    /// For a GPU render, the wall time of the GPU batch it rode in.
+    pub gpu_time: Option<Duration>,
 }
 
 impl RenderedPage {
@@ -159,13 +231,31 @@ pub fn render_page(
         .deadline(deadline)
         .fonts(fonts);
     let scene = Scene::build(document, page, &placement, &mut resources)?;
-    let pixels = cpu::render(&scene, &deadline)?;
+    let (pixels, backend, gpu_time) = draw(&scene, options.renderer, &deadline)?;
     Ok(RenderedPage {
         width: placement.width,
         height: placement.height,
         pixels,
         warnings: resources.take_warnings(),
+        backend,
+        gpu_time,
     })
+}
+
+/// Draws `scene` with the backend `choice` names: the GPU when it is chosen and can,
+/// else (and after any GPU failure) the CPU.
+fn draw(
+    scene: &Scene<'_>,
+    choice: RendererChoice,
+    deadline: &Deadline,
+) -> Result<(Vec<u8>, RenderBackend, Option<Duration>)> {
+    #[cfg(feature = "gpu")]
+    if let Some(drawn) = gpu::try_render(scene, choice, deadline) {
+        return Ok((drawn.pixels, RenderBackend::Gpu, Some(drawn.gpu_time)));
+    }
+    #[cfg(not(feature = "gpu"))]
+    let _ = choice;
+    Ok((cpu::render(scene, deadline)?, RenderBackend::Cpu, None))
 }
 
 /// Renders page `page` of `loaded` at `size` and encodes it as `format`.
@@ -186,6 +276,8 @@ pub fn render_thumbnail(
         height: rendered.height,
         format,
         warnings: rendered.warnings,
+        backend: rendered.backend,
+        gpu_time: rendered.gpu_time,
     })
 }
 

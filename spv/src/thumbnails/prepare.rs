@@ -41,7 +41,14 @@ pub(crate) async fn prepare(
             let started = Instant::now();
             let loaded = glyph::load(&bytes, &limits)?;
             let render = started.elapsed();
-            Ok((loaded, RenderTiming { queue_wait, render }))
+            Ok((
+                loaded,
+                RenderTiming {
+                    queue_wait,
+                    render,
+                    ..RenderTiming::default()
+                },
+            ))
         })
         .await?;
     let found: Arc<dyn AssetResolver> = match assets {

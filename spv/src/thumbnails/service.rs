@@ -12,7 +12,7 @@ use super::types::ThumbnailsConfig;
 use crate::api::{DocumentInput, RenderThumbnail, RenderTiming, Thumbnail, ThumbnailSize};
 use crate::glyph::{self, AssetResolver, Chain, Limits, Loaded};
 use crate::render::pool::RenderPool;
-use crate::render::{self, RenderOptions};
+use crate::render::{self, RenderOptions, RendererChoice};
 use crate::{Error, Result};
 
 /// Renders thumbnails of `.glyph` documents in-process.
@@ -48,6 +48,7 @@ struct Inner {
     max_size: u32,
     pool: RenderPool,
     assets: Option<Arc<dyn AssetResolver>>,
+    renderer: RendererChoice,
 }
 
 impl Default for Thumbnails {
@@ -64,6 +65,7 @@ impl Thumbnails {
             max_size,
             pool,
             assets,
+            renderer,
         } = config;
         Thumbnails {
             inner: Arc::new(Inner {
@@ -71,6 +73,7 @@ impl Thumbnails {
                 max_size,
                 pool,
                 assets,
+                renderer,
             }),
         }
     }
@@ -126,12 +129,20 @@ impl Thumbnails {
                     let started = Instant::now();
                     let thumbnail = job_span.in_scope(|| render_job(&job_inner, request))?;
                     let render = started.elapsed();
-                    Ok((thumbnail, RenderTiming { queue_wait, render }))
+                    let timing = RenderTiming {
+                        queue_wait,
+                        render,
+                        backend: thumbnail.backend,
+                        gpu: thumbnail.gpu_time,
+                    };
+                    Ok((thumbnail, timing))
                 })
                 .await?;
             tracing::debug!(
                 queue_wait_ms = timing.queue_wait.as_secs_f64() * 1e3,
                 elapsed_ms = timing.render.as_secs_f64() * 1e3,
+                backend = timing.backend.as_str(),
+                gpu_ms = timing.gpu.map(|d| d.as_secs_f64() * 1e3),
                 width = thumbnail.width,
                 height = thumbnail.height,
                 bytes = thumbnail.bytes.len(),
@@ -207,6 +218,7 @@ fn render_job(inner: &Inner, request: RenderThumbnail) -> Result<Thumbnail> {
         limits: &inner.limits,
         lenient: request.lenient,
         resolver: &resolver,
+        renderer: inner.renderer,
     };
     render::render_thumbnail(loaded, request.page, request.size, request.format, &options)
 }

@@ -352,6 +352,7 @@ impl DocumentThumbnails {
             timing: RenderTiming {
                 queue_wait: prepared.timing.queue_wait + timing.queue_wait,
                 render: prepared.timing.render + timing.render,
+                ..timing
             },
         })
     }

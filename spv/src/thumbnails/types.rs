@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::glyph::{AssetResolver, Limits};
+use crate::render::RendererChoice;
 use crate::render::pool::RenderPool;
 
 /// The largest thumbnail side [`ThumbnailsConfig::default`] allows, in pixels.
@@ -30,6 +31,9 @@ pub struct ThumbnailsConfig {
     /// Where `sha256:` and relative asset sources are found when neither the document's
     /// package nor the request's own resolver has them.
     pub assets: Option<Arc<dyn AssetResolver>>,
+    /// Which backend renders: `Auto` (default: a hardware GPU when the `gpu` feature
+    /// finds one, else the CPU), `Cpu` or `Gpu`.
+    pub renderer: RendererChoice,
 }
 
 impl Default for ThumbnailsConfig {
@@ -39,6 +43,7 @@ impl Default for ThumbnailsConfig {
             max_size: DEFAULT_MAX_SIZE,
             pool: RenderPool::default(),
             assets: None,
+            renderer: RendererChoice::Auto,
         }
     }
 }
@@ -47,6 +52,12 @@ impl ThumbnailsConfig {
     /// Sets the limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Sets the backend choice (see [`RendererChoice`]).
+    pub fn with_renderer(mut self, renderer: RendererChoice) -> Self {
+        self.renderer = renderer;
         self
     }
 
