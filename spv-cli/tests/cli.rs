@@ -534,3 +534,78 @@ async fn keys_create_list_and_revoke_in_the_servers_database() {
         .expect_code(2)
         .expect_stderr_contains("\"not-a-uuid\" is not a key id");
 }
+
+#[test]
+fn renderer_cpu_and_verbose_name_the_backend() {
+    let dir = Dir::new();
+    dir.write("wide.glyph", WIDE);
+    let run = dir.run(&[
+        "render",
+        "wide.glyph",
+        "--size",
+        "100",
+        "-o",
+        "cpu.png",
+        "--renderer",
+        "cpu",
+        "--verbose",
+    ]);
+    run.expect_code(0)
+        .expect_stderr_contains("page 0: 100×50 rendered on the CPU in ")
+        .expect_stderr_contains("renderer cpu: 0 on the GPU, 1 on the CPU");
+    dir.run(&[
+        "render",
+        "wide.glyph",
+        "--size",
+        "100",
+        "--renderer",
+        "vulkan",
+    ])
+    .expect_code(2)
+    .expect_stderr_contains("possible values: auto, cpu, gpu");
+}
+
+/// `--renderer gpu` on the machine's adapter (lavapipe in CI): the GPU draws, says how
+/// long it took, and the pixels are those of the CPU render where the page is flat.
+#[test]
+fn renderer_gpu_renders_on_the_gpu_with_its_time() {
+    let dir = Dir::new();
+    dir.write("wide.glyph", WIDE);
+    let run = dir.run(&[
+        "render",
+        "wide.glyph",
+        "--size",
+        "100",
+        "-o",
+        "gpu.png",
+        "--renderer",
+        "gpu",
+        "--verbose",
+    ]);
+    run.expect_code(0);
+    if run.stderr().contains("no usable GPU adapter") {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI installs lavapipe: {}",
+            run.stderr()
+        );
+        eprintln!("skipped: no GPU adapter (install mesa-vulkan-drivers for lavapipe)");
+        return;
+    }
+    run.expect_stderr_contains("page 0: 100×50 rendered on the GPU in ")
+        .expect_stderr_contains(", GPU batch ")
+        .expect_stderr_contains("renderer gpu: 1 on the GPU, 0 on the CPU; GPU: ");
+    let img = decode(&dir.path("gpu.png"), ImageFormat::Png);
+    assert_eq!(img.dimensions(), (100, 50));
+    assert_eq!(
+        img.get_pixel(90, 45).0,
+        [0x20, 0x50, 0xf0, 255],
+        "the background"
+    );
+    assert_eq!(
+        img.get_pixel(10, 5).0,
+        [255, 0, 0, 255],
+        "the red rectangle"
+    );
+}

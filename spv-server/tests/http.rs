@@ -12,6 +12,9 @@ mod documents;
 mod documents_access;
 #[path = "http/gallery.rs"]
 mod gallery;
+#[cfg(feature = "gpu")]
+#[path = "http/gpu.rs"]
+mod gpu;
 #[path = "http/jobs.rs"]
 mod jobs;
 #[path = "http/route_auth.rs"]

@@ -190,9 +190,9 @@ fn count_nodes(loaded: &Loaded) -> usize {
 }
 
 /// The 300-node reference document: one 1200 × 800 page of 20 cards, each a group of
-/// 14 nodes (a rounded card with a gradient, a shadow with opacity, an icon path, an
-/// ellipse with a stroke, dashed and plain lines, a title and a caption of text, a
-/// blend-mode accent, bars of a chart), plus a background and a header.
+/// 15 nodes (a rounded card with a gradient, a shadow with opacity, an icon path, an
+/// ellipse with a stroke, dashed and plain lines, a title, a caption and a figure of
+/// text, a blend-mode accent, four bars of a chart), plus a background and a header.
 fn reference_document() -> Loaded {
     let mut cards = Vec::new();
     for i in 0..20 {
@@ -219,6 +219,7 @@ fn reference_document() -> Loaded {
   {{"type":"ellipse","cx":190,"cy":24,"rx":10,"ry":10,"fill":"{h1}","stroke":{{"paint":"#ffffff","width":2}}}},
   {{"type":"text","x":50,"y":34,"text":"Card {i}","size":18,"weight":700,"fill":"#0f172a"}},
   {{"type":"text","x":16,"y":64,"text":"Revenue by quarter","size":12,"fill":"#475569"}},
+  {{"type":"text","x":120,"y":64,"text":"${v}k","size":14,"weight":700,"fill":"{h0}"}},
   {{"type":"path","d":"M16 140 L200 140","stroke":{{"paint":"#94a3b8","width":1,"dash":[4,3]}}}},
   {{"type":"ellipse","cx":60,"cy":110,"rx":30,"ry":22,"fill":"{h2}","opacity":0.8,"blend":"multiply"}},
   {bars},
@@ -227,6 +228,7 @@ fn reference_document() -> Loaded {
             h0 = hue(0),
             h1 = hue(1),
             h2 = hue(2),
+            v = 120 + i * 17,
             bars = bars.join(",\n  "),
         ));
     }

@@ -123,14 +123,24 @@ pub fn render_spv(loaded: &Loaded, page: usize, size: u32) -> spv::Result<Rgba> 
 
 /// Renders page `page` of `loaded` with the backend `renderer` chooses, its longer side
 /// `size` pixels, and says which backend drew it.
+///
+/// The render time limit is two minutes instead of the default 10 s: a software GPU
+/// adapter (lavapipe) takes seconds for some pages at 1024 px, and a render that waits
+/// for the GPU longer than half its limit is drawn by the CPU instead, which is not what
+/// these tests compare.
 pub fn render_with(
     loaded: &Loaded,
     page: usize,
     size: u32,
     renderer: RendererChoice,
 ) -> spv::Result<(Rgba, RenderBackend)> {
+    let limits = Limits {
+        render_timeout: std::time::Duration::from_secs(120),
+        ..Limits::default()
+    };
     let options = RenderOptions {
         renderer,
+        limits: &limits,
         ..RenderOptions::default()
     };
     let rendered = render_page(loaded, page, ThumbnailSize::Longest { size }, &options)?;

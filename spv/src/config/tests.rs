@@ -260,3 +260,24 @@ fn job_settings_default_read_and_name_themselves_when_bad() {
     let c = Config::from_toml_str("job_lease_secs = 9\nbackup_keep = 3\n").unwrap();
     assert_eq!((c.job_lease_secs, c.backup_keep), (9, 3));
 }
+
+#[test]
+fn renderer_defaults_to_auto_reads_each_choice_and_names_itself_when_bad() {
+    use crate::render::RendererChoice;
+    assert_eq!(env(&[]).unwrap().renderer, RendererChoice::Auto);
+    for (value, choice) in [
+        ("cpu", RendererChoice::Cpu),
+        ("GPU", RendererChoice::Gpu),
+        (" auto ", RendererChoice::Auto),
+    ] {
+        assert_eq!(env(&[("SPV_RENDERER", value)]).unwrap().renderer, choice);
+    }
+    let err = env(&[("SPV_RENDERER", "vulkan")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "SPV_RENDERER: \"vulkan\" is not valid; expected auto, cpu or gpu"
+    );
+    let config = Config::from_toml_str("renderer = \"gpu\"\n").unwrap();
+    assert_eq!(config.renderer, RendererChoice::Gpu);
+    assert!(Config::from_toml_str("renderer = \"fast\"\n").is_err());
+}

@@ -1,14 +1,14 @@
 //! The GPU backend (feature `gpu`): the same [`Scene`] drawn by vello on wgpu,
 //! headless, with renders batched into one target.
 //!
-//! One device and queue per process, created on first use by a dedicated thread that
-//! owns them. Render-pool threads build their scenes (text layout, image decoding,
-//! vello encoding) in parallel and hand them to that thread, which packs every scene
-//! waiting into one atlas texture (shelf packing, each scene in an isolated layer
-//! clipped to its cell), renders it with one vello submission, copies it out with one
-//! readback and splits it. While the GPU works on one batch, the next one gathers, so a
-//! loaded server pays one submission and one readback per batch instead of per
-//! thumbnail.
+//! One device and queue per process, created on first use, fed by two dedicated GPU
+//! threads. Render-pool threads build their scenes (text layout, image decoding, vello
+//! encoding) in parallel and hand them over; a GPU thread packs every scene waiting into
+//! one atlas texture (shelf packing, each scene in an isolated layer clipped to its
+//! cell), renders it with one vello submission, copies it out with one readback and
+//! splits it. While one GPU thread waits for its batch on the GPU, the other gathers and
+//! submits the next, so a loaded server pays one submission and one readback per batch
+//! instead of per thumbnail, and the GPU is not left idle between batches.
 //!
 //! Which adapter: [`RendererChoice::Auto`] takes a hardware adapter (discrete, then
 //! integrated, then virtual) and never a software one; [`RendererChoice::Gpu`] takes a
@@ -64,8 +64,12 @@ const SINGLE_BUDGET: Weight = Weight {
     lines: 3 << 19,
     tiles: 3 << 19,
 };
+/// Threads submitting batches to the one device, each with its own vello renderer,
+/// target and readback buffer: while one waits for its batch on the GPU, the other
+/// gathers and encodes the next.
+const GPU_THREADS: usize = 2;
 /// The longest a batch's readback may take before the device is taken for lost.
-const READBACK_TIMEOUT: Duration = Duration::from_secs(30);
+const READBACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The adapter the GPU backend renders with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,18 +223,18 @@ pub(crate) fn try_render(
     if worker.jobs.send(job).is_err() {
         return fail(&worker, "the GPU thread has stopped");
     }
-    let wait = deadline_left(deadline).min(READBACK_TIMEOUT.saturating_mul(2));
+    // At most half the time left, so that a stalled GPU leaves the CPU time to draw it.
+    let wait = (deadline_left(deadline) / 2).min(READBACK_TIMEOUT);
     match answer.recv_timeout(wait) {
         Ok(Ok(drawn)) => {
             RENDERS.fetch_add(1, Ordering::Relaxed);
             Some(drawn)
         }
         Ok(Err(reason)) => fail(&worker, &reason),
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            // The render's own deadline passed while it waited: the CPU path reports it.
-            FALLBACKS_FAILED.fetch_add(1, Ordering::Relaxed);
-            None
-        }
+        Err(mpsc::RecvTimeoutError::Timeout) => fail(
+            &worker,
+            "the GPU did not answer within half the render's time limit",
+        ),
         Err(mpsc::RecvTimeoutError::Disconnected) => fail(&worker, "the GPU thread has stopped"),
     }
 }
@@ -430,43 +434,50 @@ impl Worker {
                 dead.store(true, Ordering::Release);
             }));
         }
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let renderer = vello::Renderer::new(
-            &device,
-            vello::RendererOptions {
-                use_cpu: false,
-                antialiasing_support: vello::AaSupport::area_only(),
-                num_init_threads: None,
-                pipeline_cache: None,
-            },
-        )
-        .map_err(|e| StartError::Failed(format!("vello on {}: {e}", summary.name)))?;
-        if let Some(error) = pollster::block_on(scope.pop()) {
-            return Err(StartError::Failed(format!(
-                "vello's shaders on {}: {error}",
-                summary.name
-            )));
-        }
         let max_side = limits.max_texture_dimension_2d.min(ATLAS_SIDE.max(8192));
         let (jobs, incoming) = mpsc::channel();
-        let mut thread = Thread {
-            device: device.clone(),
-            queue,
-            renderer,
-            dead: dead.clone(),
-            atlas_side: ATLAS_SIDE.min(limits.max_texture_dimension_2d),
-            target: None,
-            readback: None,
-        };
-        std::thread::Builder::new()
-            .name("spv-gpu".into())
-            .spawn(move || {
-                // However the thread ends (a panic in vello or wgpu included), the worker
-                // is dead and the next render retires it.
-                let _dead = DeadOnExit(thread.dead.clone());
-                thread.run(incoming);
-            })
-            .map_err(|e| StartError::Failed(format!("cannot start the GPU thread: {e}")))?;
+        let shared = Arc::new(Mutex::new(Incoming {
+            jobs: incoming,
+            pending: VecDeque::new(),
+        }));
+        for index in 0..GPU_THREADS {
+            let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let renderer = vello::Renderer::new(
+                &device,
+                vello::RendererOptions {
+                    use_cpu: false,
+                    antialiasing_support: vello::AaSupport::area_only(),
+                    num_init_threads: None,
+                    pipeline_cache: None,
+                },
+            )
+            .map_err(|e| StartError::Failed(format!("vello on {}: {e}", summary.name)))?;
+            if let Some(error) = pollster::block_on(scope.pop()) {
+                return Err(StartError::Failed(format!(
+                    "vello's shaders on {}: {error}",
+                    summary.name
+                )));
+            }
+            let mut thread = Thread {
+                device: device.clone(),
+                queue: queue.clone(),
+                renderer,
+                dead: dead.clone(),
+                atlas_side: ATLAS_SIDE.min(limits.max_texture_dimension_2d),
+                target: None,
+                readback: None,
+            };
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("spv-gpu-{index}"))
+                .spawn(move || {
+                    // However the thread ends (a panic in vello or wgpu included), the
+                    // worker is dead and the next render retires it.
+                    let _dead = DeadOnExit(thread.dead.clone());
+                    thread.run(&shared);
+                })
+                .map_err(|e| StartError::Failed(format!("cannot start a GPU thread: {e}")))?;
+        }
         Ok(Worker {
             jobs,
             adapter: summary,
@@ -484,6 +495,12 @@ impl Drop for DeadOnExit {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Release);
     }
+}
+
+/// The jobs sent to the GPU threads, and those taken but left out of a full batch.
+struct Incoming {
+    jobs: mpsc::Receiver<Job>,
+    pending: VecDeque<Job>,
 }
 
 /// Where one render lands in a batch's target.
@@ -508,17 +525,21 @@ struct Thread {
 }
 
 impl Thread {
-    fn run(&mut self, incoming: mpsc::Receiver<Job>) {
-        let mut pending: VecDeque<Job> = VecDeque::new();
+    fn run(&mut self, shared: &Mutex<Incoming>) {
         loop {
-            if pending.is_empty() {
-                match incoming.recv() {
-                    Ok(job) => pending.push_back(job),
-                    Err(_) => return,
+            // Gather a batch; meanwhile the other thread's batch is on the GPU.
+            let batch = {
+                let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                let Incoming { jobs, pending } = &mut *guard;
+                if pending.is_empty() {
+                    match jobs.recv() {
+                        Ok(job) => pending.push_back(job),
+                        Err(_) => return,
+                    }
                 }
-            }
-            pending.extend(incoming.try_iter());
-            let batch = pack(&mut pending, self.atlas_side);
+                pending.extend(jobs.try_iter());
+                pack(pending, self.atlas_side)
+            };
             match self.render_batch(&batch) {
                 Ok((pixels, gpu_time)) => {
                     BATCHES.fetch_add(1, Ordering::Relaxed);
@@ -528,11 +549,13 @@ impl Thread {
                 }
                 Err(reason) => {
                     self.dead.store(true, Ordering::Release);
+                    let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                    let Incoming { jobs, pending } = &mut *guard;
                     let everyone = batch
                         .into_iter()
                         .map(|p| p.job)
                         .chain(pending.drain(..))
-                        .chain(incoming.try_iter());
+                        .chain(jobs.try_iter());
                     for job in everyone {
                         let _ = job.reply.send(Err(reason.clone()));
                     }
@@ -612,16 +635,36 @@ impl Thread {
         slice.map_async(wgpu::MapMode::Read, move |result| {
             let _ = mapped_tx.send(result);
         });
-        self.device
-            .poll(wgpu::PollType::Wait {
+        // Wait in short steps, so that a lost device is noticed at once.
+        let give_up = Instant::now() + READBACK_TIMEOUT;
+        loop {
+            match self.device.poll(wgpu::PollType::Wait {
                 submission_index: None,
-                timeout: Some(READBACK_TIMEOUT),
-            })
-            .map_err(|e| format!("waiting for the GPU: {e}"))?;
-        mapped_rx
-            .recv_timeout(READBACK_TIMEOUT)
-            .map_err(|_| "the readback did not complete".to_owned())?
-            .map_err(|e| format!("mapping the readback: {e}"))?;
+                timeout: Some(Duration::from_millis(50)),
+            }) {
+                Ok(_) | Err(wgpu::PollError::Timeout) => {}
+                Err(e) => return Err(format!("waiting for the GPU: {e}")),
+            }
+            match mapped_rx.try_recv() {
+                Ok(mapped) => {
+                    mapped.map_err(|e| format!("mapping the readback: {e}"))?;
+                    break;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    return Err("the readback was dropped".into());
+                }
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+            if self.dead.load(Ordering::Acquire) {
+                return Err("the device failed during the batch".into());
+            }
+            if Instant::now() >= give_up {
+                return Err(format!(
+                    "the readback did not complete in {} s",
+                    READBACK_TIMEOUT.as_secs()
+                ));
+            }
+        }
         if self.dead.load(Ordering::Acquire) {
             return Err("the device failed during the batch".into());
         }
