@@ -68,6 +68,8 @@ const SINGLE_BUDGET: Weight = Weight {
 /// target and readback buffer: while one waits for its batch on the GPU, the other
 /// gathers and encodes the next.
 const GPU_THREADS: usize = 2;
+/// The longest a render waits for the GPU (besides half its own time limit).
+const MAX_WAIT: Duration = Duration::from_secs(60);
 /// The longest a batch's readback may take before the device is taken for lost.
 const READBACK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -224,7 +226,7 @@ pub(crate) fn try_render(
         return fail(&worker, "the GPU thread has stopped");
     }
     // At most half the time left, so that a stalled GPU leaves the CPU time to draw it.
-    let wait = (deadline_left(deadline) / 2).min(READBACK_TIMEOUT);
+    let wait = (deadline_left(deadline) / 2).min(MAX_WAIT);
     match answer.recv_timeout(wait) {
         Ok(Ok(drawn)) => {
             RENDERS.fetch_add(1, Ordering::Relaxed);
