@@ -3,6 +3,8 @@
 //! Claims: `iss`, `aud` (`spv`), `sub` (user id), `name`, `adm`, `scope`
 //! (space-separated), `jti`, `iat`, `nbf`, `exp`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -41,6 +43,18 @@ pub(crate) struct Jwt {
     validation: Validation,
     issuer: String,
     ttl: Duration,
+    verified: Arc<Mutex<HashMap<Box<str>, Verified>>>,
+}
+
+/// At most this many verified tokens are remembered; past it the memory starts afresh.
+const VERIFIED_CAPACITY: usize = 4096;
+
+/// A token that passed [`Jwt::verify`]: what it says, and when it is valid.
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    nbf: u64,
+    exp: u64,
 }
 
 impl std::fmt::Debug for Jwt {
@@ -66,6 +80,7 @@ impl Jwt {
             validation,
             issuer: issuer.to_owned(),
             ttl,
+            verified: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -98,22 +113,61 @@ impl Jwt {
     }
 
     /// The principal of a valid token; [`ErrorKind::Unauthenticated`] otherwise.
+    ///
+    /// A token verified before is answered from memory while the clock is inside its
+    /// validity (with the same leeway): verification is a pure function of the token,
+    /// the secret and the time, so the answer is the same, without the base64, HMAC and
+    /// JSON work of every request. Outside that window the token is verified again, which
+    /// gives the error.
     pub(crate) fn verify(&self, token: &str) -> Result<Principal> {
+        let now = now_s();
+        let valid_now = |v: &Verified| {
+            now.saturating_add(LEEWAY_S) >= v.nbf && now < v.exp.saturating_add(LEEWAY_S)
+        };
+        if let Some(hit) = self
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .filter(|v| valid_now(v))
+        {
+            return Ok(hit.principal.clone());
+        }
+        let (principal, nbf, exp) = self.verify_fully(token)?;
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(
+            token.into(),
+            Verified {
+                principal: principal.clone(),
+                nbf,
+                exp,
+            },
+        );
+        Ok(principal)
+    }
+
+    /// Decodes and checks `token`: signature, issuer, audience, times, subject, scopes.
+    fn verify_fully(&self, token: &str) -> Result<(Principal, u64, u64)> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| unauthenticated(format!("the access token {}", reason(&e))))?;
         let claims = data.claims;
+        let (nbf, exp) = (claims.nbf, claims.exp);
         let user_id = Uuid::parse_str(&claims.sub)
             .map_err(|_| unauthenticated("the access token's subject is not a user id"))?;
         let scopes: Scopes = claims
             .scope
             .parse()
             .map_err(|_| unauthenticated("the access token names an unknown scope"))?;
-        Ok(Principal {
+        let principal = Principal {
             user_id,
             username: claims.name,
             is_admin: claims.adm,
             scopes,
-        })
+        };
+        Ok((principal, nbf, exp))
     }
 }
 
@@ -213,5 +267,50 @@ mod tests {
         let fine = jsonwebtoken::encode(&Header::default(), &claims, &key).unwrap();
         assert!(jwt.verify(&fine).is_ok(), "only the audience was wrong");
         refused("not.a.jwt");
+    }
+
+    #[test]
+    fn remembered_tokens_are_answered_only_inside_their_validity() {
+        let jwt = Jwt::new(&secret('a'), "spv-test", TTL);
+        let p = principal();
+        let token = jwt.issue(&p).unwrap();
+        assert_eq!(jwt.verify(&token).unwrap(), p);
+        assert_eq!(jwt.verify(&token).unwrap(), p, "answered from memory");
+        assert_eq!(jwt.verified.lock().unwrap().len(), 1);
+        // Another secret remembers nothing: the same token is refused.
+        let other = Jwt::new(&secret('b'), "spv-test", TTL);
+        assert!(other.verify(&token).is_err());
+        // An entry past its expiry (plus leeway) is not served: the token is verified
+        // again, and this one does not verify.
+        let stale = Verified {
+            principal: p.clone(),
+            nbf: 0,
+            exp: now_s() - LEEWAY_S - 1,
+        };
+        jwt.verified
+            .lock()
+            .unwrap()
+            .insert("forged.token.x".into(), stale);
+        let err = jwt.verify("forged.token.x").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+        // Nor one not yet valid.
+        let early = Verified {
+            principal: p,
+            nbf: now_s() + 10 * LEEWAY_S,
+            exp: now_s() + 20 * LEEWAY_S,
+        };
+        jwt.verified
+            .lock()
+            .unwrap()
+            .insert("early.token.x".into(), early);
+        assert!(jwt.verify("early.token.x").is_err());
+        // The memory is bounded.
+        for i in 0..VERIFIED_CAPACITY + 10 {
+            let token = jwt
+                .issue_at(&principal(), now_s() - (i % 7) as u64)
+                .unwrap();
+            jwt.verify(&token).unwrap();
+        }
+        assert!(jwt.verified.lock().unwrap().len() <= VERIFIED_CAPACITY);
     }
 }

@@ -17,7 +17,7 @@ use super::problem::ApiError;
 use super::state::AppState;
 use crate::api::{ImageFormat, RenderThumbnail, RenderTiming, Scope, ThumbnailSize};
 use crate::glyph::ImageFit;
-use crate::render::RENDERER_VERSION;
+use crate::render::renderer_version;
 use crate::thumbnails::{check_size, prepare};
 use crate::{Error, ErrorKind};
 
@@ -98,6 +98,7 @@ pub(crate) async fn create_thumbnail(
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let (format, negotiated) = choose_format(body.format.as_deref(), accept)?;
 
+    let expected = state.thumbnails.expected_backend();
     let size_key = format!("{size:?}");
     let page = body.page.to_string();
     // The caller is part of the ETag: `sha256:` sources resolve from the caller's own
@@ -109,7 +110,7 @@ pub(crate) async fn create_thumbnail(
         size_key.as_bytes(),
         format.extension().as_bytes(),
         &[u8::from(body.lenient)],
-        RENDERER_VERSION.as_bytes(),
+        renderer_version(expected).as_bytes(),
     ]);
     let mut out = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(&etag) {
@@ -146,7 +147,9 @@ pub(crate) async fn create_thumbnail(
         render: prepared.timing.render + timing.render,
         ..timing
     });
-    if prepared.resolver.missed() {
+    if prepared.resolver.missed() || thumbnail.backend != expected {
+        // (Or drawn by the other backend than the ETag names: the render that
+        // initialised the GPU, or a fallback to the CPU.)
         // A placeholder for an asset the caller may upload later: this image must not
         // be revalidated by an ETag that would still match then.
         out.remove(header::ETAG);

@@ -61,6 +61,36 @@ use scene::{Resources, Scene};
 /// the pixels for the same input change.
 pub const RENDERER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+cpu.1");
 
+/// What the GPU backend draws (its pixels differ from the CPU's within the parity bounds
+/// of `tests/tests/gpu.rs`, so its thumbnails have keys and ETags of their own).
+pub const GPU_RENDERER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+gpu.1");
+
+/// The renderer version of `backend`, for cache keys and ETags.
+pub fn renderer_version(backend: RenderBackend) -> &'static str {
+    match backend {
+        RenderBackend::Cpu => RENDERER_VERSION,
+        RenderBackend::Gpu => GPU_RENDERER_VERSION,
+    }
+}
+
+/// The backend that a render under `choice` is expected to be drawn by now, without
+/// initialising anything: the GPU once it is initialised and healthy (and, for `auto`,
+/// a hardware adapter), else the CPU. Caches key thumbnails by it and do not keep a
+/// render drawn by the other backend (a first render that initialises the GPU, or a
+/// fallback), so that one ETag always names the same bytes.
+pub fn expected_backend(choice: RendererChoice) -> RenderBackend {
+    #[cfg(feature = "gpu")]
+    if choice != RendererChoice::Cpu
+        && let Some(adapter) = gpu::adapter()
+        && (choice == RendererChoice::Gpu || !adapter.software)
+    {
+        return RenderBackend::Gpu;
+    }
+    #[cfg(not(feature = "gpu"))]
+    let _ = choice;
+    RenderBackend::Cpu
+}
+
 /// How to render: limits, leniency and where assets come from.
 #[derive(Clone, Copy)]
 pub struct RenderOptions<'a> {

@@ -8,8 +8,9 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::api::RenderBackend;
 use crate::api::{CachedImage, ImageFormat, ThumbnailSize};
-use crate::render::RENDERER_VERSION;
+use crate::render::renderer_version;
 
 /// What identifies a rendered thumbnail of a stored document: the SHA-256 of the
 /// document owner's id, the document's content hash, the page, size, format and
@@ -34,6 +35,12 @@ use crate::render::RENDERER_VERSION;
 /// assert_eq!(key.etag(), format!("\"{}\"", key.hex()));
 /// assert_ne!(key, CacheKey::new(ann, &hash, 0, size, ImageFormat::Webp, false));
 /// assert_ne!(key, CacheKey::new(bob, &hash, 0, size, ImageFormat::Png, false));
+/// // The GPU's pixels are keyed apart from the CPU's.
+/// use spv::api::RenderBackend;
+/// let cpu = CacheKey::for_backend(RenderBackend::Cpu, ann, &hash, 0, size, ImageFormat::Png, false);
+/// let gpu = CacheKey::for_backend(RenderBackend::Gpu, ann, &hash, 0, size, ImageFormat::Png, false);
+/// assert_eq!(cpu, key);
+/// assert_ne!(gpu, key);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CacheKey([u8; 32]);
@@ -42,6 +49,28 @@ impl CacheKey {
     /// The key of page `page` of `owner`'s document whose content's SHA-256 is
     /// `content_sha256`.
     pub fn new(
+        owner: Uuid,
+        content_sha256: &str,
+        page: usize,
+        size: ThumbnailSize,
+        format: ImageFormat,
+        lenient: bool,
+    ) -> Self {
+        Self::for_backend(
+            RenderBackend::Cpu,
+            owner,
+            content_sha256,
+            page,
+            size,
+            format,
+            lenient,
+        )
+    }
+
+    /// As [`CacheKey::new`], for the pixels of `backend` (the GPU's differ slightly from
+    /// the CPU's, so they are cached and revalidated apart).
+    pub fn for_backend(
+        backend: RenderBackend,
         owner: Uuid,
         content_sha256: &str,
         page: usize,
@@ -65,7 +94,7 @@ impl CacheKey {
             size.as_bytes(),
             format.extension().as_bytes(),
             &[u8::from(lenient)],
-            RENDERER_VERSION.as_bytes(),
+            renderer_version(backend).as_bytes(),
         ];
         let mut hasher = Sha256::new();
         for part in parts {

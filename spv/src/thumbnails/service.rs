@@ -9,7 +9,9 @@ use std::time::Instant;
 use tracing::Instrument;
 
 use super::types::ThumbnailsConfig;
-use crate::api::{DocumentInput, RenderThumbnail, RenderTiming, Thumbnail, ThumbnailSize};
+use crate::api::{
+    DocumentInput, RenderBackend, RenderThumbnail, RenderTiming, Thumbnail, ThumbnailSize,
+};
 use crate::glyph::{self, AssetResolver, Chain, Limits, Loaded};
 use crate::render::pool::RenderPool;
 use crate::render::{self, RenderOptions, RendererChoice};
@@ -87,6 +89,17 @@ impl Thumbnails {
     /// The limits documents are parsed and rendered under.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// The backend choice renders are made under.
+    pub fn renderer(&self) -> RendererChoice {
+        self.inner.renderer
+    }
+
+    /// The backend a render is expected to be drawn by now (see
+    /// [`render::expected_backend`]).
+    pub fn expected_backend(&self) -> RenderBackend {
+        render::expected_backend(self.inner.renderer)
     }
 
     /// The largest thumbnail side a request may ask for.

@@ -14,7 +14,7 @@ use super::rendered::RenderedStore;
 use super::service::{Thumbnails, check_size};
 use crate::api::{
     CachedImage, Document, DocumentThumbnail, GetContent, GetDocument, GetDocumentThumbnail,
-    Principal, RenderThumbnail, RenderTiming, Scope,
+    Principal, RenderBackend, RenderThumbnail, RenderTiming, Scope,
 };
 use crate::assets::Assets;
 use crate::documents::Documents;
@@ -213,7 +213,9 @@ impl DocumentThumbnails {
         if page >= document.pages.len() {
             return Err(crate::render::page_out_of_range(page, document.pages.len()));
         }
-        let key = CacheKey::new(
+        let backend = self.inner.thumbnails.expected_backend();
+        let key = CacheKey::for_backend(
+            backend,
             document.owner_id,
             &document.content_sha256,
             page,
@@ -249,7 +251,9 @@ impl DocumentThumbnails {
         let landed = cell
             .get_or_init(|| {
                 led = true;
-                self.land(key, &document, principal, page, size, format, lenient)
+                self.land(
+                    key, backend, &document, principal, page, size, format, lenient,
+                )
             })
             .await
             .clone()
@@ -277,9 +281,11 @@ impl DocumentThumbnails {
 
     /// The blob level, else a render that fills both levels.
     #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // The request's fields, taken apart once in `get`.
     async fn land(
         &self,
         key: CacheKey,
+        backend: RenderBackend,
         document: &Document,
         principal: Option<Principal>,
         page: usize,
@@ -336,7 +342,9 @@ impl DocumentThumbnails {
             height: thumbnail.height,
             warnings: thumbnail.warnings,
         };
-        let cached = same && !prepared.resolver.missed();
+        // Drawn by the other backend (the render that initialised the GPU, or a fallback
+        // to the CPU): served, but not under this key, whose ETag names the other pixels.
+        let cached = same && !prepared.resolver.missed() && thumbnail.backend == backend;
         if cached {
             inner.memory.insert(key, image.clone());
             if let Some(store) = &inner.rendered
