@@ -27,7 +27,6 @@ use tower_http::limit::{RequestBodyLimitLayer, ResponseBody};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -71,23 +70,9 @@ pub fn app(config: &Config, state: AppState) -> Router {
                 ),
         )
         .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        // Responses with a policy of their own (the docs page, asset bytes) keep it.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
+        // One step for the four security headers (four `SetResponseHeaderLayer`s cost
+        // four futures per request).
+        .map_response(security_headers)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(CompressionLayer::new().compress_when(
             // Asset bytes carry a strong ETag of their identity bytes and serve ranges of
@@ -216,4 +201,27 @@ impl MakeRequestId for RandomRequestId {
             .ok()
             .map(RequestId::new)
     }
+}
+
+/// The security headers of every response: `nosniff`, `DENY` framing, no referrer, and
+/// the strict content security policy unless the response has a policy of its own (the
+/// docs page, asset bytes).
+fn security_headers<B>(mut response: Response<B>) -> Response<B> {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    response
 }

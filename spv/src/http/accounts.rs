@@ -12,7 +12,7 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::auth::Authenticated;
-use super::json::finish_json;
+use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::state::AppState;
@@ -29,7 +29,7 @@ pub fn auth_router(state: AppState) -> Router {
         .route("/api/v1/users/me", get(me))
         .route("/api/v1/api-keys", post(create_api_key).get(list_api_keys))
         .route("/api/v1/api-keys/{id}", delete(revoke_api_key))
-        .layer(axum::middleware::from_fn(finish_json))
+        .layer(FinishJsonLayer)
         .with_state(state)
 }
 

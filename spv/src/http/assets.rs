@@ -20,7 +20,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::auth::Authenticated;
-use super::json::finish_json;
+use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::state::AppState;
@@ -89,7 +89,7 @@ pub fn assets_router(state: AppState) -> Router {
         )
         .route("/api/v1/assets/{id}/meta", get(get_asset_meta))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(finish_json))
+        .layer(FinishJsonLayer)
         .with_state(state)
 }
 

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::auth::Authenticated;
-use super::json::finish_json;
+use super::json::FinishJsonLayer;
 use super::problem::ApiError;
 use super::state::AppState;
 use super::thumbnails::{check_max, choose_format, size_from};
@@ -104,7 +104,7 @@ pub fn document_thumbnail_router(state: AppState) -> Router {
             "/api/v1/documents/{id}/thumbnail",
             get(get_document_thumbnail),
         )
-        .layer(axum::middleware::from_fn(finish_json))
+        .layer(FinishJsonLayer)
         .with_state(state)
 }
 

@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::auth::Authenticated;
-use super::json::finish_json;
+use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::state::AppState;
@@ -61,7 +61,7 @@ pub fn documents_router(state: AppState) -> Router {
             get(get_content).put(put_content),
         )
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(finish_json))
+        .layer(FinishJsonLayer)
         .with_state(state)
 }
 

@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::document_thumbnail::{PUBLIC_CACHE_CONTROL, optional_caller};
-use super::json::finish_json;
+use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::state::AppState;
@@ -42,7 +42,7 @@ impl FromRequestParts<AppState> for GalleryViewer {
 pub fn gallery_router(state: AppState) -> Router {
     Router::new()
         .route(GALLERY_PATH, get(gallery))
-        .layer(axum::middleware::from_fn(finish_json))
+        .layer(FinishJsonLayer)
         .with_state(state)
 }
 

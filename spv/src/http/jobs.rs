@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::auth::Authenticated;
 use super::conditional::{etag_matches, strong_etag};
-use super::json::finish_json;
+use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::state::AppState;
@@ -79,7 +79,7 @@ pub fn jobs_router(state: AppState) -> Router {
         .route("/api/v1/jobs/{id}/events", get(events::job_events))
         .route("/api/v1/jobs/{id}/outputs/{index}", get(get_output))
         .layer(DefaultBodyLimit::max(SPEC_LIMIT_BYTES))
-        .layer(axum::middleware::from_fn(finish_json))
+        .layer(FinishJsonLayer)
         .with_state(state)
 }
 

@@ -3,7 +3,6 @@
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
 
 use super::problem::{PendingProblem, problem_response};
@@ -23,19 +22,68 @@ pub(crate) fn wants_pretty(query: Option<&str>) -> bool {
     })
 }
 
+/// The JSON finishing of every router of spv: problem responses get the request path as
+/// `instance`, and JSON responses are pretty-printed when the query has `pretty`.
+///
+/// A hand-written service rather than `axum::middleware::from_fn`, which clones the boxed
+/// route and boxes a future per request: this one calls the route directly and keeps
+/// the request's URI (a reference count) for the problem's `instance`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FinishJsonLayer;
+
+impl<S> tower::Layer<S> for FinishJsonLayer {
+    type Service = FinishJson<S>;
+
+    fn layer(&self, inner: S) -> FinishJson<S> {
+        FinishJson { inner }
+    }
+}
+
+/// The service of [`FinishJsonLayer`].
+#[derive(Clone, Debug)]
+pub(crate) struct FinishJson<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for FinishJson<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<Response, std::convert::Infallible>> + Send + 'static>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let uri = request.uri().clone();
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await?;
+            Ok(finish(&uri, response).await)
+        })
+    }
+}
+
 /// Completes problem responses with the request path as `instance`, and pretty-prints
 /// JSON responses when the query has `pretty`.
-pub(crate) async fn finish_json(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let pretty = wants_pretty(request.uri().query());
-    let mut response = next.run(request).await;
+async fn finish(uri: &axum::http::Uri, mut response: Response) -> Response {
     if response.extensions().get::<Finished>().is_some() {
         return response;
     }
     response.extensions_mut().insert(Finished);
+    let pretty = wants_pretty(uri.query());
     if let Some(PendingProblem(mut problem)) = response.extensions_mut().remove::<PendingProblem>()
     {
-        problem.instance = Some(path);
+        problem.instance = Some(uri.path().to_owned());
         let mut finished = problem_response(&problem, pretty);
         finished.extensions_mut().insert(Finished);
         for (name, value) in response.headers() {

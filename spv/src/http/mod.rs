@@ -92,11 +92,8 @@ pub fn api(state: AppState) -> Router {
     }
     router
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(json::finish_json))
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            metrics::track,
-        ))
+        .layer(json::FinishJsonLayer)
+        .layer(metrics::TrackLayer::new(state.metrics.clone()))
 }
 
 async fn not_found(request: Request) -> ApiError {

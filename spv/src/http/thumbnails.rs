@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::auth::Authenticated;
 use super::conditional::{etag_matches, strong_etag};
-use super::json::finish_json;
+use super::json::FinishJsonLayer;
 use super::problem::ApiError;
 use super::state::AppState;
 use crate::api::{ImageFormat, RenderThumbnail, RenderTiming, Scope, ThumbnailSize};
@@ -58,7 +58,7 @@ pub fn thumbnails_router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/thumbnails", post(create_thumbnail))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(finish_json))
+        .layer(FinishJsonLayer)
         .with_state(state)
 }
 

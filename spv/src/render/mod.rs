@@ -80,10 +80,7 @@ pub fn renderer_version(backend: RenderBackend) -> &'static str {
 /// fallback), so that one ETag always names the same bytes.
 pub fn expected_backend(choice: RendererChoice) -> RenderBackend {
     #[cfg(feature = "gpu")]
-    if choice != RendererChoice::Cpu
-        && let Some(adapter) = gpu::adapter()
-        && (choice == RendererChoice::Gpu || !adapter.software)
-    {
+    if gpu::ready_for(choice) {
         return RenderBackend::Gpu;
     }
     #[cfg(not(feature = "gpu"))]

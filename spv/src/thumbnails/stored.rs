@@ -224,6 +224,27 @@ impl DocumentThumbnails {
             lenient,
         );
         let etag = key.etag();
+        // The hot paths (a 304, a memory hit) move the document into the answer.
+        if if_none_match.is_some_and(|inm| etag_matches(&inm, &etag)) {
+            return Ok(DocumentThumbnail {
+                document,
+                etag: Some(etag),
+                image: None,
+                memory_hit: None,
+                blob_hit: None,
+                rendered: None,
+            });
+        }
+        if let Some(image) = self.inner.memory.get(&key) {
+            return Ok(DocumentThumbnail {
+                document,
+                etag: Some(etag),
+                image: Some(image),
+                memory_hit: Some(true),
+                blob_hit: None,
+                rendered: None,
+            });
+        }
         let answer = |image, memory_hit, blob_hit, rendered, cached: bool| DocumentThumbnail {
             document: document.clone(),
             etag: cached.then(|| etag.clone()),
@@ -232,12 +253,6 @@ impl DocumentThumbnails {
             blob_hit,
             rendered,
         };
-        if if_none_match.is_some_and(|inm| etag_matches(&inm, &etag)) {
-            return Ok(answer(None, None, None, None, true));
-        }
-        if let Some(image) = self.inner.memory.get(&key) {
-            return Ok(answer(Some(image), Some(true), None, None, true));
-        }
 
         let flight = Leave {
             inner: &self.inner,

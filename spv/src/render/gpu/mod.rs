@@ -135,6 +135,22 @@ pub fn warm_up(choice: RendererChoice) -> Option<AdapterSummary> {
     device_for(choice).map(|worker| worker.adapter.clone())
 }
 
+/// Whether renders under `choice` go to the GPU now (initialised, not known to have
+/// failed, and for `auto` a hardware adapter), without initialising anything; one atomic
+/// load, for the per-request cache keys.
+pub fn ready_for(choice: RendererChoice) -> bool {
+    !matches!(
+        (choice, READY.load(Ordering::Acquire)),
+        (RendererChoice::Cpu, _) | (_, READY_NONE) | (RendererChoice::Auto, READY_SOFTWARE)
+    )
+}
+
+/// What [`ready_for`] reads: no GPU, a software one, a hardware one.
+static READY: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(READY_NONE);
+const READY_NONE: u8 = 0;
+const READY_SOFTWARE: u8 = 1;
+const READY_HARDWARE: u8 = 2;
+
 /// The adapter in use, if the GPU has been initialised and is healthy.
 pub fn adapter() -> Option<AdapterSummary> {
     match &*lock_state() {
@@ -292,6 +308,7 @@ fn device_for(choice: RendererChoice) -> Option<Arc<Worker>> {
                         retry_in_s = RETRY_AFTER.as_secs(),
                         "GPU device given up; renders go to the CPU until it is initialised again"
                     );
+                    READY.store(READY_NONE, Ordering::Release);
                     *state = State::Resting {
                         until: Instant::now() + RETRY_AFTER,
                     };
@@ -325,6 +342,12 @@ fn device_for(choice: RendererChoice) -> Option<Arc<Worker>> {
                             software = worker.adapter.software,
                             "GPU renderer ready"
                         );
+                        let ready = if worker.adapter.software {
+                            READY_SOFTWARE
+                        } else {
+                            READY_HARDWARE
+                        };
+                        READY.store(ready, Ordering::Release);
                         *state = State::Ready(Arc::new(worker));
                     }
                     Err(StartError::NoAdapter) => {
