@@ -23,14 +23,18 @@ use crate::{Error, ErrorKind};
 /// `POST /api/v1/auth/token`, `POST /api/v1/users`, `GET /api/v1/users/me`,
 /// `POST`/`GET /api/v1/api-keys` and `DELETE /api/v1/api-keys/{id}`.
 pub fn auth_router(state: AppState) -> Router {
+    auth_routes().layer(FinishJsonLayer).with_state(state)
+}
+
+/// The routes of [`auth_router`] without its layers, for [`super::api`], which
+/// applies them once around every route.
+pub(crate) fn auth_routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/auth/token", post(token))
         .route("/api/v1/users", post(create_user))
         .route("/api/v1/users/me", get(me))
         .route("/api/v1/api-keys", post(create_api_key).get(list_api_keys))
         .route("/api/v1/api-keys/{id}", delete(revoke_api_key))
-        .layer(FinishJsonLayer)
-        .with_state(state)
 }
 
 fn service(state: &AppState) -> Result<Auth, ApiError> {

@@ -81,6 +81,15 @@ pub(crate) struct AssetUpload {
 /// ```
 pub fn assets_router(state: AppState) -> Router {
     let limit = state.config.body_limit_bytes;
+    assets_routes()
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(FinishJsonLayer)
+        .with_state(state)
+}
+
+/// The routes of [`assets_router`] without its layers, for [`super::api`], which
+/// applies them once around every route.
+pub(crate) fn assets_routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/assets", post(upload_asset).get(list_assets))
         .route(
@@ -88,9 +97,6 @@ pub fn assets_router(state: AppState) -> Router {
             get(get_asset).head(head_asset).delete(delete_asset),
         )
         .route("/api/v1/assets/{id}/meta", get(get_asset_meta))
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(FinishJsonLayer)
-        .with_state(state)
 }
 
 fn service(state: &AppState) -> Result<Assets, ApiError> {

@@ -99,13 +99,18 @@ impl FromRequestParts<AppState> for Viewer {
 
 /// `GET /api/v1/documents/{id}/thumbnail`.
 pub fn document_thumbnail_router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/api/v1/documents/{id}/thumbnail",
-            get(get_document_thumbnail),
-        )
+    document_thumbnail_routes()
         .layer(FinishJsonLayer)
         .with_state(state)
+}
+
+/// The routes of [`document_thumbnail_router`] without its layers, for [`super::api`], which
+/// applies them once around every route.
+pub(crate) fn document_thumbnail_routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/documents/{id}/thumbnail",
+        get(get_document_thumbnail),
+    )
 }
 
 /// A thumbnail of one page of a stored document, from the caches when it can be.

@@ -44,6 +44,15 @@ pub(crate) struct CreateQuery {
 /// and `GET`/`PUT /api/v1/documents/{id}/content`.
 pub fn documents_router(state: AppState) -> Router {
     let limit = state.config.body_limit_bytes;
+    documents_routes()
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(FinishJsonLayer)
+        .with_state(state)
+}
+
+/// The routes of [`documents_router`] without its layers, for [`super::api`], which
+/// applies them once around every route.
+pub(crate) fn documents_routes() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/documents",
@@ -60,9 +69,6 @@ pub fn documents_router(state: AppState) -> Router {
             "/api/v1/documents/{id}/content",
             get(get_content).put(put_content),
         )
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(FinishJsonLayer)
-        .with_state(state)
 }
 
 /// Stores a new document.

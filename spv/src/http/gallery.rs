@@ -40,10 +40,13 @@ impl FromRequestParts<AppState> for GalleryViewer {
 
 /// `GET /api/v1/gallery`.
 pub fn gallery_router(state: AppState) -> Router {
-    Router::new()
-        .route(GALLERY_PATH, get(gallery))
-        .layer(FinishJsonLayer)
-        .with_state(state)
+    gallery_routes().layer(FinishJsonLayer).with_state(state)
+}
+
+/// The routes of [`gallery_router`] without its layers, for [`super::api`], which
+/// applies them once around every route.
+pub(crate) fn gallery_routes() -> Router<AppState> {
+    Router::new().route(GALLERY_PATH, get(gallery))
 }
 
 /// Pages of public documents, newest first, each with its thumbnail's URL.

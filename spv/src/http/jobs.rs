@@ -72,6 +72,12 @@ pub(crate) struct ListQuery {
 /// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 /// ```
 pub fn jobs_router(state: AppState) -> Router {
+    jobs_routes().layer(FinishJsonLayer).with_state(state)
+}
+
+/// The routes of [`jobs_router`] without its layers, for [`super::api`], which
+/// applies them once around every route.
+pub(crate) fn jobs_routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/jobs/render", post(enqueue_render))
         .route("/api/v1/jobs", get(list_jobs))
@@ -79,8 +85,6 @@ pub fn jobs_router(state: AppState) -> Router {
         .route("/api/v1/jobs/{id}/events", get(events::job_events))
         .route("/api/v1/jobs/{id}/outputs/{index}", get(get_output))
         .layer(DefaultBodyLimit::max(SPEC_LIMIT_BYTES))
-        .layer(FinishJsonLayer)
-        .with_state(state)
 }
 
 pub(crate) fn service(state: &AppState) -> Result<Jobs, ApiError> {

@@ -76,24 +76,33 @@ pub use thumbnails::{ThumbnailBody, thumbnails_router};
 /// Every router of spv in one: thumbnails, auth, documents, assets, jobs, health, docs
 /// and (when enabled) metrics, with request metrics and a problem+json 404 for unknown
 /// paths.
+///
+/// The routers' layers (request metrics, JSON finishing, the body limit) are applied
+/// once here, as one service around each route: `Router::layer` wraps every route in a
+/// boxed service that is cloned per request, so each separate layer would cost that
+/// again.
 pub fn api(state: AppState) -> Router {
+    let limit = state.config.body_limit_bytes;
     let mut router = Router::new()
-        .merge(thumbnails_router(state.clone()))
-        .merge(auth_router(state.clone()))
-        .merge(documents_router(state.clone()))
-        .merge(document_thumbnail_router(state.clone()))
-        .merge(gallery_router(state.clone()))
-        .merge(assets_router(state.clone()))
-        .merge(jobs_router(state.clone()))
+        .merge(thumbnails::thumbnails_routes())
+        .merge(accounts::auth_routes())
+        .merge(documents::documents_routes())
+        .merge(document_thumbnail::document_thumbnail_routes())
+        .merge(gallery::gallery_routes())
+        .merge(assets::assets_routes())
+        .merge(jobs::jobs_routes())
+        .with_state(state.clone())
         .merge(health_router(state.clone()))
         .merge(docs_router(state.clone()));
     if state.config.prometheus_enabled {
         router = router.merge(metrics_router(state.clone()));
     }
-    router
-        .fallback(not_found)
-        .layer(json::FinishJsonLayer)
-        .layer(metrics::TrackLayer::new(state.metrics.clone()))
+    router.fallback(not_found).layer(
+        tower::ServiceBuilder::new()
+            .layer(metrics::TrackLayer::new(state.metrics.clone()))
+            .layer(json::FinishJsonLayer)
+            .layer(axum::extract::DefaultBodyLimit::max(limit)),
+    )
 }
 
 async fn not_found(request: Request) -> ApiError {

@@ -55,11 +55,16 @@ pub struct ThumbnailBody {
 /// `POST /api/v1/thumbnails`.
 pub fn thumbnails_router(state: AppState) -> Router {
     let limit = state.config.body_limit_bytes;
-    Router::new()
-        .route("/api/v1/thumbnails", post(create_thumbnail))
+    thumbnails_routes()
         .layer(DefaultBodyLimit::max(limit))
         .layer(FinishJsonLayer)
         .with_state(state)
+}
+
+/// The routes of [`thumbnails_router`] without its layers, for [`super::api`], which
+/// applies them once around every route.
+pub(crate) fn thumbnails_routes() -> Router<AppState> {
+    Router::new().route("/api/v1/thumbnails", post(create_thumbnail))
 }
 
 /// Renders one page of the document in the body.
