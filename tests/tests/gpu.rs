@@ -130,8 +130,14 @@ fn load(json: &str) -> Arc<glyph::Loaded> {
 }
 
 fn render_gpu(loaded: &glyph::Loaded, size: u32) -> spv::render::RenderedPage {
+    // A long time limit, as in `spv_tests::render_with`.
+    let limits = Limits {
+        render_timeout: std::time::Duration::from_secs(120),
+        ..Limits::default()
+    };
     let options = RenderOptions {
         renderer: RendererChoice::Gpu,
+        limits: &limits,
         ..RenderOptions::default()
     };
     render_page(loaded, 0, ThumbnailSize::Longest { size }, &options).expect("a render")

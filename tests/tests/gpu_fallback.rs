@@ -11,13 +11,21 @@ use spv::render::gpu;
 use spv::render::{RenderOptions, RendererChoice, render_page};
 use spv_tests::{gpu_or_skip, render_with, samples};
 
+/// Renders with a two-minute time limit: on a software adapter on a loaded machine a
+/// render may wait seconds for the GPU, and past half its limit the CPU would draw it,
+/// which is not the fallback these steps test.
 fn render(
     loaded: &glyph::Loaded,
     size: u32,
     renderer: RendererChoice,
 ) -> spv::render::RenderedPage {
+    let limits = Limits {
+        render_timeout: std::time::Duration::from_secs(120),
+        ..Limits::default()
+    };
     let options = RenderOptions {
         renderer,
+        limits: &limits,
         ..RenderOptions::default()
     };
     render_page(loaded, 0, ThumbnailSize::Longest { size }, &options).expect("a render")
@@ -52,7 +60,15 @@ fn a_lost_device_falls_back_to_identical_cpu_pixels_and_recovers() {
     // byte for byte what the CPU backend draws, and it is counted.
     gpu::simulate_device_loss();
     let lost = gpu::stats();
+    let asked = std::time::Instant::now();
     let fallen = render(&sample.loaded, 256, RendererChoice::Gpu);
+    // The failed batch is answered at once, not after the render's wait for the GPU
+    // (60 s here): the other GPU thread, idle and holding the queue, must not delay it.
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(30),
+        "the fallback waited {:?}",
+        asked.elapsed()
+    );
     assert_eq!(fallen.backend, RenderBackend::Cpu, "{:?}", gpu::stats());
     assert_eq!(
         fallen.pixels, cpu.pixels,

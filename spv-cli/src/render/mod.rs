@@ -40,6 +40,12 @@ pub(crate) fn run(args: &RenderArgs, verbose: bool) -> anyhow::Result<Outcome> {
             inputs.files.len()
         );
     }
+    // The GPU's start (adapter, device, shader compilation) before the first render,
+    // so that it is not charged to that render's time limit.
+    #[cfg(feature = "gpu")]
+    if renderer != RendererChoice::Cpu {
+        spv::render::gpu::warm_up(renderer);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -68,6 +68,8 @@ const SINGLE_BUDGET: Weight = Weight {
 /// target and readback buffer: while one waits for its batch on the GPU, the other
 /// gathers and encodes the next.
 const GPU_THREADS: usize = 2;
+/// The longest the first render of a new device may take (shader compilation included).
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(120);
 /// The longest a render waits for the GPU (besides half its own time limit).
 const MAX_WAIT: Duration = Duration::from_secs(60);
 /// The longest a batch's readback may take before the device is taken for lost.
@@ -249,10 +251,15 @@ pub(crate) fn try_render(
             Some(drawn)
         }
         Ok(Err(reason)) => fail(&worker, &reason),
-        Err(mpsc::RecvTimeoutError::Timeout) => fail(
-            &worker,
-            "the GPU did not answer within half the render's time limit",
-        ),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            // A GPU this late is taken for stalled: later renders go to the CPU at once
+            // instead of each waiting, and the device is initialised again after a rest.
+            worker.dead.store(true, Ordering::Release);
+            fail(
+                &worker,
+                "the GPU did not answer within half the render's time limit",
+            )
+        }
         Err(mpsc::RecvTimeoutError::Disconnected) => fail(&worker, "the GPU thread has stopped"),
     }
 }
@@ -461,6 +468,7 @@ impl Worker {
         }
         let max_side = limits.max_texture_dimension_2d.min(ATLAS_SIDE.max(8192));
         let (jobs, incoming) = mpsc::channel();
+        let (warmed_tx, warmed_rx) = mpsc::channel();
         let shared = Arc::new(Mutex::new(Incoming {
             jobs: incoming,
             pending: VecDeque::new(),
@@ -491,17 +499,45 @@ impl Worker {
                 atlas_side: ATLAS_SIDE.min(limits.max_texture_dimension_2d),
                 target: None,
                 readback: None,
+                readback_timeout: READBACK_TIMEOUT,
             };
             let shared = shared.clone();
+            let warmed = warmed_tx.clone();
             std::thread::Builder::new()
                 .name(format!("spv-gpu-{index}"))
                 .spawn(move || {
                     // However the thread ends (a panic in vello or wgpu included), the
                     // worker is dead and the next render retires it.
                     let _dead = DeadOnExit(thread.dead.clone());
+                    let _ = warmed.send(thread.warm_up());
+                    drop(warmed);
                     thread.run(&shared);
                 })
                 .map_err(|e| StartError::Failed(format!("cannot start a GPU thread: {e}")))?;
+        }
+        drop(warmed_tx);
+        // Each thread draws a small scene first: drivers compile shaders at their first
+        // dispatch (seconds on lavapipe), which belongs to initialisation, not to the
+        // time limit of the first real render.
+        for _ in 0..GPU_THREADS {
+            match warmed_rx.recv_timeout(WARM_UP_TIMEOUT) {
+                Ok(Ok(())) => {}
+                Ok(Err(reason)) => {
+                    dead.store(true, Ordering::Release);
+                    return Err(StartError::Failed(format!(
+                        "the first render on {} failed: {reason}",
+                        summary.name
+                    )));
+                }
+                Err(_) => {
+                    dead.store(true, Ordering::Release);
+                    return Err(StartError::Failed(format!(
+                        "the first render on {} took over {} s",
+                        summary.name,
+                        WARM_UP_TIMEOUT.as_secs()
+                    )));
+                }
+            }
         }
         Ok(Worker {
             jobs,
@@ -547,9 +583,65 @@ struct Thread {
     target: Option<(wgpu::Texture, wgpu::TextureView)>,
     /// The readback buffer, reused while it is large enough.
     readback: Option<wgpu::Buffer>,
+    /// How long a readback may take ([`READBACK_TIMEOUT`]; longer for the first render).
+    readback_timeout: Duration,
 }
 
 impl Thread {
+    /// Draws a small scene (a rectangle, a stroke, a gradient and a blended layer) and
+    /// checks one of its pixels.
+    fn warm_up(&mut self) -> Result<(), String> {
+        let mut scene = vello::Scene::new();
+        let rect = Rect::new(0.0, 0.0, 16.0, 16.0);
+        scene.fill(
+            peniko::Fill::NonZero,
+            Affine::IDENTITY,
+            peniko::Color::from_rgba8(255, 0, 0, 255),
+            None,
+            &rect,
+        );
+        scene.push_layer(
+            peniko::Fill::NonZero,
+            BlendMode::new(peniko::Mix::Multiply, peniko::Compose::SrcOver),
+            0.5,
+            Affine::IDENTITY,
+            &Rect::new(8.0, 8.0, 16.0, 16.0),
+        );
+        let gradient = peniko::Gradient::new_linear((8.0, 8.0), (16.0, 16.0))
+            .with_stops([peniko::Color::WHITE, peniko::Color::BLACK]);
+        scene.fill(
+            peniko::Fill::NonZero,
+            Affine::IDENTITY,
+            &gradient,
+            None,
+            &rect,
+        );
+        scene.pop_layer();
+        scene.stroke(
+            &kurbo::Stroke::new(1.0),
+            Affine::IDENTITY,
+            peniko::Color::BLACK,
+            None,
+            &Rect::new(2.0, 2.0, 6.0, 6.0),
+        );
+        let (reply, _answer) = mpsc::sync_channel(1);
+        let job = Job {
+            scene,
+            width: 16,
+            height: 16,
+            weight: Weight::default(),
+            reply,
+        };
+        self.readback_timeout = WARM_UP_TIMEOUT;
+        let drawn = self.render_batch(&[Placed { job, x: 0, y: 0 }]);
+        self.readback_timeout = READBACK_TIMEOUT;
+        let (pixels, _) = drawn?;
+        match pixels.first().map(|p| p.get(..4)) {
+            Some(Some([255, 0, 0, 255])) => Ok(()),
+            other => Err(format!("drew {other:?} where red was expected")),
+        }
+    }
+
     fn run(&mut self, shared: &Mutex<Incoming>) {
         loop {
             // Gather a batch; meanwhile the other thread's batch is on the GPU.
@@ -574,14 +666,14 @@ impl Thread {
                 }
                 Err(reason) => {
                     self.dead.store(true, Ordering::Release);
+                    // This batch's renders first: the other GPU thread may hold the lock
+                    // while it waits for work.
+                    for placed in batch {
+                        let _ = placed.job.reply.send(Err(reason.clone()));
+                    }
                     let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
                     let Incoming { jobs, pending } = &mut *guard;
-                    let everyone = batch
-                        .into_iter()
-                        .map(|p| p.job)
-                        .chain(pending.drain(..))
-                        .chain(jobs.try_iter());
-                    for job in everyone {
+                    for job in pending.drain(..).chain(jobs.try_iter()) {
                         let _ = job.reply.send(Err(reason.clone()));
                     }
                     // Later senders see the channel closed and fall back on their own.
@@ -661,7 +753,7 @@ impl Thread {
             let _ = mapped_tx.send(result);
         });
         // Wait in short steps, so that a lost device is noticed at once.
-        let give_up = Instant::now() + READBACK_TIMEOUT;
+        let give_up = Instant::now() + self.readback_timeout;
         loop {
             match self.device.poll(wgpu::PollType::Wait {
                 submission_index: None,
@@ -686,7 +778,7 @@ impl Thread {
             if Instant::now() >= give_up {
                 return Err(format!(
                     "the readback did not complete in {} s",
-                    READBACK_TIMEOUT.as_secs()
+                    self.readback_timeout.as_secs()
                 ));
             }
         }
