@@ -6,7 +6,7 @@
 //! | module | what it owns |
 //! |---|---|
 //! | [`glyph`] | the document format: model, parser, validation with JSON paths, packages, assets, SVG export |
-//! | [`render`] | page → scene → pixels on the CPU (vello_cpu), text (parley), images, PNG/WebP/JPEG encoders, the bounded render pool |
+//! | [`render`] | page → scene → pixels on the CPU (vello_cpu) or, with feature `gpu`, the GPU (vello on wgpu, `render::gpu`), text (parley), images, PNG/WebP/JPEG encoders, the bounded render pool |
 //! | [`api`] | request and response types of the services, shared with `spv-client` |
 //! | [`thumbnails`] | the thumbnails service, a `tower::Service<RenderThumbnail>` |
 //! | [`error`] | [`Error`] and [`ErrorKind`] |
@@ -23,6 +23,7 @@
 //! | feature | default | enables |
 //! |---|---|---|
 //! | `render` | yes | [`render`], [`thumbnails`] and the render pool (vello_cpu, parley, image codecs, Tokio) |
+//! | `gpu` | no | `render::gpu`: the GPU backend (vello 0.11 on wgpu: Vulkan, Metal, DX12), chosen at run time by `RendererChoice`; implies `render`. On by default in `spv-server` and `spv-cli` |
 //! | `api` | no | [`api`] in full (documents, assets, auth, jobs types) without the renderer or the database: what `spv-client` uses; implied by `store` |
 //! | `store` | no | `store`, `documents`, `assets`, `auth`, `config`: SQLite/PostgreSQL through sqlx, blobs, argon2, JWT; implies `render` |
 //! | `http` | no | `http`: the HTTP adapters (axum, tower-http, utoipa, Scalar, prometheus-client); implies `store` |

@@ -10,6 +10,7 @@
 //! | [`geometry`] | thumbnail size and where the page lands in it |
 //! | [`scene`] | the backend-neutral scene: commands in kurbo/peniko terms |
 //! | [`cpu`] | the CPU backend (vello_cpu) |
+//! | `gpu` | the GPU backend (vello on wgpu; feature `gpu`), chosen by [`RendererChoice`] |
 //! | [`paint`], [`shapes`] | paints, strokes and blend modes; shape outlines |
 //! | [`image`] | image assets: decoding, cache, `fit` |
 //! | [`text`], [`fonts`] | text layout (parley) and fonts |
