@@ -14,7 +14,8 @@ use crate::render::renderer_version;
 
 /// What identifies a rendered thumbnail of a stored document: the SHA-256 of the
 /// document owner's id, the document's content hash, the page, size, format and
-/// leniency, and [`RENDERER_VERSION`]. Quoted, it is the thumbnail's strong ETag.
+/// leniency, and the renderer version of the backend expected to draw it
+/// ([`renderer_version`]). Quoted, it is the thumbnail's strong ETag.
 ///
 /// The `sha256:` assets a document refers to resolve from its owner's uploads, so the
 /// owner is part of the key: two owners' byte-identical documents never share a render
