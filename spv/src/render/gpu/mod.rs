@@ -240,6 +240,7 @@ pub(crate) fn try_render(
         weight,
         reply,
     };
+    let progress = worker.batches.load(Ordering::Acquire);
     if worker.jobs.send(job).is_err() {
         return fail(&worker, "the GPU thread has stopped");
     }
@@ -252,9 +253,15 @@ pub(crate) fn try_render(
         }
         Ok(Err(reason)) => fail(&worker, &reason),
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            // A GPU this late is taken for stalled: later renders go to the CPU at once
-            // instead of each waiting, and the device is initialised again after a rest.
-            worker.dead.store(true, Ordering::Release);
+            // No batch at all finished during a wait of a second or more: the GPU is
+            // taken for stalled, later renders go to the CPU at once instead of each
+            // waiting, and the device is initialised again after a rest. (A GPU that is
+            // only busy keeps finishing batches, and a render whose time had nearly run
+            // out, say behind the device's initialisation, proves nothing; both keep it.)
+            if wait >= Duration::from_secs(1) && worker.batches.load(Ordering::Acquire) == progress
+            {
+                worker.dead.store(true, Ordering::Release);
+            }
             fail(
                 &worker,
                 "the GPU did not answer within half the render's time limit",
@@ -406,6 +413,9 @@ struct Worker {
     adapter: AdapterSummary,
     /// Set by the thread when its device failed; the next caller retires the worker.
     dead: Arc<AtomicBool>,
+    /// Batches this worker's threads have finished (progress, to tell a stalled GPU from
+    /// a busy one).
+    batches: Arc<AtomicU64>,
     device: wgpu::Device,
     max_side: u32,
 }
@@ -469,6 +479,7 @@ impl Worker {
         let max_side = limits.max_texture_dimension_2d.min(ATLAS_SIDE.max(8192));
         let (jobs, incoming) = mpsc::channel();
         let (warmed_tx, warmed_rx) = mpsc::channel();
+        let batches = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Mutex::new(Incoming {
             jobs: incoming,
             pending: VecDeque::new(),
@@ -496,6 +507,7 @@ impl Worker {
                 queue: queue.clone(),
                 renderer,
                 dead: dead.clone(),
+                batches: batches.clone(),
                 atlas_side: ATLAS_SIDE.min(limits.max_texture_dimension_2d),
                 target: None,
                 readback: None,
@@ -543,6 +555,7 @@ impl Worker {
             jobs,
             adapter: summary,
             dead,
+            batches,
             device,
             max_side,
         })
@@ -578,6 +591,7 @@ struct Thread {
     queue: wgpu::Queue,
     renderer: vello::Renderer,
     dead: Arc<AtomicBool>,
+    batches: Arc<AtomicU64>,
     atlas_side: u32,
     /// The render target, reused while it is large enough.
     target: Option<(wgpu::Texture, wgpu::TextureView)>,
@@ -660,6 +674,7 @@ impl Thread {
             match self.render_batch(&batch) {
                 Ok((pixels, gpu_time)) => {
                     BATCHES.fetch_add(1, Ordering::Relaxed);
+                    self.batches.fetch_add(1, Ordering::Release);
                     for (placed, pixels) in batch.into_iter().zip(pixels) {
                         let _ = placed.job.reply.send(Ok(Drawn { pixels, gpu_time }));
                     }
