@@ -100,6 +100,16 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The server's `/metrics` text.
+    async fn metrics(&self) -> String {
+        reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// The server's OpenAPI document.
     async fn openapi(&self) -> Value {
         reqwest::get(self.url("/openapi.json"))
@@ -391,12 +401,7 @@ async fn format_auto_negotiates_webp() {
 async fn metrics_count_requests() {
     let server = Server::start().await;
     reqwest::get(server.url("/health")).await.unwrap();
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert!(
         text.contains("spv_http_request_duration_seconds_count{method=\"GET\",route=\"/health\",status=\"200\"} 1"),
         "{text}"

@@ -28,6 +28,10 @@ use spv::api::{ImageFormat, RenderBackend, ThumbnailSize};
 use spv::glyph::{self, Limits, Loaded};
 use spv::render::{RenderOptions, RendererChoice, gpu, render_thumbnail};
 
+mod common;
+
+use common::samples;
+
 const SIZE: u32 = 256;
 
 fn main() {
@@ -160,31 +164,6 @@ fn throughput(
         gpu::stats()
     );
     (rate, fell_back)
-}
-
-fn samples() -> Vec<(String, Loaded)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
-        .join("docs");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .expect("examples/docs exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "glyph"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let bytes = std::fs::read(&path).expect("sample is readable");
-            let loaded = glyph::load(&bytes, &Limits::default()).expect("sample parses");
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            (name, loaded)
-        })
-        .collect()
 }
 
 fn count_nodes(loaded: &Loaded) -> usize {

@@ -16,7 +16,7 @@
 //!   (spv's [`render_page`] still un-premultiplies; resvg's pixmap stays premultiplied).
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,42 +24,15 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use resvg::usvg;
 use spv::api::{ImageFormat, ThumbnailSize};
 use spv::glyph::svg::{SvgOptions, page_to_svg};
-use spv::glyph::{self, AssetType, Limits, Loaded, NoAssets};
+use spv::glyph::{self, AssetType, Loaded, NoAssets};
 use spv::render::{RenderOptions, encode, render_page, render_thumbnail};
+
+mod common;
+
+use common::samples;
 
 /// The sizes every sample is rendered at.
 const SIZES: [u32; 2] = [256, 1024];
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(".."))
-}
-
-/// The sample documents, sorted by name.
-fn samples() -> Vec<(String, Loaded)> {
-    let dir = workspace_root().join("examples").join("docs");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("examples/docs exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "glyph"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let bytes = std::fs::read(&path).expect("sample is readable");
-            let loaded = glyph::load(&bytes, &Limits::default()).expect("sample parses");
-            let name = path
-                .file_stem()
-                .expect("file name")
-                .to_string_lossy()
-                .into_owned();
-            (name, loaded)
-        })
-        .collect()
-}
 
 /// The bundled DejaVu Sans faces and the document's font assets, for usvg.
 fn fonts(loaded: &Loaded) -> Arc<usvg::fontdb::Database> {

@@ -134,6 +134,23 @@ pub fn render_with(
     size: u32,
     renderer: RendererChoice,
 ) -> spv::Result<(Rgba, RenderBackend)> {
+    let rendered = render_page_with(loaded, page, size, renderer)?;
+    let image = Rgba {
+        width: rendered.width,
+        height: rendered.height,
+        pixels: rendered.pixels,
+    };
+    Ok((image, rendered.backend))
+}
+
+/// As [`render_with`], the whole [`spv::render::RenderedPage`] (backend, GPU time,
+/// warnings), under the same two-minute time limit.
+pub fn render_page_with(
+    loaded: &Loaded,
+    page: usize,
+    size: u32,
+    renderer: RendererChoice,
+) -> spv::Result<spv::render::RenderedPage> {
     let limits = Limits {
         render_timeout: std::time::Duration::from_secs(120),
         ..Limits::default()
@@ -143,13 +160,7 @@ pub fn render_with(
         limits: &limits,
         ..RenderOptions::default()
     };
-    let rendered = render_page(loaded, page, ThumbnailSize::Longest { size }, &options)?;
-    let image = Rgba {
-        width: rendered.width,
-        height: rendered.height,
-        pixels: rendered.pixels,
-    };
-    Ok((image, rendered.backend))
+    render_page(loaded, page, ThumbnailSize::Longest { size }, &options)
 }
 
 /// The GPU adapter for tests that need one (`gpu` forced, so a software Vulkan adapter

@@ -16,12 +16,12 @@
 use std::sync::Arc;
 use std::thread;
 
-use spv::api::{RenderBackend, ThumbnailSize};
+use spv::api::RenderBackend;
 use spv::glyph::{self, Limits};
-use spv::render::gpu;
-use spv::render::{RenderOptions, RendererChoice, render_page};
+use spv::render::{RendererChoice, gpu};
 use spv_tests::{
-    Rgba, compare, diff_image, gpu_or_skip, output_dir, render_with, samples, write_png,
+    Rgba, compare, diff_image, gpu_or_skip, output_dir, render_page_with, render_with, samples,
+    write_png,
 };
 
 /// A channel difference up to this is not a difference.
@@ -130,17 +130,7 @@ fn load(json: &str) -> Arc<glyph::Loaded> {
 }
 
 fn render_gpu(loaded: &glyph::Loaded, size: u32) -> spv::render::RenderedPage {
-    // A long time limit, as in `spv_tests::render_with`.
-    let limits = Limits {
-        render_timeout: std::time::Duration::from_secs(120),
-        ..Limits::default()
-    };
-    let options = RenderOptions {
-        renderer: RendererChoice::Gpu,
-        limits: &limits,
-        ..RenderOptions::default()
-    };
-    render_page(loaded, 0, ThumbnailSize::Longest { size }, &options).expect("a render")
+    render_page_with(loaded, 0, size, RendererChoice::Gpu).expect("a render")
 }
 
 /// Renders batched into one atlas never reach their neighbours: a page whose shapes run

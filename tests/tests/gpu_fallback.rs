@@ -5,30 +5,20 @@
 //! GPU tests in the same process. Needs a Vulkan adapter (lavapipe in CI), like
 //! `tests/gpu.rs`, and is skipped without one except under `CI=true`.
 
-use spv::api::{RenderBackend, ThumbnailSize};
+use spv::api::RenderBackend;
 use spv::glyph::{self, Limits};
-use spv::render::gpu;
-use spv::render::{RenderOptions, RendererChoice, render_page};
-use spv_tests::{gpu_or_skip, render_with, samples};
+use spv::render::{RendererChoice, gpu};
+use spv_tests::{gpu_or_skip, render_page_with, render_with, samples};
 
-/// Renders with a two-minute time limit: on a software adapter on a loaded machine a
-/// render may wait seconds for the GPU, and past half its limit the CPU would draw it,
-/// which is not the fallback these steps test.
+/// Page 0 with a two-minute time limit (`spv_tests::render_page_with`): on a software
+/// adapter on a loaded machine a render may wait seconds for the GPU, and past half its
+/// limit the CPU would draw it, which is not the fallback these steps test.
 fn render(
     loaded: &glyph::Loaded,
     size: u32,
     renderer: RendererChoice,
 ) -> spv::render::RenderedPage {
-    let limits = Limits {
-        render_timeout: std::time::Duration::from_secs(120),
-        ..Limits::default()
-    };
-    let options = RenderOptions {
-        renderer,
-        limits: &limits,
-        ..RenderOptions::default()
-    };
-    render_page(loaded, 0, ThumbnailSize::Longest { size }, &options).expect("a render")
+    render_page_with(loaded, 0, size, renderer).expect("a render")
 }
 
 /// One test, in steps, since they share the process's one device.

@@ -29,12 +29,7 @@ async fn a_gpu_server_renders_on_the_gpu_and_its_metrics_say_so() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(png_size(&response.bytes().await.unwrap()), (100, 50));
 
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     for needle in [
         "spv_render_duration_seconds_count{backend=\"gpu\"} 1",
         "spv_gpu_batch_seconds_count 1",

@@ -416,12 +416,7 @@ async fn render_job_events_outputs_and_cancelling() {
     );
 
     // The blocker's run was counted before the worker took the next job.
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("spv_jobs_total{kind=\"render\",result=\"cancelled\"} 1"),
         "{metrics}"

@@ -41,12 +41,7 @@ async fn stop_keeping_data(server: Server) -> tempfile::TempDir {
 
 /// The value of the metric line starting with `name` (labels included), 0 when absent.
 async fn metric(server: &Server, name: &str) -> u64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
         .map_or(0, |v| v as u64)

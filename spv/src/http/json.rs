@@ -39,6 +39,10 @@ impl<S> tower::Layer<S> for FinishJsonLayer {
     }
 }
 
+/// The future of spv's hand-written route layers ([`FinishJson`], the request metrics).
+pub(crate) type RouteFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<Response, std::convert::Infallible>> + Send>>;
+
 /// The service of [`FinishJsonLayer`].
 #[derive(Clone, Debug)]
 pub(crate) struct FinishJson<S> {
@@ -52,9 +56,7 @@ where
 {
     type Response = Response;
     type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn Future<Output = Result<Response, std::convert::Infallible>> + Send + 'static>,
-    >;
+    type Future = RouteFuture;
 
     fn poll_ready(
         &mut self,

@@ -368,9 +368,7 @@ where
 {
     type Response = Response;
     type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn Future<Output = Result<Response, std::convert::Infallible>> + Send + 'static>,
-    >;
+    type Future = super::json::RouteFuture;
 
     fn poll_ready(
         &mut self,

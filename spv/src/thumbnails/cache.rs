@@ -8,8 +8,7 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::api::RenderBackend;
-use crate::api::{CachedImage, ImageFormat, ThumbnailSize};
+use crate::api::{CachedImage, ImageFormat, RenderBackend, ThumbnailSize};
 use crate::render::renderer_version;
 
 /// What identifies a rendered thumbnail of a stored document: the SHA-256 of the
