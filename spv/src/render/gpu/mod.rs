@@ -730,6 +730,7 @@ impl Thread {
         let bytes_per_row = (width * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
         let buffer = self.readback_buffer(u64::from(bytes_per_row) * u64::from(height));
         let texture = self.target.as_ref().map(|(t, _)| t.clone());
+        let mut submitted = None;
         if let (Ok(()), Some(texture)) = (&rendered, &texture) {
             let mut encoder = self
                 .device
@@ -752,7 +753,7 @@ impl Thread {
                     depth_or_array_layers: 1,
                 },
             );
-            self.queue.submit([encoder.finish()]);
+            submitted = Some(self.queue.submit([encoder.finish()]));
         }
         // Popped in the reverse order of pushing.
         let validation = pollster::block_on(validation.pop());
@@ -768,10 +769,16 @@ impl Thread {
             let _ = mapped_tx.send(result);
         });
         // Wait in short steps, so that a lost device is noticed at once.
+        // Wait for this thread's own submission: waiting for "the latest" while the other
+        // GPU thread submits trips an assertion in wgpu-core 30 (a race between its
+        // submission counters), seen under load.
+        let Some(submitted) = submitted else {
+            return Err("the readback was not submitted".into());
+        };
         let give_up = Instant::now() + self.readback_timeout;
         loop {
             match self.device.poll(wgpu::PollType::Wait {
-                submission_index: None,
+                submission_index: Some(submitted.clone()),
                 timeout: Some(Duration::from_millis(50)),
             }) {
                 Ok(_) | Err(wgpu::PollError::Timeout) => {}
