@@ -1,107 +1,247 @@
-//! The tower-http layers around `spv::http::api`.
+//! What the server does around `spv::http::api` for every request, as one service.
 //!
-//! Outermost first: request id (set and propagated as `x-request-id`), a trace span
-//! per request, security headers, panic catching (a problem+json 500), CORS,
-//! compression (gzip, br, zstd; never images or event streams), timeout, body limit.
-//! Security headers sit outside the rest so that every answer carries them, including
+//! In order: a request id (kept from `x-request-id` when the client sent one, else a
+//! random UUID; echoed on the response), a trace span per request (`method`, `route`,
+//! `request_id`) with a `response` event, panic catching (a problem+json 500), a timeout
+//! (a problem+json 503), the request body limit (a problem+json 413, before the handler
+//! runs when `Content-Length` says so), compression (gzip, br, zstd; never images,
+//! ranged bytes or event streams; only for clients that send `Accept-Encoding`), CORS
+//! when `SPV_CORS_ORIGINS` is set, and the security headers on every answer, including
 //! timeouts and caught panics. No `Server` header is ever sent.
+//!
+//! These were once tower-http layers composed with `ServiceBuilder`: each layer's future
+//! moved the response, boxed its body or cloned its state, and together they cost about
+//! a third of a cached thumbnail's CPU time (BENCHMARKS.md). Compression and CORS are
+//! still tower-http's; the rest is written out here in one future.
 
 use std::any::Any;
-use std::time::Duration;
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::http::{
-    Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header,
-};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt as _;
+use http_body_util::Limited;
 use spv::config::Config;
 use spv::http::{ApiError, AppState};
-use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::CompressionLayer;
+use tower::Service as _;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate as _};
-use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::{RequestBodyLimitLayer, ResponseBody};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::compression::{Compression, CompressionLayer};
+use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
+use tracing::Instrument as _;
 
 /// The strict policy of every response but the docs page.
 const CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
-/// `spv::http::api(state)` wrapped in the server's layers (see the module docs).
-///
-/// The layers are composed into one service around the API router, not applied with
-/// `Router::layer` (which wraps and boxes every route separately, so each request would
-/// clone the whole boxed stack): that halved the throughput of a cheap GET. The request
-/// span's `route` is recorded by the API's metrics middleware once the request is routed.
-pub fn app(config: &Config, state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    let (limit, timeout_secs) = (config.body_limit_bytes, config.request_timeout_secs);
-    let stack = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    let id = request
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        route = tracing::field::Empty,
-                        request_id = id
-                    )
-                })
-                .on_response(
-                    |response: &Response<_>, latency: Duration, _span: &tracing::Span| {
-                        tracing::info!(
-                            status = response.status().as_u16(),
-                            latency_ms = latency.as_secs_f64() * 1e3,
-                            "response"
-                        );
-                    },
-                ),
-        )
-        .layer(PropagateRequestIdLayer::new(request_id))
-        // One step for the four security headers (four `SetResponseHeaderLayer`s cost
-        // four futures per request).
-        .map_response(security_headers)
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(CompressionLayer::new().compress_when(
-            // Asset bytes carry a strong ETag of their identity bytes and serve ranges of
-            // them: a compressed variant under the same validator would corrupt ranged
-            // and revalidated downloads (RFC 9110 §8.8.3).
-            DefaultPredicate::new().and(
-                |_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions| {
-                    !headers.contains_key(header::ACCEPT_RANGES)
-                },
-            ),
-        ))
-        .map_response(move |response: Response| {
-            bare_errors_as_problems(limit, timeout_secs, response)
-        })
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(config.request_timeout_secs),
-        ))
-        .map_response(move |response: Response<ResponseBody<Body>>| {
-            bare_errors_as_problems(limit, timeout_secs, response)
-        })
-        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
-        .service(spv::http::api(state));
-    let router = Router::new().fallback_service(stack);
-    // Outermost when configured: preflights are answered before anything else runs.
-    match cors(config) {
-        Some(cors) => router.layer(cors),
-        None => router,
+/// The request id header, read and echoed.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// `spv::http::api(state)` with the server's handling of every request around it (see
+/// the module docs): a hyper service, served by [`run`](crate::run).
+pub fn app(config: &Config, state: AppState) -> App {
+    App::new(config, spv::http::api(state))
+}
+
+/// The service [`app`] returns: cheap to clone (one reference count), and called by
+/// hyper directly (no `tower` adapter cloning it per request).
+#[derive(Clone)]
+pub struct App {
+    shared: Arc<Shared>,
+}
+
+/// When compression applies: what tower-http's default predicate allows (not images,
+/// not event streams, not gRPC, over 32 bytes), and never for asset bytes, which carry a
+/// strong ETag of their identity bytes and serve ranges of them: a compressed variant
+/// under the same validator would corrupt ranged and revalidated downloads (RFC 9110
+/// §8.8.3).
+type Compress = tower_http::compression::predicate::And<DefaultPredicate, NotRanged>;
+
+struct Shared {
+    /// The routes: bare, and behind CORS when origins are configured.
+    api: Api,
+    limit: usize,
+    timeout: Duration,
+}
+
+/// The router, with CORS when configured, each also behind compression (taken only by
+/// requests that accept an encoding, so others pay nothing for it).
+#[allow(clippy::large_enum_variant)] // One per server, shared behind an `Arc`.
+enum Api {
+    Plain {
+        bare: Router,
+        compressed: Compression<Router, Compress>,
+    },
+    Cors {
+        bare: Cors<Router>,
+        compressed: Compression<Cors<Router>, Compress>,
+    },
+}
+
+/// Responses without `Accept-Ranges` (see [`Compress`]).
+#[derive(Clone, Copy, Debug)]
+struct NotRanged;
+
+impl tower_http::compression::Predicate for NotRanged {
+    fn should_compress<B: HttpBody>(&self, response: &axum::http::Response<B>) -> bool {
+        !response.headers().contains_key(header::ACCEPT_RANGES)
     }
+}
+
+impl App {
+    /// `api` with the server's handling around it, as `config` says.
+    fn new(config: &Config, api: Router) -> App {
+        let predicate: Compress = DefaultPredicate::new().and(NotRanged);
+        let compression = CompressionLayer::new().compress_when(predicate);
+        let api = match cors(config) {
+            None => Api::Plain {
+                compressed: tower::Layer::layer(&compression, api.clone()),
+                bare: api,
+            },
+            Some(cors) => {
+                let bare = tower::Layer::layer(&cors, api);
+                Api::Cors {
+                    compressed: tower::Layer::layer(&compression, bare.clone()),
+                    bare,
+                }
+            }
+        };
+        App {
+            shared: Arc::new(Shared {
+                api,
+                limit: config.body_limit_bytes,
+                timeout: Duration::from_secs(config.request_timeout_secs),
+            }),
+        }
+    }
+}
+
+/// The future of [`App`]'s answers.
+pub type AppFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<B> hyper::service::Service<axum::http::Request<B>> for App
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = AppFuture;
+
+    fn call(&self, request: axum::http::Request<B>) -> AppFuture {
+        let started = Instant::now();
+        let (mut parts, body) = request.into_parts();
+        let id = match parts.headers.get(&REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let id = random_request_id();
+                parts.headers.insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        let span = tracing::info_span!(
+            "request",
+            method = %parts.method,
+            route = tracing::field::Empty,
+            request_id = id.to_str().unwrap_or_default(),
+        );
+        let shared = Arc::clone(&self.shared);
+        let limit = shared.limit;
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let too_large = declared.is_some_and(|length| length > limit as u64);
+        // Bodies that are known to be empty (most GETs) need no limit.
+        let body = if body.is_end_stream() {
+            Body::empty()
+        } else {
+            Body::new(Limited::new(body, limit))
+        };
+        let request = Request::from_parts(parts, body);
+        let compress = request.headers().contains_key(header::ACCEPT_ENCODING);
+        Box::pin(
+            async move {
+                tracing::debug!("started processing request");
+                let response = if too_large {
+                    body_too_large(limit)
+                } else {
+                    let routed = AssertUnwindSafe(shared.api.call(request, compress));
+                    match tokio::time::timeout(shared.timeout, routed.catch_unwind()).await {
+                        Ok(Ok(response)) => as_problem(&shared, response),
+                        Ok(Err(panic)) => panic_response(panic),
+                        Err(_elapsed) => timed_out(shared.timeout),
+                    }
+                };
+                let response = finish(response, id);
+                let status = response.status().as_u16();
+                let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+                if response.status().is_server_error() {
+                    tracing::error!(status, latency_ms, "response failed");
+                } else {
+                    tracing::info!(status, latency_ms, "response");
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+impl Api {
+    /// Routes `request`, through compression when `compress`. Panics of the routes'
+    /// synchronous parts are caught with those of their futures.
+    async fn call(&self, request: Request, compress: bool) -> Response {
+        let answer = match (self, compress) {
+            (Api::Plain { bare, .. }, false) => bare.clone().call(request).await,
+            (Api::Plain { compressed, .. }, true) => compressed
+                .clone()
+                .call(request)
+                .await
+                .map(|response| response.map(Body::new)),
+            (Api::Cors { bare, .. }, false) => bare.clone().call(request).await,
+            (Api::Cors { compressed, .. }, true) => compressed
+                .clone()
+                .call(request)
+                .await
+                .map(|response| response.map(Body::new)),
+        };
+        match answer {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// The security headers and the request id of every response.
+fn finish(mut response: Response, id: HeaderValue) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    // The docs page and asset bytes set policies of their own.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    if !headers.contains_key(&REQUEST_ID) {
+        headers.insert(REQUEST_ID, id);
+    }
+    response
 }
 
 fn cors(config: &Config) -> Option<CorsLayer> {
@@ -144,7 +284,7 @@ fn cors(config: &Config) -> Option<CorsLayer> {
                 header::ETAG,
                 header::LOCATION,
                 header::RETRY_AFTER,
-                HeaderName::from_static("x-request-id"),
+                REQUEST_ID,
             ])
             .max_age(Duration::from_secs(600)),
     )
@@ -160,68 +300,204 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::new(spv::Error::internal(format!("handler panicked: {message}"))).into_response()
 }
 
-/// The body limit's 413 and the timeout's 503 come from tower-http as bare responses;
-/// clients get problem+json like every other error.
-fn bare_errors_as_problems<B>(limit: usize, timeout: u64, response: Response<B>) -> Response
-where
-    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
+fn body_too_large(limit: usize) -> Response {
+    ApiError::with_status(
+        spv::Error::new(
+            spv::ErrorKind::LimitExceeded,
+            format!("request body is larger than {limit} bytes (SPV_BODY_LIMIT_BYTES)"),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .into_response()
+}
+
+fn timed_out(timeout: Duration) -> Response {
+    ApiError::with_status(
+        spv::Error::new(
+            spv::ErrorKind::RenderTimeout,
+            format!(
+                "the request took longer than {} s (SPV_REQUEST_TIMEOUT_SECS)",
+                timeout.as_secs()
+            ),
+        ),
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .into_response()
+}
+
+/// A bare 413 from below (axum's extractors answer so when a streamed body passes the
+/// limit) becomes problem+json like every other error.
+fn as_problem(shared: &Shared, response: Response) -> Response {
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|ct| ct.as_bytes().starts_with(b"application/problem+json"));
     if is_problem {
-        return response.map(Body::new);
-    }
-    let error = match response.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => spv::Error::new(
-            spv::ErrorKind::LimitExceeded,
-            format!("request body is larger than {limit} bytes (SPV_BODY_LIMIT_BYTES)"),
-        ),
-        StatusCode::SERVICE_UNAVAILABLE => spv::Error::new(
-            spv::ErrorKind::RenderTimeout,
-            format!("the request took longer than {timeout} s (SPV_REQUEST_TIMEOUT_SECS)"),
-        ),
-        _ => return response.map(Body::new),
-    };
-    ApiError::with_status(error, response.status()).into_response()
-}
-
-/// Request ids: random UUIDs (version 4) from the thread's random generator, without the
-/// system call per request that `tower_http`'s `MakeRequestUuid` (`Uuid::new_v4`) makes.
-#[derive(Clone, Copy, Debug, Default)]
-struct RandomRequestId;
-
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-        let mut text = uuid::Uuid::encode_buffer();
-        HeaderValue::from_str(uuid.hyphenated().encode_lower(&mut text))
-            .ok()
-            .map(RequestId::new)
+        response
+    } else {
+        body_too_large(shared.limit)
     }
 }
 
-/// The security headers of every response: `nosniff`, `DENY` framing, no referrer, and
-/// the strict content security policy unless the response has a policy of its own (the
-/// docs page, asset bytes).
-fn security_headers<B>(mut response: Response<B>) -> Response<B> {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+/// A random UUID (version 4) from the thread's random generator, without the system
+/// call per request that `Uuid::new_v4` makes.
+fn random_request_id() -> HeaderValue {
+    let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut text = uuid::Uuid::encode_buffer();
+    let text = uuid.hyphenated().encode_lower(&mut text);
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::{get, post};
+    use http_body_util::BodyExt as _;
+    use hyper::service::Service as _;
+
+    use super::*;
+
+    fn app_with(edit: impl FnOnce(&mut Config), routes: Router) -> App {
+        let mut config = Config::default();
+        edit(&mut config);
+        App::new(&config, routes)
+    }
+
+    fn routes() -> Router {
+        async fn panics() -> &'static str {
+            panic!("a test panic")
+        }
+        async fn slow() -> &'static str {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        }
+        async fn echo(body: Bytes) -> Bytes {
+            body
+        }
+        async fn json() -> Response {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                format!("[{}]", "1,".repeat(500) + "1"),
+            )
+                .into_response()
+        }
+        Router::new()
+            .route("/panic", get(panics))
+            .route("/slow", get(slow))
+            .route("/echo", post(echo))
+            .route("/json", get(json))
+    }
+
+    async fn problem(response: Response) -> serde_json::Value {
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn get_request(path: &str) -> axum::http::Request<Body> {
+        axum::http::Request::get(path).body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_500_problem_with_the_security_headers() {
+        let app = app_with(|_| {}, routes());
+        let response = app.call(get_request("/panic")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(response.headers()[&REQUEST_ID].len(), 36);
+        let problem = problem(response).await;
+        assert!(
+            !problem.to_string().contains("a test panic"),
+            "the panic message is not sent: {problem}"
         );
     }
-    response
+
+    #[tokio::test]
+    async fn a_slow_request_is_a_503_problem_naming_the_setting() {
+        let app = app_with(|c| c.request_timeout_secs = 1, routes());
+        let response = app.call(get_request("/slow")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let problem = problem(response).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("SPV_REQUEST_TIMEOUT_SECS"),
+            "{problem}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_413_problems_declared_or_streamed() {
+        let app = app_with(|c| c.body_limit_bytes = 100, routes());
+        let declared = axum::http::Request::post("/echo")
+            .header(header::CONTENT_LENGTH, "5000")
+            .body(Body::from(vec![b'x'; 5000]))
+            .unwrap();
+        let response = app.call(declared).await.unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            problem(response).await["detail"]
+                .as_str()
+                .unwrap()
+                .contains("100 bytes")
+        );
+
+        // No Content-Length: the limit cuts the stream.
+        let chunks = futures_util::stream::iter(
+            (0..10).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 50]))),
+        );
+        let streamed = axum::http::Request::post("/echo")
+            .body(Body::from_stream(chunks))
+            .unwrap();
+        let response = app.call(streamed).await.unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            problem(response).await["detail"]
+                .as_str()
+                .unwrap()
+                .contains("100 bytes")
+        );
+
+        let small = axum::http::Request::post("/echo")
+            .body(Body::from("hello"))
+            .unwrap();
+        let response = app.call(small).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], b"hello");
+    }
+
+    #[tokio::test]
+    async fn compression_only_for_clients_that_accept_it() {
+        let app = app_with(|_| {}, routes());
+        let plain = app.call(get_request("/json")).await.unwrap();
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        let request = axum::http::Request::get("/json")
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Body::empty())
+            .unwrap();
+        let gzipped = app.call(request).await.unwrap();
+        assert_eq!(gzipped.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(gzipped.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_kept_or_made() {
+        let app = app_with(|_| {}, routes());
+        let request = axum::http::Request::get("/json")
+            .header(&REQUEST_ID, "abc-123")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.call(request).await.unwrap();
+        assert_eq!(response.headers()[&REQUEST_ID], "abc-123");
+        let first = app.call(get_request("/json")).await.unwrap();
+        let second = app.call(get_request("/json")).await.unwrap();
+        assert_ne!(first.headers()[&REQUEST_ID], second.headers()[&REQUEST_ID]);
+    }
 }

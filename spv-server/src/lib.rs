@@ -3,7 +3,7 @@
 //! | item | what it is |
 //! |---|---|
 //! | [`run`] | serves [`app`] on a bound listener until a shutdown future completes |
-//! | [`app`] | `spv::http::api` wrapped in the tower-http layers |
+//! | [`app`] | `spv::http::api` with the server's handling of every request around it (request ids, tracing, timeouts, panics, body limit, compression, CORS, security headers) |
 //! | [`Cli`] | the command-line flags; [`Cli::config`] merges file, environment and flags |
 //! | [`init_tracing`] | text or JSON logs filtered by `RUST_LOG` |
 //! | [`shutdown_signal`] | completes on SIGINT or SIGTERM |
@@ -26,12 +26,11 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use spv::config::{Config, LogFormat};
 use tokio::net::TcpListener;
 
 pub use cli::Cli;
-pub use layers::app;
+pub use layers::{App, AppFuture, app};
 
 /// Serves spv on `listener` until `shutdown` completes, then drains in-flight requests
 /// for at most `config.shutdown_timeout_secs`, then stops the job workers with the same
@@ -82,7 +81,7 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        let service = app.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();

@@ -5,6 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc: the server allocates per request (headers, bodies, futures); glibc's
+/// allocator costs measurably more per request under load (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = spv_server::Cli::parse();
     let config = match cli.config(std::env::vars()) {

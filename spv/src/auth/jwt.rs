@@ -43,7 +43,7 @@ pub(crate) struct Jwt {
     validation: Validation,
     issuer: String,
     ttl: Duration,
-    verified: Arc<Mutex<HashMap<Box<str>, Verified>>>,
+    verified: Arc<Mutex<HashMap<Box<str>, Verified, foldhash::fast::RandomState>>>,
 }
 
 /// At most this many verified tokens are remembered; past it the memory starts afresh.
@@ -80,7 +80,7 @@ impl Jwt {
             validation,
             issuer: issuer.to_owned(),
             ttl,
-            verified: Arc::new(Mutex::new(HashMap::new())),
+            verified: Arc::new(Mutex::new(HashMap::default())),
         }
     }
 

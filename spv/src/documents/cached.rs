@@ -31,7 +31,8 @@ pub struct CachedDocuments {
 #[derive(Default)]
 struct State {
     generation: u64,
-    entries: HashMap<Uuid, Document>,
+    /// Shared, so that a hit copies the document after the lock is released.
+    entries: HashMap<Uuid, Arc<Document>, foldhash::fast::RandomState>,
 }
 
 impl fmt::Debug for CachedDocuments {
@@ -77,13 +78,13 @@ impl DocumentRepo for CachedDocuments {
 
     fn get(&self, id: Uuid) -> BoxFuture<'_, Option<Document>> {
         Box::pin(async move {
-            let generation = {
+            let (hit, generation) = {
                 let state = self.state();
-                if let Some(document) = state.entries.get(&id) {
-                    return Ok(Some(document.clone()));
-                }
-                state.generation
+                (state.entries.get(&id).cloned(), state.generation)
             };
+            if let Some(document) = hit {
+                return Ok(Some(Document::clone(&document)));
+            }
             let found = self.inner.get(id).await?;
             if let Some(document) = &found {
                 let mut state = self.state();
@@ -91,7 +92,7 @@ impl DocumentRepo for CachedDocuments {
                     if state.entries.len() >= self.capacity {
                         state.entries.clear();
                     }
-                    state.entries.insert(id, document.clone());
+                    state.entries.insert(id, Arc::new(document.clone()));
                 }
             }
             Ok(found)

@@ -8,13 +8,14 @@
 //! content may change; the ETag revalidates); private ones to their owner and admins
 //! with `private, no-cache`.
 
+use std::borrow::Cow;
+
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -30,8 +31,9 @@ use crate::{Error, ErrorKind};
 /// How long shared caches and browsers may keep a public thumbnail without asking again.
 pub(crate) const PUBLIC_CACHE_CONTROL: &str = "public, max-age=60";
 
-/// The query of `GET /api/v1/documents/{id}/thumbnail`.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+/// The query of `GET /api/v1/documents/{id}/thumbnail` (for the OpenAPI document; the
+/// handler reads the query with [`ThumbnailQuery::parse`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ThumbnailQuery {
@@ -53,6 +55,104 @@ pub(crate) struct ThumbnailQuery {
     #[param(ignore)]
     #[allow(dead_code)] // Read by the JSON finishing layer; accepted here.
     pretty: Option<String>,
+}
+
+/// The parameters of [`ThumbnailQuery`], for messages.
+const QUERY_FIELDS: &str =
+    "`page`, `size`, `width`, `height`, `fit`, `format`, `lenient`, `pretty`";
+
+impl ThumbnailQuery {
+    /// Reads a query string as `axum::extract::Query` would (form encoding, unknown and
+    /// repeated parameters refused), without its allocations per request: this is the
+    /// hot route of a thumbnail CDN.
+    fn parse(query: Option<&str>) -> Result<Self, Error> {
+        fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, Error>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value
+                .parse()
+                .map_err(|e| Error::invalid_request(format!("query: {key}: {e}")))
+        }
+        fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), Error> {
+            if slot.replace(value).is_some() {
+                return Err(Error::invalid_request(format!(
+                    "query: duplicate field `{key}`"
+                )));
+            }
+            Ok(())
+        }
+        let mut out = ThumbnailQuery::default();
+        for (key, value) in query_pairs(query.unwrap_or_default()) {
+            match &*key {
+                "page" => set(&mut out.page, "page", number(&key, &value)?)?,
+                "size" => set(&mut out.size, "size", number(&key, &value)?)?,
+                "width" => set(&mut out.width, "width", number(&key, &value)?)?,
+                "height" => set(&mut out.height, "height", number(&key, &value)?)?,
+                "fit" => set(&mut out.fit, "fit", value.into_owned())?,
+                "format" => set(&mut out.format, "format", value.into_owned())?,
+                "lenient" => {
+                    let lenient = match &*value {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(Error::invalid_request(format!(
+                                "query: lenient: expected `true` or `false`, got {value:?}"
+                            )));
+                        }
+                    };
+                    set(&mut out.lenient, "lenient", lenient)?;
+                }
+                "pretty" => set(&mut out.pretty, "pretty", String::new())?,
+                _ => {
+                    return Err(Error::invalid_request(format!(
+                        "query: unknown field `{key}`, expected one of {QUERY_FIELDS}"
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The pairs of a form-encoded query, decoded only where a pair has escapes (`%`, `+`):
+/// what `form_urlencoded::parse` yields, without its per-pair decoding work for the
+/// plain `size=256&format=png` of nearly every request.
+fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            if pair.contains(['%', '+']) {
+                form_urlencoded::parse(pair.as_bytes())
+                    .next()
+                    .unwrap_or_default()
+            } else {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (Cow::Borrowed(key), Cow::Borrowed(value))
+            }
+        })
+}
+
+/// What the thumbnail route reads of the request besides the caller and the id: the
+/// query (parsed in the handler, so that a bad id answers 404 first) and two headers.
+/// Not the whole `HeaderMap`, which as an extractor is a copy of every header.
+pub(crate) struct ThumbnailParts {
+    query: Result<ThumbnailQuery, Error>,
+    accept: Option<HeaderValue>,
+    if_none_match: Option<HeaderValue>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ThumbnailParts {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ThumbnailParts {
+            query: ThumbnailQuery::parse(parts.uri.query()),
+            accept: parts.headers.get(header::ACCEPT).cloned(),
+            if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
+        })
+    }
 }
 
 /// The caller of a route that anonymous callers may use: `None` without a credential; a
@@ -142,8 +242,7 @@ pub(crate) async fn get_document_thumbnail(
     State(state): State<AppState>,
     Viewer(principal): Viewer,
     Path(id): Path<String>,
-    params: Result<Query<ThumbnailQuery>, QueryRejection>,
-    headers: HeaderMap,
+    request: ThumbnailParts,
 ) -> Result<Response, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| {
         Error::new(
@@ -151,11 +250,10 @@ pub(crate) async fn get_document_thumbnail(
             format!("document {id:?} not found: expected a UUID"),
         )
     })?;
-    let Query(query) =
-        params.map_err(|e| Error::invalid_request(format!("query: {}", e.body_text())))?;
+    let query = request.query?;
     let size = size_from(query.size, query.width, query.height, query.fit.as_deref())?;
     check_max(size, state.config.max_thumbnail_size)?;
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let accept = request.accept.as_ref().and_then(|v| v.to_str().ok());
     let (format, negotiated) = choose_format(query.format.as_deref(), accept)?;
     let service = state.document_thumbnails.clone().ok_or_else(|| {
         Error::new(
@@ -163,47 +261,55 @@ pub(crate) async fn get_document_thumbnail(
             "this server has no document store configured",
         )
     })?;
-    let mut request = GetDocumentThumbnail::new(principal, id);
-    request.page = query.page.unwrap_or(0);
-    request.size = size;
-    request.format = format;
-    request.lenient = query.lenient.unwrap_or(false);
-    request.if_none_match = headers
-        .get(header::IF_NONE_MATCH)
+    let mut thumbnail = GetDocumentThumbnail::new(principal, id);
+    thumbnail.page = query.page.unwrap_or(0);
+    thumbnail.size = size;
+    thumbnail.format = format;
+    thumbnail.lenient = query.lenient.unwrap_or(false);
+    thumbnail.if_none_match = request
+        .if_none_match
+        .as_ref()
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let answer = service.get(request).await?;
+    let answer = service.get(thumbnail).await?;
     record(&state, &answer);
 
-    let mut out = HeaderMap::new();
     let cache_control = match (&answer.etag, answer.document.public) {
         (None, _) => "no-store",
         (Some(_), true) => PUBLIC_CACHE_CONTROL,
         (Some(_), false) => "private, no-cache",
     };
-    out.insert(
+    let (status, body, content_type) = match answer.image {
+        Some(image) => (
+            StatusCode::OK,
+            Body::from(Bytes::from_owner(image.bytes)),
+            Some(image.format.content_type()),
+        ),
+        None => (StatusCode::NOT_MODIFIED, Body::empty(), None),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    // Room for these and the server's (length, request id, security headers) without
+    // the map growing on the way out.
+    let headers = response.headers_mut();
+    headers.reserve(16);
+    headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(cache_control),
     );
-    if let Some(value) = answer
+    if let Some(etag) = answer
         .etag
-        .as_deref()
-        .and_then(|etag| HeaderValue::from_str(etag).ok())
+        .and_then(|etag| HeaderValue::try_from(etag).ok())
     {
-        out.insert(header::ETAG, value);
+        headers.insert(header::ETAG, etag);
     }
     if negotiated {
-        out.insert(header::VARY, HeaderValue::from_static("accept"));
+        headers.insert(header::VARY, HeaderValue::from_static("accept"));
     }
-    let Some(image) = answer.image else {
-        return Ok((StatusCode::NOT_MODIFIED, out).into_response());
-    };
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(image.content_type()),
-    );
-    let body = Body::from(Bytes::from_owner(image.bytes));
-    Ok((StatusCode::OK, out, body).into_response())
+    if let Some(content_type) = content_type {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    Ok(response)
 }
 
 /// Cache lookups and render times of one answer, into the metrics.
@@ -217,5 +323,47 @@ fn record(state: &AppState, answer: &DocumentThumbnail) {
     }
     if let Some(timing) = answer.rendered {
         metrics.observe_render_timing(&timing);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_reads_as_serde_would() {
+        assert_eq!(
+            ThumbnailQuery::parse(None).unwrap(),
+            ThumbnailQuery::default()
+        );
+        let q = ThumbnailQuery::parse(Some(
+            "size=128&page=2&format=web%70&fit=cover&width=3&height=4&lenient=true&pretty",
+        ))
+        .unwrap();
+        assert_eq!(
+            (q.page, q.size, q.width, q.height, q.lenient),
+            (Some(2), Some(128), Some(3), Some(4), Some(true))
+        );
+        assert_eq!(
+            (q.format.as_deref(), q.fit.as_deref()),
+            (Some("webp"), Some("cover"))
+        );
+        for query in ["a=1&b=%20x+y&&c", "=&x=", "k%3D=v%26w", "size=1;page=2"] {
+            let ours: Vec<_> = query_pairs(query).collect();
+            let theirs: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+            assert_eq!(ours, theirs, "{query}");
+        }
+        for (query, expected) in [
+            ("sise=10", "unknown field `sise`"),
+            ("size=-1", "query: size: invalid digit"),
+            ("size=99999999999", "query: size: number too large"),
+            ("page=x", "query: page: invalid digit"),
+            ("size=1&size=2", "duplicate field `size`"),
+            ("lenient=yes", "expected `true` or `false`"),
+        ] {
+            let error = ThumbnailQuery::parse(Some(query)).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{query}");
+            assert!(error.message().contains(expected), "{query}: {error}");
+        }
     }
 }

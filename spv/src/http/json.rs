@@ -77,11 +77,13 @@ where
 
 /// Completes problem responses with the request path as `instance`, and pretty-prints
 /// JSON responses when the query has `pretty`.
-async fn finish(uri: &axum::http::Uri, mut response: Response) -> Response {
+pub(crate) async fn finish(uri: &axum::http::Uri, mut response: Response) -> Response {
+    // Marked only when changed (the common answer passes through untouched, without an
+    // extension map allocated for the mark): a second finishing would find nothing left
+    // to do but pretty-print again.
     if response.extensions().get::<Finished>().is_some() {
         return response;
     }
-    response.extensions_mut().insert(Finished);
     let pretty = wants_pretty(uri.query());
     if let Some(PendingProblem(mut problem)) = response.extensions_mut().remove::<PendingProblem>()
     {
@@ -95,15 +97,19 @@ async fn finish(uri: &axum::http::Uri, mut response: Response) -> Response {
         }
         return finished;
     }
+    if !pretty {
+        return response;
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
-    if !pretty || !is_json {
+    if !is_json {
         return response;
     }
     let (mut parts, body) = response.into_parts();
+    parts.extensions.insert(Finished);
     let Ok(bytes) = axum::body::to_bytes(body, PRETTY_LIMIT).await else {
         // The body was cut off; an empty answer is all that can be said.
         parts.headers.remove(header::CONTENT_LENGTH);

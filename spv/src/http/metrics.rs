@@ -47,30 +47,38 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 }
 
 /// The label of a matched route: route templates are a fixed set (the application's
-/// routes), so each is interned once and labels are made without allocating.
+/// routes), so each is interned once and labels are made without allocating. Each
+/// thread remembers the labels it has seen, so the shared set (and its lock, which two
+/// cores would pass back and forth) is read once per route and thread.
 fn route_label(route: Option<&MatchedPath>) -> &'static str {
+    use std::cell::RefCell;
     use std::collections::HashSet;
     use std::sync::{PoisonError, RwLock};
+    type Labels = HashSet<&'static str, foldhash::fast::RandomState>;
     static ROUTES: RwLock<Option<HashSet<&'static str>>> = RwLock::new(None);
+    thread_local! {
+        static SEEN: RefCell<Labels> = RefCell::new(Labels::default());
+    }
     let Some(route) = route.map(MatchedPath::as_str) else {
         return "unmatched";
     };
-    if let Some(known) = ROUTES
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .and_then(|set| set.get(route).copied())
-    {
+    if let Some(known) = SEEN.with_borrow(|seen| seen.get(route).copied()) {
         return known;
     }
-    let mut routes = ROUTES.write().unwrap_or_else(PoisonError::into_inner);
-    let set = routes.get_or_insert_with(HashSet::new);
-    if let Some(known) = set.get(route) {
-        return known;
-    }
-    let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
-    set.insert(leaked);
-    leaked
+    let interned = {
+        let mut routes = ROUTES.write().unwrap_or_else(PoisonError::into_inner);
+        let set = routes.get_or_insert_with(HashSet::new);
+        match set.get(route) {
+            Some(known) => *known,
+            None => {
+                let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
+                set.insert(leaked);
+                leaked
+            }
+        }
+    };
+    SEEN.with_borrow_mut(|seen| seen.insert(interned));
+    interned
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -126,6 +134,9 @@ struct Inner {
     gpu_batch: Histogram,
     queue_wait: Histogram,
     thumbnail_cache: Family<CacheLabels, Counter>,
+    /// The series of in-process cache misses and hits (`[miss, hit]`), made once: they
+    /// are counted on every thumbnail request, so not looked up in the family each time.
+    memory_cache: [Counter; 2],
     bytes_served: Counter,
     jobs: Family<JobResultLabels, Counter>,
     job_duration: Family<JobLabels, Histogram>,
@@ -189,6 +200,14 @@ impl Metrics {
             "Thumbnail cache lookups by level (memory, blob) and result (hit, miss)",
             thumbnail_cache.clone(),
         );
+        let memory_cache = [false, true].map(|hit| {
+            thumbnail_cache
+                .get_or_create(&CacheLabels {
+                    level: "memory",
+                    result: if hit { "hit" } else { "miss" },
+                })
+                .clone()
+        });
         let bytes_served = Counter::default();
         registry.register(
             "spv_http_response_body_bytes",
@@ -218,6 +237,7 @@ impl Metrics {
                 gpu_batch,
                 queue_wait,
                 thumbnail_cache,
+                memory_cache,
                 bytes_served,
                 jobs,
                 job_duration,
@@ -265,10 +285,17 @@ impl Metrics {
     /// ```
     /// let metrics = spv::http::Metrics::new();
     /// metrics.observe_cache("memory", true);
+    /// metrics.observe_cache("blob", false);
     /// let text = metrics.encode();
     /// assert!(text.contains("spv_thumbnail_cache_total{level=\"memory\",result=\"hit\"} 1"), "{text}");
+    /// assert!(text.contains("spv_thumbnail_cache_total{level=\"memory\",result=\"miss\"} 0"), "{text}");
+    /// assert!(text.contains("spv_thumbnail_cache_total{level=\"blob\",result=\"miss\"} 1"), "{text}");
     /// ```
     pub fn observe_cache(&self, level: &'static str, hit: bool) {
+        if level == "memory" {
+            self.inner.memory_cache[usize::from(hit)].inc();
+            return;
+        }
         let result = if hit { "hit" } else { "miss" };
         self.inner
             .thumbnail_cache
@@ -327,19 +354,29 @@ impl Metrics {
     }
 }
 
-/// Measures every request: latency by method, matched route and status, requests in
-/// flight, body bytes served.
 /// The request metrics of every route: latency by method, route and status, requests in
-/// flight, body bytes served. A hand-written layer (no route clone or label allocation
-/// per request).
+/// flight, body bytes served; with [`finishing_json`](Self::finishing_json), also the
+/// JSON finishing of [`FinishJsonLayer`](super::json::FinishJsonLayer) in the same
+/// future. A hand-written layer (no route clone, boxed future per concern or label
+/// allocation per request).
 #[derive(Clone)]
 pub(crate) struct TrackLayer {
     metrics: Metrics,
+    finish_json: bool,
 }
 
 impl TrackLayer {
     pub(crate) fn new(metrics: Metrics) -> Self {
-        TrackLayer { metrics }
+        TrackLayer {
+            metrics,
+            finish_json: false,
+        }
+    }
+
+    /// Also finishes JSON responses (problem `instance`, `?pretty`).
+    pub(crate) fn finishing_json(mut self) -> Self {
+        self.finish_json = true;
+        self
     }
 }
 
@@ -350,6 +387,7 @@ impl<S> tower::Layer<S> for TrackLayer {
         Track {
             inner,
             metrics: self.metrics.clone(),
+            finish_json: self.finish_json,
         }
     }
 }
@@ -359,6 +397,7 @@ impl<S> tower::Layer<S> for TrackLayer {
 pub(crate) struct Track<S> {
     inner: S,
     metrics: Metrics,
+    finish_json: bool,
 }
 
 impl<S> tower::Service<Request> for Track<S>
@@ -381,16 +420,22 @@ where
         let started = Instant::now();
         let method = method_label(request.method());
         let route = route_label(request.extensions().get::<MatchedPath>());
-        // The request span of a server (spv-server's TraceLayer) is made before routing;
+        // The request span of a server (spv-server's, at INFO) is made before routing;
         // the route is known here. A no-op where the span has no such field.
-        tracing::Span::current().record("route", route);
+        if tracing::level_enabled!(tracing::Level::INFO) {
+            tracing::Span::current().record("route", route);
+        }
+        let uri = self.finish_json.then(|| request.uri().clone());
         let metrics = self.metrics.clone();
         metrics.inner.in_flight.inc();
         let future = self.inner.call(request);
         Box::pin(async move {
             // Decremented however the request ends (a dropped connection included).
             let _in_flight = InFlight(&metrics.inner.in_flight);
-            let response = future.await?;
+            let mut response = future.await?;
+            if let Some(uri) = &uri {
+                response = super::json::finish(uri, response).await;
+            }
             let inner = &metrics.inner;
             let labels = RequestLabels {
                 method,

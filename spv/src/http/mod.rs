@@ -15,7 +15,7 @@
 //! | [`health_router`] | `GET /health` (liveness), `GET /ready` (readiness) |
 //! | [`docs_router`] | `GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (Scalar, offline) |
 //! | [`metrics_router`] | `GET /metrics` (Prometheus text) |
-//! | [`AppState`] | the services and settings the routers share; [`AppState::open`] wires them all from a `Config` |
+//! | [`AppState`] | the services and settings the routers share ([`AppServices`], behind one reference count); [`AppState::open`] wires them all from a `Config` |
 //! | [`Closing`] | ends job event streams when a server begins to stop |
 //! | [`Problem`], [`ApiError`], [`status_for`] | RFC 9457 errors, one status per [`ErrorKind`](crate::ErrorKind) |
 //! | [`Metrics`] | the prometheus-client registry and the server's metrics |
@@ -70,7 +70,7 @@ pub use metrics::{Metrics, metrics_router};
 pub use open::Opened;
 pub use openapi::{ApiDoc, docs_router, openapi};
 pub use problem::{ApiError, INTERNAL_DETAIL, PROBLEM_JSON, Problem, RETRY_AFTER_SECS, status_for};
-pub use state::{AppState, Closing};
+pub use state::{AppServices, AppState, Closing};
 pub use thumbnails::{ThumbnailBody, thumbnails_router};
 
 /// Every router of spv in one: thumbnails, auth, documents, assets, jobs, health, docs
@@ -99,8 +99,7 @@ pub fn api(state: AppState) -> Router {
     }
     router.fallback(not_found).layer(
         tower::ServiceBuilder::new()
-            .layer(metrics::TrackLayer::new(state.metrics.clone()))
-            .layer(json::FinishJsonLayer)
+            .layer(metrics::TrackLayer::new(state.metrics.clone()).finishing_json())
             .layer(axum::extract::DefaultBodyLimit::max(limit)),
     )
 }

@@ -14,9 +14,18 @@ use crate::jobs::Jobs;
 use crate::render::pool::RenderPool;
 use crate::thumbnails::{DocumentThumbnails, Thumbnails, ThumbnailsConfig};
 
-/// The services and settings behind the routers. Cheap to clone.
+/// The services and settings behind the routers: one reference count to clone (the
+/// routers clone it per request), read through [`AppServices`]'s fields
+/// (`state.config`, `state.documents`, ...), set with the `with_*` builders.
 #[derive(Clone)]
 pub struct AppState {
+    services: Arc<AppServices>,
+}
+
+/// What an [`AppState`] holds; its fields are read through the state
+/// (`Deref`).
+#[derive(Clone)]
+pub struct AppServices {
     /// The thumbnails service.
     pub thumbnails: Thumbnails,
     /// The metrics registry.
@@ -88,7 +97,21 @@ impl Closing {
     }
 }
 
+impl std::ops::Deref for AppState {
+    type Target = AppServices;
+
+    fn deref(&self) -> &AppServices {
+        &self.services
+    }
+}
+
 impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.services, f)
+    }
+}
+
+impl std::fmt::Debug for AppServices {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("thumbnails", &self.thumbnails)
@@ -127,7 +150,7 @@ impl AppState {
 
     /// A state around an existing thumbnails service.
     pub fn with_thumbnails(config: &Config, thumbnails: Thumbnails) -> Self {
-        AppState {
+        let services = AppServices {
             thumbnails,
             metrics: Metrics::new(),
             config: Arc::new(config.clone()),
@@ -138,42 +161,51 @@ impl AppState {
             document_thumbnails: None,
             jobs: None,
             closing: Closing::default(),
+        };
+        AppState {
+            services: Arc::new(services),
         }
+    }
+
+    /// The services, to change one of them (copied first when other clones of this
+    /// state share them).
+    fn services_mut(&mut self) -> &mut AppServices {
+        Arc::make_mut(&mut self.services)
     }
 
     /// Sets what `GET /ready` checks.
     pub fn with_ready_check(mut self, ready: ReadyCheck) -> Self {
-        self.ready = Some(ready);
+        self.services_mut().ready = Some(ready);
         self
     }
 
     /// Sets the auth service that checks credentials and serves the auth routes.
     pub fn with_auth(mut self, auth: Auth) -> Self {
-        self.auth = Some(auth);
+        self.services_mut().auth = Some(auth);
         self
     }
 
     /// Sets the documents service behind the document routes.
     pub fn with_documents(mut self, documents: Documents) -> Self {
-        self.documents = Some(documents);
+        self.services_mut().documents = Some(documents);
         self
     }
 
     /// Sets the assets service behind the asset routes and `sha256:` resolution.
     pub fn with_assets(mut self, assets: Assets) -> Self {
-        self.assets = Some(assets);
+        self.services_mut().assets = Some(assets);
         self
     }
 
     /// Sets the service behind `GET /api/v1/documents/{id}/thumbnail`.
     pub fn with_document_thumbnails(mut self, service: DocumentThumbnails) -> Self {
-        self.document_thumbnails = Some(service);
+        self.services_mut().document_thumbnails = Some(service);
         self
     }
 
     /// Sets the jobs service behind the job routes (`/api/v1/jobs/...`).
     pub fn with_jobs(mut self, jobs: Jobs) -> Self {
-        self.jobs = Some(jobs);
+        self.services_mut().jobs = Some(jobs);
         self
     }
 }

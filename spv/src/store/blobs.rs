@@ -280,19 +280,38 @@ impl Drop for LocalWriter {
 
 /// Lowercase hex of bytes.
 pub(crate) fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+/// Appends `bytes` as lowercase hex digits to `out`.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
     // A table rather than `write!` per byte: ETags are made on every thumbnail request.
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    let mut digits = [0u8; 64];
+    for chunk in bytes.chunks(32) {
+        for (pair, &b) in digits.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0x0f)];
+        }
+        // Only ASCII digits were written.
+        out.push_str(std::str::from_utf8(&digits[..chunk.len() * 2]).unwrap_or_default());
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_lowercase_and_whole_past_one_chunk() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
+        let bytes: Vec<u8> = (0..70).collect();
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&bytes), expected);
+    }
 
     fn tmp_files(blobs: &LocalBlobs) -> usize {
         std::fs::read_dir(blobs.root.join("tmp")).map_or(0, |d| d.count())

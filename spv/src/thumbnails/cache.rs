@@ -112,7 +112,11 @@ impl CacheKey {
 
     /// The strong ETag: the hex key in double quotes.
     pub fn etag(&self) -> String {
-        format!("\"{}\"", self.hex())
+        let mut etag = String::with_capacity(66);
+        etag.push('"');
+        crate::store::push_hex(&mut etag, &self.0);
+        etag.push('"');
+        etag
     }
 }
 
@@ -148,7 +152,7 @@ pub struct MemoryCache {
 
 #[derive(Debug, Default)]
 struct State {
-    entries: HashMap<CacheKey, Entry>,
+    entries: HashMap<CacheKey, Entry, foldhash::fast::RandomState>,
     /// Last use → key, oldest first.
     order: BTreeMap<u64, CacheKey>,
     clock: u64,
