@@ -4,13 +4,19 @@
 # server answering a body of the thumbnail's size (the ceiling). Prints a Markdown table
 # for BENCHMARKS.md: req/s, p50/p95/p99 and each figure's ratio to the ceiling.
 #
-#   bench/load.sh                 # 10 s per run, 8 and 64 connections
-#   DURATION=30s bench/load.sh
+# wrk and the servers share the machine's cores, so one run of each moves by 10 to 20%
+# with whatever else the machine does. The runs are interleaved (ceiling, thumbnail,
+# document; again) for ROUNDS rounds, and the table shows each row's median over the
+# rounds, its ratio to the ceiling's median, and the range of the per-round ratios.
+#
+#   bench/load.sh                 # 3 rounds of 10 s runs, 8 and 64 connections
+#   DURATION=30s ROUNDS=5 bench/load.sh
 #   NO_BUILD=1 bench/load.sh      # use the release binaries already built
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-"8 64"}
 SPV_PORT=${SPV_PORT:-3901}
@@ -63,26 +69,40 @@ end
 LUA
 
 results="$work/results"
-run() { # name connections url [header]
-    local name=$1 conns=$2 url=$3; shift 3
+run() { # round name connections url [header]
+    local round=$1 name=$2 conns=$3 url=$4; shift 4
     local line
     line=$(wrk -t"$THREADS" -c"$conns" -d"$DURATION" -s "$work/report.lua" "$@" "$url" | grep '^RESULT')
-    echo "$name $conns ${line#RESULT }" | tee -a "$results" >&2
+    echo "$round $name $conns ${line#RESULT }" | tee -a "$results" >&2
 }
-for c in $CONNECTIONS; do
-    run baseline "$c" "$base"
-    run thumbnail "$c" "$thumb" -H "$auth"
-    run document "$c" "$meta" -H "$auth"
+for round in $(seq 1 "$ROUNDS"); do
+    for c in $CONNECTIONS; do
+        run "$round" baseline "$c" "$base"
+        run "$round" thumbnail "$c" "$thumb" -H "$auth"
+        run "$round" document "$c" "$meta" -H "$auth"
+    done
 done
 
-echo "thumbnail body: $size bytes; $(nproc) cores; wrk -t$THREADS -d$DURATION; $(date -u +%F)"
+echo "thumbnail body: $size bytes; $(nproc) cores; wrk -t$THREADS -d$DURATION; $ROUNDS rounds; $(date -u +%F)"
 python3 - "$results" <<'PY'
+import statistics
 import sys
-rows = [l.split() for l in open(sys.argv[1])]
-ceiling = {r[1]: float(r[2]) for r in rows if r[0] == "baseline"}
-print("| endpoint | connections | req/s | × ceiling | p50 ms | p95 ms | p99 ms | errors |")
-print("|---|---|---|---|---|---|---|---|")
-for name, conns, rps, p50, p95, p99, errors, total in rows:
-    ratio = float(rps) / ceiling[conns]
-    print(f"| {name} | {conns} | {float(rps):,.0f} | {ratio:.2f} | {p50} | {p95} | {p99} | {errors}/{total} |")
+from collections import defaultdict
+
+runs = defaultdict(list)  # (name, connections) -> [(round, rps, p50, p95, p99, errors, total)]
+for line in open(sys.argv[1]):
+    rnd, name, conns, rps, p50, p95, p99, errors, total = line.split()
+    runs[(name, conns)].append((rnd, float(rps), float(p50), float(p95), float(p99), int(errors), int(total)))
+ceiling = {conns: statistics.median(r[1] for r in rs) for (name, conns), rs in runs.items() if name == "baseline"}
+per_round = {(conns, r[0]): r[1] for (name, conns), rs in runs.items() if name == "baseline" for r in rs}
+print("| endpoint | connections | req/s (median) | × ceiling | per-round × ceiling | p50 ms | p95 ms | p99 ms | errors |")
+print("|---|---|---|---|---|---|---|---|---|")
+for (name, conns), rs in runs.items():
+    med = lambda i: statistics.median(r[i] for r in rs)
+    ratios = [r[1] / per_round[(conns, r[0])] for r in rs]
+    spread = f"{min(ratios):.2f} to {max(ratios):.2f}"
+    errors = sum(r[5] for r in rs)
+    total = sum(r[6] for r in rs)
+    print(f"| {name} | {conns} | {med(1):,.0f} | {med(1) / ceiling[conns]:.2f} | {spread} | "
+          f"{med(2):.3f} | {med(3):.3f} | {med(4):.3f} | {errors}/{total} |")
 PY

@@ -195,15 +195,21 @@ impl MemoryCache {
         self.len() == 0
     }
 
-    /// The image under `key`, marked as just used.
+    /// The image under `key`, marked as just used: moved to the newest end of the order,
+    /// unless it is among the newest quarter of the entries already (then it would not be
+    /// evicted before the older three quarters anyway). That spares the hottest
+    /// thumbnails, hit on every request, the reordering.
     pub fn get(&self, key: &CacheKey) -> Option<CachedImage> {
         let mut state = self.lock();
         let state = &mut *state;
+        let recent = (state.entries.len() as u64 / 4).max(1);
         let entry = state.entries.get_mut(key)?;
-        state.order.remove(&entry.used);
-        state.clock += 1;
-        entry.used = state.clock;
-        state.order.insert(entry.used, *key);
+        if state.clock - entry.used >= recent {
+            state.order.remove(&entry.used);
+            state.clock += 1;
+            entry.used = state.clock;
+            state.order.insert(entry.used, *key);
+        }
         Some(entry.image.clone())
     }
 
@@ -318,6 +324,26 @@ mod tests {
             assert_ne!(base, other);
         }
         assert_eq!(base, key(ann, "aa", 0, size, ImageFormat::Png, false));
+    }
+
+    #[test]
+    fn used_entries_outlive_unused_ones() {
+        // Room for 8 entries of 1000 bytes and their overhead.
+        let cache = MemoryCache::new(8 * (1000 + ENTRY_OVERHEAD));
+        for page in 0..8 {
+            cache.insert(key(page), image(1000));
+        }
+        // The oldest, used again, moves to the newest end; the newest stays there.
+        assert!(cache.get(&key(0)).is_some() && cache.get(&key(7)).is_some());
+        for page in 8..14 {
+            cache.insert(key(page), image(1000));
+        }
+        // Six went: the unused 1 to 6, not 0 or 7.
+        assert!(cache.get(&key(0)).is_some());
+        assert!(cache.get(&key(7)).is_some());
+        for page in 1..7 {
+            assert!(cache.get(&key(page)).is_none(), "{page}");
+        }
     }
 
     #[test]
