@@ -135,7 +135,9 @@ where
     type Future = AppFuture;
 
     fn call(&self, request: axum::http::Request<B>) -> AppFuture {
-        let started = Instant::now();
+        // The `response` events' latency (the request metrics time requests themselves):
+        // not measured when no event would carry it.
+        let started = tracing::level_enabled!(tracing::Level::INFO).then(Instant::now);
         let (mut parts, body) = request.into_parts();
         let id = match parts.headers.get(&REQUEST_ID) {
             Some(id) => id.clone(),
@@ -181,11 +183,15 @@ where
                 };
                 let response = finish(response, id);
                 let status = response.status().as_u16();
-                let latency_ms = started.elapsed().as_secs_f64() * 1e3;
-                if response.status().is_server_error() {
-                    tracing::error!(status, latency_ms, "response failed");
-                } else {
-                    tracing::info!(status, latency_ms, "response");
+                match started.map(|t| t.elapsed().as_secs_f64() * 1e3) {
+                    Some(latency_ms) if response.status().is_server_error() => {
+                        tracing::error!(status, latency_ms, "response failed");
+                    }
+                    Some(latency_ms) => tracing::info!(status, latency_ms, "response"),
+                    None if response.status().is_server_error() => {
+                        tracing::error!(status, "response failed");
+                    }
+                    None => {}
                 }
                 Ok(response)
             }

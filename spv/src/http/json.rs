@@ -16,9 +16,11 @@ struct Finished;
 
 /// Whether the query asks for pretty JSON: `?pretty`, `?pretty=true` or `?pretty=1`.
 pub(crate) fn wants_pretty(query: Option<&str>) -> bool {
+    // Nearly every query lacks the word: one substring search decides those.
     query.is_some_and(|q| {
-        q.split('&')
-            .any(|pair| matches!(pair, "pretty" | "pretty=" | "pretty=true" | "pretty=1"))
+        q.contains("pretty")
+            && q.split('&')
+                .any(|pair| matches!(pair, "pretty" | "pretty=" | "pretty=true" | "pretty=1"))
     })
 }
 

@@ -3,6 +3,7 @@
 //! Pure, synchronous code: no Tokio, no I/O.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
@@ -79,19 +80,22 @@ impl CacheKey {
         lenient: bool,
     ) -> Self {
         // Spelled out rather than `Debug`, so that the key (and the rendered blobs that
-        // outlive a restart) does not move when a type's debug output does.
-        let size = match size {
-            ThumbnailSize::Longest { size } => format!("longest:{size}"),
+        // outlive a restart) does not move when a type's debug output does. Written into
+        // buffers on the stack: keys are made on every thumbnail request.
+        let mut size_text = TextBuf::<40>::default();
+        let mut page_text = TextBuf::<20>::default();
+        let _ = match size {
+            ThumbnailSize::Longest { size } => write!(size_text, "longest:{size}"),
             ThumbnailSize::Box { width, height, fit } => {
-                format!("box:{width}x{height}:{}", fit.as_str())
+                write!(size_text, "box:{width}x{height}:{}", fit.as_str())
             }
         };
-        let page = page.to_string();
+        let _ = write!(page_text, "{page}");
         let parts: [&[u8]; 7] = [
             owner.as_bytes(),
             content_sha256.as_bytes(),
-            page.as_bytes(),
-            size.as_bytes(),
+            page_text.as_bytes(),
+            size_text.as_bytes(),
             format.extension().as_bytes(),
             &[u8::from(lenient)],
             renderer_version(backend).as_bytes(),
@@ -117,6 +121,39 @@ impl CacheKey {
         crate::store::push_hex(&mut etag, &self.0);
         etag.push('"');
         etag
+    }
+}
+
+/// A short text written on the stack (`write!` without allocating); longer text than
+/// `N` bytes is cut, which the cache key's parts never are (`u32` sides, a `usize` page,
+/// a fit of at most 7 letters).
+struct TextBuf<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Default for TextBuf<N> {
+    fn default() -> Self {
+        TextBuf {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+}
+
+impl<const N: usize> TextBuf<N> {
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl<const N: usize> std::fmt::Write for TextBuf<N> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -324,6 +361,41 @@ mod tests {
             assert_ne!(base, other);
         }
         assert_eq!(base, key(ann, "aa", 0, size, ImageFormat::Png, false));
+    }
+
+    #[test]
+    fn keys_are_the_hash_of_their_spelled_out_parts() {
+        // Rendered blobs outlive restarts under these keys: the spelling must not move.
+        let ann = Uuid::from_u128(7);
+        let spelled = |page: &str, size: &str| {
+            let parts: [&[u8]; 7] = [
+                ann.as_bytes(),
+                b"ab",
+                page.as_bytes(),
+                size.as_bytes(),
+                b"png",
+                &[0],
+                renderer_version(RenderBackend::Cpu).as_bytes(),
+            ];
+            let mut hasher = Sha256::new();
+            for part in parts {
+                hasher.update((part.len() as u64).to_le_bytes());
+                hasher.update(part);
+            }
+            CacheKey(hasher.finalize().into())
+        };
+        let longest = ThumbnailSize::Longest { size: 4096 };
+        let boxed = ThumbnailSize::Box {
+            width: 4_294_967_295,
+            height: 3,
+            fit: crate::glyph::ImageFit::Contain,
+        };
+        let key = |page, size| CacheKey::new(ann, "ab", page, size, ImageFormat::Png, false);
+        assert_eq!(key(12, longest), spelled("12", "longest:4096"));
+        assert_eq!(
+            key(usize::MAX, boxed),
+            spelled(&usize::MAX.to_string(), "box:4294967295x3:contain")
+        );
     }
 
     #[test]
