@@ -65,7 +65,8 @@ pub(crate) struct AssetUpload {
 ///
 /// Multipart bodies are held to the server's body limit (`SPV_BODY_LIMIT_BYTES`); the file
 /// itself to the service's upload limit, both while streaming. Without
-/// [`AppState::assets`] the routes answer 404; without a credential, 401:
+/// [`AppState::assets`](super::AppServices::assets) the routes answer 404; without a
+/// credential, 401:
 ///
 /// ```
 /// use axum::body::Body;

@@ -57,7 +57,8 @@ pub(crate) struct ListQuery {
 /// `POST /api/v1/jobs/render`, `GET /api/v1/jobs`, `GET`/`DELETE /api/v1/jobs/{id}`,
 /// `GET /api/v1/jobs/{id}/events` and `GET /api/v1/jobs/{id}/outputs/{index}`.
 ///
-/// Without [`AppState::jobs`] the routes answer 404; without a credential, 401:
+/// Without [`AppState::jobs`](super::AppServices::jobs) the routes answer 404; without a
+/// credential, 401:
 ///
 /// ```
 /// use axum::body::Body;

@@ -40,10 +40,11 @@ pub struct Opened {
 }
 
 impl Opened {
-    /// Ends the job event streams still open ([`AppState::closing`]), stops the job
-    /// workers, giving running jobs up to `grace` to finish before they are released to
-    /// the queue (not counted as attempts, so the next start runs them), then closes the
-    /// database. Call it after the HTTP server stopped.
+    /// Ends the job event streams still open
+    /// ([`AppState::closing`](super::AppServices::closing)), stops the job workers, giving
+    /// running jobs up to `grace` to finish before they are released to the queue (not
+    /// counted as attempts, so the next start runs them), then closes the database. Call
+    /// it after the HTTP server stopped.
     pub async fn shutdown(self, grace: Duration) {
         self.state.closing.close();
         if let Some(workers) = self.workers {
@@ -71,8 +72,9 @@ impl AppState {
     ///
     /// Starts `SPV_JOB_WORKERS` job workers (render jobs and the maintenance jobs, which
     /// a scheduler enqueues every `SPV_PRUNE_INTERVAL_SECS` and
-    /// `SPV_BACKUP_INTERVAL_SECS`), with job metrics in [`AppState::metrics`]; stop them
-    /// with [`Opened::shutdown`].
+    /// `SPV_BACKUP_INTERVAL_SECS`), with job metrics in
+    /// [`AppState::metrics`](super::AppServices::metrics); stop them with
+    /// [`Opened::shutdown`].
     ///
     /// ```no_run
     /// # async fn demo() -> spv::Result<()> {
