@@ -32,7 +32,8 @@ use http_body_util::Limited;
 use spv::config::Config;
 use spv::http::{ApiError, AppState};
 use tower::Service as _;
-use tower_http::compression::predicate::{DefaultPredicate, Predicate as _};
+use tower_http::compression::Predicate as _;
+use tower_http::compression::predicate::DefaultPredicate;
 use tower_http::compression::{Compression, CompressionLayer};
 use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 use tracing::Instrument as _;
@@ -66,6 +67,8 @@ type Compress = tower_http::compression::predicate::And<DefaultPredicate, NotRan
 struct Shared {
     /// The routes: bare, and behind CORS when origins are configured.
     api: Api,
+    /// What compression would have compressed (for `Vary` on the bare path).
+    compressible: Compress,
     limit: usize,
     timeout: Duration,
 }
@@ -98,7 +101,7 @@ impl App {
     /// `api` with the server's handling around it, as `config` says.
     fn new(config: &Config, api: Router) -> App {
         let predicate: Compress = DefaultPredicate::new().and(NotRanged);
-        let compression = CompressionLayer::new().compress_when(predicate);
+        let compression = CompressionLayer::new().compress_when(predicate.clone());
         let api = match cors(config) {
             None => Api::Plain {
                 compressed: tower::Layer::layer(&compression, api.clone()),
@@ -115,6 +118,7 @@ impl App {
         App {
             shared: Arc::new(Shared {
                 api,
+                compressible: predicate,
                 limit: config.body_limit_bytes,
                 timeout: Duration::from_secs(config.request_timeout_secs),
             }),
@@ -174,7 +178,8 @@ where
                 let response = if too_large {
                     body_too_large(limit)
                 } else {
-                    let routed = AssertUnwindSafe(shared.api.call(request, compress));
+                    let routed =
+                        AssertUnwindSafe(shared.api.call(request, compress, &shared.compressible));
                     match tokio::time::timeout(shared.timeout, routed.catch_unwind()).await {
                         Ok(Ok(response)) => as_problem(&shared, response),
                         Ok(Err(panic)) => panic_response(panic),
@@ -203,15 +208,27 @@ where
 impl Api {
     /// Routes `request`, through compression when `compress`. Panics of the routes'
     /// synchronous parts are caught with those of their futures.
-    async fn call(&self, request: Request, compress: bool) -> Response {
+    ///
+    /// An answer that compression would have compressed, had the client accepted an
+    /// encoding, says `Vary: accept-encoding` either way (as tower-http's compression
+    /// does), so that caches keep the identity and the compressed variants apart.
+    async fn call(&self, request: Request, compress: bool, compressible: &Compress) -> Response {
         let answer = match (self, compress) {
-            (Api::Plain { bare, .. }, false) => bare.clone().call(request).await,
+            (Api::Plain { bare, .. }, false) => bare
+                .clone()
+                .call(request)
+                .await
+                .map(|response| vary_on_encoding(compressible, response)),
             (Api::Plain { compressed, .. }, true) => compressed
                 .clone()
                 .call(request)
                 .await
                 .map(|response| response.map(Body::new)),
-            (Api::Cors { bare, .. }, false) => bare.clone().call(request).await,
+            (Api::Cors { bare, .. }, false) => bare
+                .clone()
+                .call(request)
+                .await
+                .map(|response| vary_on_encoding(compressible, response)),
             (Api::Cors { compressed, .. }, true) => compressed
                 .clone()
                 .call(request)
@@ -223,6 +240,31 @@ impl Api {
             Err(never) => match never {},
         }
     }
+}
+
+/// Adds `Vary: accept-encoding` to an uncompressed answer that compression would have
+/// compressed (the same test as tower-http's: not already encoded, not a range, and the
+/// predicate's content type and size).
+fn vary_on_encoding(compressible: &Compress, mut response: Response) -> Response {
+    let headers = response.headers();
+    if headers.contains_key(header::CONTENT_ENCODING)
+        || headers.contains_key(header::CONTENT_RANGE)
+        || !compressible.should_compress(&response)
+    {
+        return response;
+    }
+    let varies = headers.get_all(header::VARY).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|part| part.trim_ascii().eq_ignore_ascii_case(b"accept-encoding"))
+    });
+    if !varies {
+        response
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    response
 }
 
 /// The security headers and the request id of every response.
@@ -389,7 +431,11 @@ mod tests {
             )
                 .into_response()
         }
+        async fn image() -> Response {
+            ([(header::CONTENT_TYPE, "image/png")], vec![0u8; 500]).into_response()
+        }
         Router::new()
+            .route("/image", get(image))
             .route("/panic", get(panics))
             .route("/slow", get(slow))
             .route("/echo", post(echo))
@@ -484,6 +530,16 @@ mod tests {
         let app = app_with(|_| {}, routes());
         let plain = app.call(get_request("/json")).await.unwrap();
         assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(
+            plain.headers()[header::VARY],
+            "accept-encoding",
+            "caches keep the variants apart"
+        );
+        let image = app.call(get_request("/image")).await.unwrap();
+        assert!(
+            image.headers().get(header::VARY).is_none(),
+            "images never vary"
+        );
         let request = axum::http::Request::get("/json")
             .header(header::ACCEPT_ENCODING, "gzip")
             .body(Body::empty())
