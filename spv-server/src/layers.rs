@@ -31,7 +31,6 @@ use futures_util::FutureExt as _;
 use http_body_util::Limited;
 use spv::config::Config;
 use spv::http::{ApiError, AppState};
-use tower::Service as _;
 use tower_http::compression::Predicate as _;
 use tower_http::compression::predicate::DefaultPredicate;
 use tower_http::compression::{Compression, CompressionLayer};
@@ -213,33 +212,29 @@ impl Api {
     /// encoding, says `Vary: accept-encoding` either way (as tower-http's compression
     /// does), so that caches keep the identity and the compressed variants apart.
     async fn call(&self, request: Request, compress: bool, compressible: &Compress) -> Response {
-        let answer = match (self, compress) {
-            (Api::Plain { bare, .. }, false) => bare
-                .clone()
-                .call(request)
-                .await
-                .map(|response| vary_on_encoding(compressible, response)),
-            (Api::Plain { compressed, .. }, true) => compressed
-                .clone()
-                .call(request)
-                .await
-                .map(|response| response.map(Body::new)),
-            (Api::Cors { bare, .. }, false) => bare
-                .clone()
-                .call(request)
-                .await
-                .map(|response| vary_on_encoding(compressible, response)),
-            (Api::Cors { compressed, .. }, true) => compressed
-                .clone()
-                .call(request)
-                .await
-                .map(|response| response.map(Body::new)),
-        };
-        match answer {
-            Ok(response) => response,
-            Err(never) => match never {},
+        match (self, compress) {
+            (Api::Plain { bare, .. }, false) => {
+                vary_on_encoding(compressible, route(bare, request).await)
+            }
+            (Api::Plain { compressed, .. }, true) => route(compressed, request).await,
+            (Api::Cors { bare, .. }, false) => {
+                vary_on_encoding(compressible, route(bare, request).await)
+            }
+            (Api::Cors { compressed, .. }, true) => route(compressed, request).await,
         }
     }
+}
+
+/// `request` through (a clone of) `service`, whatever its body type.
+async fn route<S, B>(service: &S, request: Request) -> Response
+where
+    S: tower::Service<Request, Response = axum::http::Response<B>, Error = Infallible> + Clone,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let Ok(response) = tower::ServiceExt::oneshot(service.clone(), request).await;
+    // No second box for a body that is a `Body` already.
+    response.map(Body::new)
 }
 
 /// Adds `Vary: accept-encoding` to an uncompressed answer that compression would have
