@@ -1,7 +1,6 @@
 //! The JSON finishing middleware: problem `instance` and `?pretty`.
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 
@@ -28,54 +27,23 @@ pub(crate) fn wants_pretty(query: Option<&str>) -> bool {
 /// `instance`, and JSON responses are pretty-printed when the query has `pretty`.
 ///
 /// A hand-written service rather than `axum::middleware::from_fn`, which clones the boxed
-/// route and boxes a future per request: this one calls the route directly and keeps
-/// the request's URI (a reference count) for the problem's `instance`.
+/// route and boxes a future per request: the route layer of the request metrics
+/// ([`Track`](super::metrics::Track)) without metrics, calling the route directly and
+/// keeping the request's URI (a reference count) for the problem's `instance`.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct FinishJsonLayer;
 
 impl<S> tower::Layer<S> for FinishJsonLayer {
-    type Service = FinishJson<S>;
+    type Service = super::metrics::Track<S>;
 
-    fn layer(&self, inner: S) -> FinishJson<S> {
-        FinishJson { inner }
+    fn layer(&self, inner: S) -> Self::Service {
+        super::metrics::Track::new(inner, None)
     }
 }
 
-/// The future of spv's hand-written route layers ([`FinishJson`], the request metrics).
+/// The future of spv's hand-written route layer ([`Track`](super::metrics::Track)).
 pub(crate) type RouteFuture =
     std::pin::Pin<Box<dyn Future<Output = Result<Response, std::convert::Infallible>> + Send>>;
-
-/// The service of [`FinishJsonLayer`].
-#[derive(Clone, Debug)]
-pub(crate) struct FinishJson<S> {
-    inner: S,
-}
-
-impl<S> tower::Service<Request> for FinishJson<S>
-where
-    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future = RouteFuture;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let uri = request.uri().clone();
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            let response = future.await?;
-            Ok(finish(&uri, response).await)
-        })
-    }
-}
 
 /// Completes problem responses with the request path as `instance`, and pretty-prints
 /// JSON responses when the query has `pretty`.

@@ -354,29 +354,18 @@ impl Metrics {
     }
 }
 
-/// The request metrics of every route: latency by method, route and status, requests in
-/// flight, body bytes served; with [`finishing_json`](Self::finishing_json), also the
-/// JSON finishing of [`FinishJsonLayer`](super::json::FinishJsonLayer) in the same
-/// future. A hand-written layer (no route clone, boxed future per concern or label
-/// allocation per request).
+/// The request metrics of every route (latency by method, route and status, requests in
+/// flight, body bytes served) and the JSON finishing of
+/// [`FinishJsonLayer`](super::json::FinishJsonLayer), in one future. A hand-written
+/// layer: no route clone, boxed future per concern or label allocation per request.
 #[derive(Clone)]
 pub(crate) struct TrackLayer {
     metrics: Metrics,
-    finish_json: bool,
 }
 
 impl TrackLayer {
     pub(crate) fn new(metrics: Metrics) -> Self {
-        TrackLayer {
-            metrics,
-            finish_json: false,
-        }
-    }
-
-    /// Also finishes JSON responses (problem `instance`, `?pretty`).
-    pub(crate) fn finishing_json(mut self) -> Self {
-        self.finish_json = true;
-        self
+        TrackLayer { metrics }
     }
 }
 
@@ -384,20 +373,23 @@ impl<S> tower::Layer<S> for TrackLayer {
     type Service = Track<S>;
 
     fn layer(&self, inner: S) -> Track<S> {
-        Track {
-            inner,
-            metrics: self.metrics.clone(),
-            finish_json: self.finish_json,
-        }
+        Track::new(inner, Some(self.metrics.clone()))
     }
 }
 
-/// The service of [`TrackLayer`].
+/// The service of spv's route layers: [`TrackLayer`], and
+/// [`FinishJsonLayer`](super::json::FinishJsonLayer) (no metrics) for the routers
+/// served on their own.
 #[derive(Clone)]
 pub(crate) struct Track<S> {
     inner: S,
-    metrics: Metrics,
-    finish_json: bool,
+    metrics: Option<Metrics>,
+}
+
+impl<S> Track<S> {
+    pub(crate) fn new(inner: S, metrics: Option<Metrics>) -> Self {
+        Track { inner, metrics }
+    }
 }
 
 impl<S> tower::Service<Request> for Track<S>
@@ -417,37 +409,40 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let started = Instant::now();
-        let method = method_label(request.method());
-        let route = route_label(request.extensions().get::<MatchedPath>());
-        // The request span of a server (spv-server's, at INFO) is made before routing;
-        // the route is known here. A no-op where the span has no such field.
-        if tracing::level_enabled!(tracing::Level::INFO) {
-            tracing::Span::current().record("route", route);
-        }
-        let uri = self.finish_json.then(|| request.uri().clone());
-        let metrics = self.metrics.clone();
-        metrics.inner.in_flight.inc();
+        let tracked = self.metrics.clone().map(|metrics| {
+            let started = Instant::now();
+            let method = method_label(request.method());
+            let route = route_label(request.extensions().get::<MatchedPath>());
+            // The request span of a server (spv-server's, at INFO) is made before
+            // routing; the route is known here. A no-op where the span has no such field.
+            if tracing::level_enabled!(tracing::Level::INFO) {
+                tracing::Span::current().record("route", route);
+            }
+            metrics.inner.in_flight.inc();
+            (metrics, started, method, route)
+        });
+        let uri = request.uri().clone();
         let future = self.inner.call(request);
         Box::pin(async move {
             // Decremented however the request ends (a dropped connection included).
-            let _in_flight = InFlight(&metrics.inner.in_flight);
-            let mut response = future.await?;
-            if let Some(uri) = &uri {
-                response = super::json::finish(uri, response).await;
-            }
-            let inner = &metrics.inner;
-            let labels = RequestLabels {
-                method,
-                route,
-                status: response.status().as_u16(),
-            };
-            inner
-                .requests
-                .get_or_create(&labels)
-                .observe(started.elapsed().as_secs_f64());
-            if let Some(bytes) = response.body().size_hint().exact() {
-                inner.bytes_served.inc_by(bytes);
+            let _in_flight = tracked
+                .as_ref()
+                .map(|(metrics, ..)| InFlight(&metrics.inner.in_flight));
+            let response = super::json::finish(&uri, future.await?).await;
+            if let Some((metrics, started, method, route)) = &tracked {
+                let inner = &metrics.inner;
+                let labels = RequestLabels {
+                    method,
+                    route,
+                    status: response.status().as_u16(),
+                };
+                inner
+                    .requests
+                    .get_or_create(&labels)
+                    .observe(started.elapsed().as_secs_f64());
+                if let Some(bytes) = response.body().size_hint().exact() {
+                    inner.bytes_served.inc_by(bytes);
+                }
             }
             Ok(response)
         })

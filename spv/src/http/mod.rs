@@ -99,7 +99,7 @@ pub fn api(state: AppState) -> Router {
     }
     router.fallback(not_found).layer(
         tower::ServiceBuilder::new()
-            .layer(metrics::TrackLayer::new(state.metrics.clone()).finishing_json())
+            .layer(metrics::TrackLayer::new(state.metrics.clone()))
             .layer(axum::extract::DefaultBodyLimit::max(limit)),
     )
 }
