@@ -199,9 +199,12 @@ impl Worker {
             if self.stop.borrow().is_some() {
                 return report;
             }
+            // Read before claiming: the job is running from its claim on, so a shutdown
+            // that begins while the claim completes (a caller that saw the job `running`
+            // in the database and stopped at once) began while the job ran.
+            let stopping_before = self.stop.borrow().is_some();
             match self.queue.claim(&self.id, &kinds).await {
                 Ok(Some(claimed)) => {
-                    let stopping_before = self.stop.borrow().is_some();
                     let released = self.run_one(claimed).await;
                     if !stopping_before && self.stop.borrow().is_some() {
                         // Shutdown began while this job ran.
