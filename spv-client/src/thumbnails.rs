@@ -3,13 +3,11 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH};
-use serde::Serialize;
 use spv::api::{
     CachedImage, DocumentInput, DocumentThumbnail, GetDocument, GetDocumentThumbnail, ImageFormat,
-    RenderThumbnail, Thumbnail, ThumbnailSize,
+    RenderThumbnail, Thumbnail, ThumbnailBody, ThumbnailSize,
 };
 use spv::glyph::{Loaded, Package};
 use spv::{Error, ErrorKind, Result};
@@ -19,37 +17,6 @@ use crate::call::Call;
 use crate::image_size::image_size;
 use crate::response::header_text;
 use crate::service::remote_service;
-
-/// The JSON body of `POST /api/v1/thumbnails`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ThumbnailBody<'a> {
-    /// The `.glyph` file, base64.
-    document: String,
-    page: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    width: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    height: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fit: Option<&'a str>,
-    format: &'a str,
-    lenient: bool,
-}
-
-/// `(size, width, height, fit)` of a size, as the routes take them.
-fn size_fields(
-    size: ThumbnailSize,
-) -> (Option<u32>, Option<u32>, Option<u32>, Option<&'static str>) {
-    match size {
-        ThumbnailSize::Longest { size } => (Some(size), None, None, None),
-        ThumbnailSize::Box { width, height, fit } => {
-            (None, Some(width), Some(height), Some(fit.as_str()))
-        }
-    }
-}
 
 /// The `.glyph` bytes of a parsed document: its JSON, re-packed with the package's files
 /// when it came in one.
@@ -106,22 +73,14 @@ impl Client {
                  (UploadAsset) and refer to them as `sha256:<hex>` sources",
             ));
         }
-        let document = match &request.document {
-            DocumentInput::Bytes(bytes) => base64::engine::general_purpose::STANDARD.encode(bytes),
-            DocumentInput::Loaded(loaded) => {
-                base64::engine::general_purpose::STANDARD.encode(loaded_bytes(loaded)?)
-            }
+        let bytes = match &request.document {
+            DocumentInput::Bytes(bytes) => ThumbnailBody::inline(bytes),
+            DocumentInput::Loaded(loaded) => ThumbnailBody::inline(&loaded_bytes(loaded)?),
         };
-        let (size, width, height, fit) = size_fields(request.size);
         let body = ThumbnailBody {
-            document,
             page: request.page,
-            size,
-            width,
-            height,
-            fit,
-            format: request.format.extension(),
             lenient: request.lenient,
+            ..bytes.with_size(request.size).with_format(request.format)
         };
         // Rendering changes nothing on the server, so it is repeated like a GET when the
         // render pool is saturated (503 with Retry-After).
@@ -137,13 +96,12 @@ impl Client {
             height,
             format,
             warnings: Vec::new(),
-            backend: Default::default(),
-            gpu_time: None,
+            timing: Default::default(),
         })
     }
 
     async fn document_thumbnail(&self, request: GetDocumentThumbnail) -> Result<DocumentThumbnail> {
-        let (size, width, height, fit) = size_fields(request.size);
+        let (size, width, height, fit) = request.size.fields();
         let call = Call::new(
             Method::GET,
             format!("/api/v1/documents/{}/thumbnail", request.id),
@@ -191,7 +149,7 @@ impl Client {
             }
         };
         Ok(DocumentThumbnail {
-            document,
+            document: Some(document),
             etag: header_text(&headers, ETAG),
             image,
             memory_hit: None,
@@ -212,23 +170,6 @@ mod tests {
     use spv::glyph::ImageFit;
 
     use super::*;
-
-    #[test]
-    fn sizes_become_route_fields() {
-        assert_eq!(
-            size_fields(ThumbnailSize::Longest { size: 64 }),
-            (Some(64), None, None, None)
-        );
-        let boxed = ThumbnailSize::Box {
-            width: 10,
-            height: 20,
-            fit: ImageFit::Cover,
-        };
-        assert_eq!(
-            size_fields(boxed),
-            (None, Some(10), Some(20), Some("cover"))
-        );
-    }
 
     #[test]
     fn the_format_comes_from_the_content_type() {

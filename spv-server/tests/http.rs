@@ -21,6 +21,8 @@ mod jobs;
 mod route_auth;
 #[path = "http/thumbnail_cache.rs"]
 mod thumbnail_cache;
+#[path = "http/thumbnail_post.rs"]
+mod thumbnail_post;
 #[path = "http/transport.rs"]
 mod transport;
 

@@ -133,7 +133,7 @@ fn throughput(
             &options,
         )
         .expect("the document renders");
-        if renderer == RendererChoice::Gpu && thumb.backend != RenderBackend::Gpu {
+        if renderer == RendererChoice::Gpu && thumb.timing.backend != RenderBackend::Gpu {
             fell_back.fetch_add(1, Ordering::Relaxed);
         }
         std::hint::black_box(thumb.bytes.len());

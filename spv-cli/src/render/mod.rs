@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use spv::api::{RenderBackend, RenderThumbnail};
-use spv::glyph::{self, AssetResolver, Chain};
+use spv::glyph::{AssetResolver, Chain};
 use spv::render::RendererChoice;
 use spv::render::pool::RenderPool;
-use spv::thumbnails::{Thumbnails, ThumbnailsConfig};
+use spv::thumbnails::{LoadDocument, Thumbnails, ThumbnailsConfig};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tower::ServiceExt;
 
 use self::plan::{Pages, Plan};
 use crate::cli::RenderArgs;
@@ -201,9 +202,8 @@ async fn try_render_document(batch: &Arc<Batch>, doc: &Path) -> anyhow::Result<(
             // Parsed once, then each page rendered from the parsed document.
             let loaded = {
                 let _slot = batch.in_flight.acquire().await?;
-                let limits = batch.thumbnails.limits().clone();
-                let pool = batch.thumbnails.pool();
-                Arc::new(pool.run(move || glyph::load(&bytes, &limits)).await?)
+                let parse = LoadDocument::new(bytes);
+                batch.thumbnails.clone().oneshot(parse).await?.loaded
             };
             let mut pages = JoinSet::new();
             for page in 0..loaded.document.pages.len() {
@@ -234,7 +234,8 @@ async fn render_one(
 ) -> anyhow::Result<()> {
     let _slot = batch.in_flight.acquire().await?;
     let page = request.page;
-    let (thumb, timing) = batch.thumbnails.render_timed(request).await?;
+    let thumb = batch.thumbnails.clone().oneshot(request).await?;
+    let timing = thumb.timing;
     if timing.backend == RenderBackend::Gpu {
         batch.report.on_gpu.fetch_add(1, Ordering::Relaxed);
     }

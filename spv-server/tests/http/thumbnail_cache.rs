@@ -40,14 +40,14 @@ async fn stop_keeping_data(server: Server) -> tempfile::TempDir {
 }
 
 /// The value of the metric line starting with `name` (labels included), 0 when absent.
-async fn metric(server: &Server, name: &str) -> u64 {
+pub(super) async fn metric(server: &Server, name: &str) -> u64 {
     let text = server.metrics().await;
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
         .map_or(0, |v| v as u64)
 }
 
-async fn renders(server: &Server) -> u64 {
+pub(super) async fn renders(server: &Server) -> u64 {
     metric(server, "spv_render_duration_seconds_count{backend=\"cpu\"}").await
 }
 
@@ -57,18 +57,18 @@ async fn cache(server: &Server, level: &str, result: &str) -> u64 {
 }
 
 /// Stores `document` as the admin; returns its id.
-async fn store(server: &Server, document: &Value, public: bool) -> String {
+pub(super) async fn store(server: &Server, document: &Value, public: bool) -> String {
     let query = if public { "?public=true" } else { "" };
     let body = created(server, &server.token, &document.to_string(), query).await;
     body["id"].as_str().unwrap().to_owned()
 }
 
-fn thumbnail_url(server: &Server, id: &str, query: &str) -> String {
+pub(super) fn thumbnail_url(server: &Server, id: &str, query: &str) -> String {
     server.url(&format!("/api/v1/documents/{id}/thumbnail{query}"))
 }
 
 /// A GET of a thumbnail, with the admin's token when `token` is `Some("")`.
-async fn get(
+pub(super) async fn get(
     server: &Server,
     id: &str,
     query: &str,
@@ -341,7 +341,7 @@ async fn options_and_their_errors() {
 }
 
 /// A user `name` with an API key of `scopes`; returns the key.
-async fn user_key(server: &Server, name: &str, scopes: &[&str]) -> String {
+pub(super) async fn user_key(server: &Server, name: &str, scopes: &[&str]) -> String {
     let response = client()
         .post(server.url("/api/v1/users"))
         .bearer_auth(&server.token)

@@ -41,6 +41,44 @@ impl ImageFormat {
         }
     }
 
+    /// The format a route's `format` field asks for: `png` (also when absent), `webp`,
+    /// `jpeg`, or `auto`: WebP when `accept` (the `Accept` header) names `image/webp`
+    /// with a non-zero quality, else PNG. The flag says whether `Accept` decided it (the
+    /// answer then varies by `Accept`).
+    ///
+    /// ```
+    /// use spv::api::ImageFormat;
+    ///
+    /// assert_eq!(ImageFormat::negotiate(None, None).unwrap(), (ImageFormat::Png, false));
+    /// let accept = Some("image/avif,image/webp,*/*");
+    /// assert_eq!(ImageFormat::negotiate(Some("auto"), accept).unwrap(), (ImageFormat::Webp, true));
+    /// assert_eq!(ImageFormat::negotiate(Some("auto"), Some("image/webp;q=0")).unwrap(), (ImageFormat::Png, true));
+    /// let err = ImageFormat::negotiate(Some("gif"), None).unwrap_err();
+    /// assert_eq!(err.to_string(), "format: \"gif\" is not valid; expected png, webp, jpeg or auto");
+    /// ```
+    pub fn negotiate(
+        format: Option<&str>,
+        accept: Option<&str>,
+    ) -> crate::Result<(ImageFormat, bool)> {
+        match format {
+            None => Ok((ImageFormat::Png, false)),
+            Some(f) if f.eq_ignore_ascii_case("auto") => {
+                let webp = accept.is_some_and(accepts_webp);
+                let format = if webp {
+                    ImageFormat::Webp
+                } else {
+                    ImageFormat::Png
+                };
+                Ok((format, true))
+            }
+            Some(f) => ImageFormat::parse(f).map(|f| (f, false)).ok_or_else(|| {
+                crate::Error::invalid_request(format!(
+                    "format: {f:?} is not valid; expected png, webp, jpeg or auto"
+                ))
+            }),
+        }
+    }
+
     /// Parses `png`, `webp`, `jpeg` or `jpg` (any case).
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
@@ -50,6 +88,20 @@ impl ImageFormat {
             _ => None,
         }
     }
+}
+
+/// Whether `Accept` lists `image/webp` explicitly with a non-zero quality.
+fn accepts_webp(accept: &str) -> bool {
+    accept.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default();
+        let zero = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        media.eq_ignore_ascii_case("image/webp") && !zero
+    })
 }
 
 /// How big a thumbnail is.
@@ -76,6 +128,61 @@ pub enum ThumbnailSize {
 impl Default for ThumbnailSize {
     fn default() -> Self {
         ThumbnailSize::Longest { size: 256 }
+    }
+}
+
+impl ThumbnailSize {
+    /// The size the HTTP routes' fields name: `size` alone, or `width` and `height` with
+    /// `fit` (default `contain`); none of them: 256. Any other mix is refused, naming
+    /// the fields.
+    ///
+    /// ```
+    /// use spv::api::ThumbnailSize;
+    /// use spv::glyph::ImageFit;
+    ///
+    /// assert_eq!(ThumbnailSize::from_fields(None, None, None, None).unwrap(), ThumbnailSize::default());
+    /// let boxed = ThumbnailSize::from_fields(None, Some(3), Some(4), Some("cover")).unwrap();
+    /// assert_eq!(boxed, ThumbnailSize::Box { width: 3, height: 4, fit: ImageFit::Cover });
+    /// assert_eq!(boxed.fields(), (None, Some(3), Some(4), Some("cover")));
+    /// let err = ThumbnailSize::from_fields(Some(1), Some(3), None, None).unwrap_err();
+    /// assert!(err.to_string().starts_with("size and width/height were both given"));
+    /// ```
+    pub fn from_fields(
+        size: Option<u32>,
+        width: Option<u32>,
+        height: Option<u32>,
+        fit: Option<&str>,
+    ) -> crate::Result<ThumbnailSize> {
+        let fit = match fit {
+            None => ImageFit::Contain,
+            Some(fit) => ImageFit::parse(fit).ok_or_else(|| {
+                crate::Error::invalid_request(format!(
+                    "fit: {fit:?} is not valid; expected contain, cover or fill"
+                ))
+            })?,
+        };
+        match (size, width, height) {
+            (Some(size), None, None) => Ok(ThumbnailSize::Longest { size }),
+            (None, None, None) => Ok(ThumbnailSize::default()),
+            (None, Some(width), Some(height)) => Ok(ThumbnailSize::Box { width, height, fit }),
+            (Some(_), _, _) => Err(crate::Error::invalid_request(
+                "size and width/height were both given; expected either size or width and height",
+            )),
+            _ => Err(crate::Error::invalid_request(
+                "width and height must be given together; expected both, or size alone",
+            )),
+        }
+    }
+
+    /// The fields `(size, width, height, fit)` that [`from_fields`](Self::from_fields)
+    /// reads back.
+    pub fn fields(self) -> (Option<u32>, Option<u32>, Option<u32>, Option<&'static str>) {
+        match self {
+            ThumbnailSize::Longest { size } => (Some(size), None, None, None),
+            ThumbnailSize::Box { width, height, fit } => {
+                (None, Some(width), Some(height), Some(fit.as_str()))
+            }
+        }
     }
 }
 
@@ -169,7 +276,10 @@ impl RenderThumbnail {
 }
 
 /// A rendered, encoded thumbnail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Two thumbnails are equal when their images and warnings are: [`timing`](Self::timing)
+/// says how this one was made, not what it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Thumbnail {
     /// The encoded image.
     #[serde(skip)]
@@ -183,13 +293,24 @@ pub struct Thumbnail {
     /// Warnings of a lenient render (placeholders painted, fonts substituted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// The backend that drew the pixels (not sent over HTTP; a remote client sees `Cpu`).
+    /// How the render went: its wait for a pool slot, its time, the backend that drew
+    /// the pixels and its GPU batch (not sent over HTTP: a remote client sees the
+    /// default, zero times on the CPU).
     #[serde(skip)]
-    pub backend: RenderBackend,
-    /// For a GPU render, the wall time of its GPU batch (see [`RenderTiming::gpu`]).
-    #[serde(skip)]
-    pub gpu_time: Option<std::time::Duration>,
+    pub timing: RenderTiming,
 }
+
+impl PartialEq for Thumbnail {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+            && self.width == other.width
+            && self.height == other.height
+            && self.format == other.format
+            && self.warnings == other.warnings
+    }
+}
+
+impl Eq for Thumbnail {}
 
 impl Thumbnail {
     /// The media type of `bytes`.
@@ -211,6 +332,30 @@ pub struct RenderTiming {
     /// For a GPU render: the wall time of the GPU batch it rode in, from submission to
     /// the pixels back in memory (shared by every thumbnail of that batch).
     pub gpu: Option<std::time::Duration>,
+}
+
+impl RenderTiming {
+    /// This render's timing with the work done before it for the same thumbnail (the
+    /// parse of a document prepared once for several renders) added: waits and work
+    /// times are summed, the backend and GPU batch are this render's.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spv::api::RenderTiming;
+    ///
+    /// let ms = Duration::from_millis;
+    /// let parse = RenderTiming { queue_wait: ms(1), render: ms(2), ..Default::default() };
+    /// let render = RenderTiming { queue_wait: ms(3), render: ms(4), ..Default::default() };
+    /// let total = render.after(parse);
+    /// assert_eq!((total.queue_wait, total.render), (ms(4), ms(6)));
+    /// ```
+    pub fn after(self, earlier: RenderTiming) -> RenderTiming {
+        RenderTiming {
+            queue_wait: earlier.queue_wait + self.queue_wait,
+            render: earlier.render + self.render,
+            ..self
+        }
+    }
 }
 
 /// Which backend drew a thumbnail's pixels.
@@ -239,7 +384,9 @@ impl std::fmt::Display for RenderBackend {
     }
 }
 
+mod body;
 #[cfg(feature = "api")]
 mod stored;
+pub use body::{ThumbnailBody, ThumbnailSource};
 #[cfg(feature = "api")]
 pub use stored::*;

@@ -11,21 +11,21 @@
 use std::borrow::Cow;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
+use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::auth::Authenticated;
 use super::json::FinishJsonLayer;
 use super::problem::ApiError;
 use super::state::AppState;
-use super::thumbnails::{check_max, choose_format, size_from};
-use crate::api::{DocumentThumbnail, GetDocumentThumbnail, Principal, Scope};
+use super::thumbnails::{no_store, respond};
+use crate::api::{GetDocumentThumbnail, ImageFormat, Principal, Scope, ThumbnailSize};
 use crate::{Error, ErrorKind};
 
 /// How long shared caches and browsers may keep a public thumbnail without asking again.
@@ -251,79 +251,26 @@ pub(crate) async fn get_document_thumbnail(
         )
     })?;
     let query = request.query?;
-    let size = size_from(query.size, query.width, query.height, query.fit.as_deref())?;
-    check_max(size, state.config.max_thumbnail_size)?;
+    let size =
+        ThumbnailSize::from_fields(query.size, query.width, query.height, query.fit.as_deref())?;
     let accept = request.accept.as_ref().and_then(|v| v.to_str().ok());
-    let (format, negotiated) = choose_format(query.format.as_deref(), accept)?;
-    let service = state.document_thumbnails.clone().ok_or_else(|| {
-        Error::new(
-            ErrorKind::NotFound,
-            "this server has no document store configured",
-        )
-    })?;
-    let mut thumbnail = GetDocumentThumbnail::new(principal, id);
-    thumbnail.page = query.page.unwrap_or(0);
-    thumbnail.size = size;
-    thumbnail.format = format;
-    thumbnail.lenient = query.lenient.unwrap_or(false);
-    thumbnail.if_none_match = request
-        .if_none_match
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let answer = service.get(thumbnail).await?;
-    record(&state, &answer);
-
-    let cache_control = match (&answer.etag, answer.document.public) {
-        (None, _) => "no-store",
-        (Some(_), true) => PUBLIC_CACHE_CONTROL,
-        (Some(_), false) => "private, no-cache",
+    let (format, negotiated) = ImageFormat::negotiate(query.format.as_deref(), accept)?;
+    let service = state.document_thumbnails.clone().ok_or_else(no_store)?;
+    let thumbnail = GetDocumentThumbnail {
+        principal,
+        id,
+        page: query.page.unwrap_or(0),
+        size,
+        format,
+        lenient: query.lenient.unwrap_or(false),
+        if_none_match: request
+            .if_none_match
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
-    let (status, body, content_type) = match answer.image {
-        Some(image) => (
-            StatusCode::OK,
-            Body::from(Bytes::from_owner(image.bytes)),
-            Some(image.format.content_type()),
-        ),
-        None => (StatusCode::NOT_MODIFIED, Body::empty(), None),
-    };
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    // Room for these and the server's (length, request id, security headers) without
-    // the map growing on the way out.
-    let headers = response.headers_mut();
-    headers.reserve(16);
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(cache_control),
-    );
-    if let Some(etag) = answer
-        .etag
-        .and_then(|etag| HeaderValue::try_from(etag).ok())
-    {
-        headers.insert(header::ETAG, etag);
-    }
-    if negotiated {
-        headers.insert(header::VARY, HeaderValue::from_static("accept"));
-    }
-    if let Some(content_type) = content_type {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    }
-    Ok(response)
-}
-
-/// Cache lookups and render times of one answer, into the metrics.
-fn record(state: &AppState, answer: &DocumentThumbnail) {
-    let metrics = &state.metrics;
-    if let Some(hit) = answer.memory_hit {
-        metrics.observe_cache("memory", hit);
-    }
-    if let Some(hit) = answer.blob_hit {
-        metrics.observe_cache("blob", hit);
-    }
-    if let Some(timing) = answer.rendered {
-        metrics.observe_render_timing(&timing);
-    }
+    let answer = service.oneshot(thumbnail).await?;
+    Ok(respond(&state, answer, negotiated))
 }
 
 #[cfg(test)]

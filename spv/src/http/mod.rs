@@ -71,7 +71,7 @@ pub use open::Opened;
 pub use openapi::{ApiDoc, docs_router, openapi};
 pub use problem::{ApiError, INTERNAL_DETAIL, PROBLEM_JSON, Problem, RETRY_AFTER_SECS, status_for};
 pub use state::{AppServices, AppState, Closing};
-pub use thumbnails::{ThumbnailBody, thumbnails_router};
+pub use thumbnails::thumbnails_router;
 
 /// Every router of spv in one: thumbnails, auth, documents, assets, jobs, health, docs
 /// and (when enabled) metrics, with request metrics and a problem+json 404 for unknown

@@ -55,7 +55,7 @@ use super::state::AppState;
     ),
     components(schemas(
         super::Problem,
-        super::ThumbnailBody,
+        crate::api::ThumbnailBody,
         crate::api::TokenRequest,
         crate::api::TokenResponse,
         crate::api::GrantType,

@@ -142,6 +142,7 @@ impl AppState {
         let thumbnails = Thumbnails::new(
             ThumbnailsConfig::default()
                 .with_max_size(config.max_thumbnail_size)
+                .with_max_size_setting("SPV_MAX_THUMBNAIL_SIZE")
                 .with_pool(RenderPool::new(config.job_workers))
                 .with_renderer(config.renderer),
         );

@@ -4,13 +4,14 @@
 use std::collections::HashSet;
 
 use serde_json::Value;
+use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::handler::{JobContext, JobHandler, JobOutcome};
 use super::outputs::{JobOutputs, output_href};
 use crate::api::{
     GetContent, ImageFormat, JobOutput, MAX_JOB_OUTPUTS, Principal, RENDER_JOB_KIND,
-    RenderJobResult, RenderJobSpec, RenderThumbnail, Scopes, ThumbnailSize,
+    RenderJobResult, RenderJobSpec, Scopes, ThumbnailSize,
 };
 use crate::assets::Assets;
 use crate::documents::Documents;
@@ -219,13 +220,9 @@ impl RenderHandler {
             if ctx.should_stop().await? {
                 return Ok(JobOutcome::Stopped);
             }
-            let request = RenderThumbnail::loaded(prepared.loaded.clone())
-                .page(item.page)
-                .size(ThumbnailSize::Longest { size: item.size })
-                .format(item.format)
-                .lenient(spec.lenient)
-                .assets(prepared.resolver.clone());
-            let thumbnail = self.thumbnails.render(request).await?;
+            let size = ThumbnailSize::Longest { size: item.size };
+            let request = prepared.request(item.page, size, item.format, spec.lenient);
+            let thumbnail = self.thumbnails.clone().oneshot(request).await?;
             // A cancel during the render stores nothing more.
             if ctx.should_stop().await? {
                 return Ok(JobOutcome::Stopped);

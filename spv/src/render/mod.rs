@@ -49,7 +49,7 @@ pub mod text;
 
 use std::time::{Duration, Instant};
 
-use crate::api::{ImageFormat, RenderBackend, Thumbnail, ThumbnailSize};
+use crate::api::{ImageFormat, RenderBackend, RenderTiming, Thumbnail, ThumbnailSize};
 use crate::glyph::{AssetResolver, AssetSource, Bytes, Limits, Loaded, NoAssets, Package};
 use crate::{Error, ErrorKind, Result};
 
@@ -304,8 +304,11 @@ pub fn render_thumbnail(
         height: rendered.height,
         format,
         warnings: rendered.warnings,
-        backend: rendered.backend,
-        gpu_time: rendered.gpu_time,
+        timing: RenderTiming {
+            backend: rendered.backend,
+            gpu: rendered.gpu_time,
+            ..RenderTiming::default()
+        },
     })
 }
 

@@ -294,6 +294,14 @@ impl MemoryCache {
     }
 }
 
+/// Whether an `If-None-Match` value matches `etag` (weak comparison; `*` matches).
+pub(crate) fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    if_none_match
+        .split(',')
+        .any(|candidate| candidate.trim() == "*" || bare(candidate) == bare(etag))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -5,7 +5,9 @@
 //! | [`Thumbnails`] | the service, a cheap-to-clone `tower::Service<RenderThumbnail>` |
 //! | [`ThumbnailsConfig`] | its settings: limits, largest size, render pool, default assets |
 //! | [`RenderThumbnail`], [`Thumbnail`] | the request and the response, from [`crate::api`] |
-//! | `DocumentThumbnails` | thumbnails of stored documents: two cache levels, single flight, owner's assets (feature `store`) |
+//! | [`LoadDocument`], [`LoadedDocument`] | a document parsed once on the pool, for several renders of its pages |
+//! | `DocumentThumbnails` | thumbnails of stored documents: two cache levels, single flight, owner's assets; and `POST /api/v1/thumbnails` (feature `store`) |
+//! | `InlineThumbnails` | `POST /api/v1/thumbnails` for documents sent in the request, without a document store (feature `store`) |
 //! | `CacheKey`, `MemoryCache` | the cache key (the ETag) and the in-process level, weighed by bytes (feature `store`) |
 //! | `RenderedStore` | the second level: rendered blobs recorded in the `rendered` table, bounded by bytes (feature `store`) |
 //!
@@ -32,6 +34,8 @@
 #[cfg(feature = "store")]
 mod cache;
 #[cfg(feature = "store")]
+mod inline;
+#[cfg(feature = "store")]
 mod prepare;
 #[cfg(feature = "store")]
 mod rendered;
@@ -46,12 +50,12 @@ pub use crate::api::{RenderThumbnail, Thumbnail};
 #[cfg(feature = "store")]
 pub use cache::{CacheKey, MemoryCache};
 #[cfg(feature = "store")]
+pub use inline::InlineThumbnails;
+#[cfg(feature = "store")]
 pub(crate) use prepare::prepare;
 #[cfg(feature = "store")]
 pub use rendered::{DEFAULT_STORE_BYTES, RenderedStore};
 pub use service::Thumbnails;
-#[cfg(feature = "http")]
-pub(crate) use service::check_size;
 #[cfg(feature = "store")]
 pub use stored::{DEFAULT_MEMORY_BYTES, DocumentThumbnails, DocumentThumbnailsConfig};
-pub use types::{DEFAULT_MAX_SIZE, ThumbnailsConfig};
+pub use types::{DEFAULT_MAX_SIZE, LoadDocument, LoadedDocument, ThumbnailsConfig};

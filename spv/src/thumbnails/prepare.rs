@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
+use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::service::Thumbnails;
+use super::types::{LoadDocument, LoadedDocument};
 use crate::Result;
-use crate::api::RenderTiming;
+use crate::api::{ImageFormat, RenderThumbnail, RenderTiming, ThumbnailSize};
 use crate::assets::Assets;
-use crate::glyph::{self, AssetResolver, AssetSource, Bytes, Loaded, NoAssets};
+use crate::glyph::{AssetResolver, AssetSource, Bytes, Loaded, NoAssets};
 
 /// A document parsed for rendering, with the assets its owner has uploaded.
 #[derive(Debug)]
@@ -25,44 +26,46 @@ pub(crate) struct Prepared {
 }
 
 /// Parses `bytes` on the render pool of `thumbnails`, then fetches the `sha256:` assets
-/// of the document that `owner` has uploaded.
+/// of the document that `owner` has uploaded: the one way a stored or sent document is
+/// made ready for rendering.
 pub(crate) async fn prepare(
     thumbnails: &Thumbnails,
     assets: Option<&Assets>,
     owner: Uuid,
     bytes: Bytes,
 ) -> Result<Prepared> {
-    let limits = thumbnails.limits().clone();
-    let queued = Instant::now();
-    let (loaded, timing) = thumbnails
-        .pool()
-        .run(move || {
-            let queue_wait = queued.elapsed();
-            let started = Instant::now();
-            let loaded = glyph::load(&bytes, &limits)?;
-            let render = started.elapsed();
-            Ok((
-                loaded,
-                RenderTiming {
-                    queue_wait,
-                    render,
-                    ..RenderTiming::default()
-                },
-            ))
-        })
-        .await?;
+    let LoadedDocument { loaded, timing } =
+        thumbnails.clone().oneshot(LoadDocument { bytes }).await?;
     let found: Arc<dyn AssetResolver> = match assets {
         Some(assets) => assets.resolver(owner, &loaded.document).await?,
         None => Arc::new(NoAssets),
     };
     Ok(Prepared {
-        loaded: Arc::new(loaded),
+        loaded,
         resolver: Arc::new(Tracked {
             inner: found,
             missed: AtomicBool::new(false),
         }),
         timing,
     })
+}
+
+impl Prepared {
+    /// A request to render page `page` of the prepared document with its assets.
+    pub(crate) fn request(
+        &self,
+        page: usize,
+        size: ThumbnailSize,
+        format: ImageFormat,
+        lenient: bool,
+    ) -> RenderThumbnail {
+        RenderThumbnail::loaded(self.loaded.clone())
+            .page(page)
+            .size(size)
+            .format(format)
+            .lenient(lenient)
+            .assets(self.resolver.clone())
+    }
 }
 
 /// A resolver that remembers whether a `sha256:` source was asked for and not found:

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use super::types::ThumbnailsConfig;
+use super::types::{LoadDocument, LoadedDocument, ThumbnailsConfig};
 use crate::api::{
     DocumentInput, RenderBackend, RenderThumbnail, RenderTiming, Thumbnail, ThumbnailSize,
 };
@@ -48,6 +48,7 @@ pub struct Thumbnails {
 struct Inner {
     limits: Limits,
     max_size: u32,
+    max_size_setting: Option<&'static str>,
     pool: RenderPool,
     assets: Option<Arc<dyn AssetResolver>>,
     renderer: RendererChoice,
@@ -65,6 +66,7 @@ impl Thumbnails {
         let ThumbnailsConfig {
             limits,
             max_size,
+            max_size_setting,
             pool,
             assets,
             renderer,
@@ -73,6 +75,7 @@ impl Thumbnails {
             inner: Arc::new(Inner {
                 limits,
                 max_size,
+                max_size_setting,
                 pool,
                 assets,
                 renderer,
@@ -107,21 +110,19 @@ impl Thumbnails {
         self.inner.max_size
     }
 
-    /// Renders one thumbnail; what [`tower::Service::call`] does.
-    pub fn render(
+    /// Refuses a size of 0 or beyond [`max_size`](Self::max_size), as a render would,
+    /// before any other work is done.
+    pub(crate) fn check_size(&self, size: ThumbnailSize) -> Result<()> {
+        check_size(size, self.inner.max_size, self.inner.max_size_setting)
+    }
+
+    /// Renders one thumbnail: what `Service<RenderThumbnail>::call` does. The answer's
+    /// [`Thumbnail::timing`] says how long it waited for a pool slot, how long the work
+    /// took and which backend drew it.
+    fn render(
         &self,
         request: RenderThumbnail,
     ) -> impl Future<Output = Result<Thumbnail>> + Send + 'static {
-        let timed = self.render_timed(request);
-        async move { timed.await.map(|(thumbnail, _)| thumbnail) }
-    }
-
-    /// Renders one thumbnail and says how long it waited for a pool slot and how long
-    /// the work took (for metrics).
-    pub fn render_timed(
-        &self,
-        request: RenderThumbnail,
-    ) -> impl Future<Output = Result<(Thumbnail, RenderTiming)>> + Send + 'static {
         let span = tracing::debug_span!(
             "render_thumbnail",
             document = ?request.document,
@@ -131,26 +132,22 @@ impl Thumbnails {
         );
         let inner = self.inner.clone();
         async move {
-            check_size(request.size, inner.max_size)?;
+            check_size(request.size, inner.max_size, inner.max_size_setting)?;
             let queued = Instant::now();
             let job_span = tracing::Span::current();
             let job_inner = inner.clone();
-            let (thumbnail, timing) = inner
+            let thumbnail = inner
                 .pool
                 .run(move || {
                     let queue_wait = queued.elapsed();
                     let started = Instant::now();
-                    let thumbnail = job_span.in_scope(|| render_job(&job_inner, request))?;
-                    let render = started.elapsed();
-                    let timing = RenderTiming {
-                        queue_wait,
-                        render,
-                        backend: thumbnail.backend,
-                        gpu: thumbnail.gpu_time,
-                    };
-                    Ok((thumbnail, timing))
+                    let mut thumbnail = job_span.in_scope(|| render_job(&job_inner, request))?;
+                    thumbnail.timing.queue_wait = queue_wait;
+                    thumbnail.timing.render = started.elapsed();
+                    Ok(thumbnail)
                 })
                 .await?;
+            let timing = &thumbnail.timing;
             tracing::debug!(
                 queue_wait_ms = timing.queue_wait.as_secs_f64() * 1e3,
                 elapsed_ms = timing.render.as_secs_f64() * 1e3,
@@ -161,9 +158,42 @@ impl Thumbnails {
                 bytes = thumbnail.bytes.len(),
                 "rendered thumbnail"
             );
-            Ok((thumbnail, timing))
+            Ok(thumbnail)
         }
         .instrument(span)
+    }
+
+    /// Parses a document on the render pool: what `Service<LoadDocument>::call` does.
+    fn load(
+        &self,
+        request: LoadDocument,
+    ) -> impl Future<Output = Result<LoadedDocument>> + Send + 'static {
+        let inner = self.inner.clone();
+        async move {
+            let queued = Instant::now();
+            let limits = inner.limits.clone();
+            inner
+                .pool
+                .run(move || {
+                    let queue_wait = queued.elapsed();
+                    let started = Instant::now();
+                    let loaded = glyph::load(&request.bytes, &limits)?;
+                    let timing = RenderTiming {
+                        queue_wait,
+                        render: started.elapsed(),
+                        ..RenderTiming::default()
+                    };
+                    tracing::debug!(
+                        elapsed_ms = timing.render.as_secs_f64() * 1e3,
+                        "parsed document"
+                    );
+                    Ok(LoadedDocument {
+                        loaded: Arc::new(loaded),
+                        timing,
+                    })
+                })
+                .await
+        }
     }
 }
 
@@ -181,8 +211,23 @@ impl tower::Service<RenderThumbnail> for Thumbnails {
     }
 }
 
-/// Refuses a size of 0 or beyond `max_size` before any work is done.
-pub(crate) fn check_size(size: ThumbnailSize, max_size: u32) -> Result<()> {
+impl tower::Service<LoadDocument> for Thumbnails {
+    type Response = LoadedDocument;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<LoadedDocument>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: LoadDocument) -> Self::Future {
+        Box::pin(self.load(request))
+    }
+}
+
+/// Refuses a size of 0 or beyond `max_size` before any work is done; `setting` names
+/// where the maximum was configured (e.g. `SPV_MAX_THUMBNAIL_SIZE`).
+fn check_size(size: ThumbnailSize, max_size: u32, setting: Option<&'static str>) -> Result<()> {
     let sides: &[(&str, u32)] = match &size {
         ThumbnailSize::Longest { size } => &[("size", *size)],
         ThumbnailSize::Box { width, height, .. } => &[("width", *width), ("height", *height)],
@@ -194,8 +239,9 @@ pub(crate) fn check_size(size: ThumbnailSize, max_size: u32) -> Result<()> {
             )));
         }
         if side > max_size {
+            let setting = setting.map(|name| format!(" ({name})")).unwrap_or_default();
             return Err(Error::invalid_request(format!(
-                "thumbnail {what} {side} is too large: the maximum is {max_size} pixels"
+                "thumbnail {what} {side} is too large: the maximum is {max_size} pixels{setting}"
             )));
         }
     }
@@ -267,7 +313,7 @@ mod tests {
         send_static::<<Thumbnails as tower::Service<RenderThumbnail>>::Future>();
         send_static::<Thumbnails>();
         let service = service();
-        assert_send_static(&service.render(RenderThumbnail::new(DOC.to_vec())));
+        send_static::<<Thumbnails as tower::Service<LoadDocument>>::Future>();
         assert_send_static(&service.oneshot(RenderThumbnail::new(DOC.to_vec())));
     }
 

@@ -7,14 +7,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
+use tower::ServiceExt;
 
-use super::cache::{CacheKey, MemoryCache};
+use super::cache::{CacheKey, MemoryCache, etag_matches};
+use super::inline::InlineThumbnails;
 use super::prepare::prepare;
 use super::rendered::RenderedStore;
-use super::service::{Thumbnails, check_size};
+use super::service::Thumbnails;
 use crate::api::{
-    CachedImage, Document, DocumentThumbnail, GetContent, GetDocument, GetDocumentThumbnail,
-    Principal, RenderBackend, RenderThumbnail, RenderTiming, Scope,
+    CachedImage, CreateThumbnail, Document, DocumentThumbnail, GetContent, GetDocument,
+    GetDocumentThumbnail, Principal, RenderBackend, RenderTiming, Scope, ThumbnailSource,
 };
 use crate::assets::Assets;
 use crate::documents::Documents;
@@ -95,6 +97,7 @@ pub struct DocumentThumbnails {
 #[derive(Debug)]
 struct Inner {
     thumbnails: Thumbnails,
+    inline: InlineThumbnails,
     documents: Documents,
     assets: Option<Assets>,
     rendered: Option<RenderedStore>,
@@ -159,6 +162,7 @@ impl DocumentThumbnails {
         } = config;
         DocumentThumbnails {
             inner: Arc::new(Inner {
+                inline: InlineThumbnails::new(thumbnails.clone(), assets.clone()),
                 thumbnails,
                 documents,
                 assets,
@@ -185,8 +189,27 @@ impl DocumentThumbnails {
         self.inner.rendered.is_some()
     }
 
+    /// What `Service<CreateThumbnail>` does: a stored document as [`Self::get`] serves
+    /// it, a sent one as [`InlineThumbnails`] does.
+    async fn create(&self, request: CreateThumbnail) -> Result<DocumentThumbnail> {
+        let ThumbnailSource::Stored(id) = request.document else {
+            return self.inner.inline.clone().oneshot(request).await;
+        };
+        request.principal.require(Scope::ThumbnailsRead)?;
+        let request = GetDocumentThumbnail {
+            principal: Some(request.principal),
+            id,
+            page: request.page,
+            size: request.size,
+            format: request.format,
+            lenient: request.lenient,
+            if_none_match: request.if_none_match,
+        };
+        self.get(request).await
+    }
+
     /// What `Service<GetDocumentThumbnail>` does.
-    pub async fn get(&self, request: GetDocumentThumbnail) -> Result<DocumentThumbnail> {
+    async fn get(&self, request: GetDocumentThumbnail) -> Result<DocumentThumbnail> {
         let GetDocumentThumbnail {
             principal,
             id,
@@ -196,7 +219,7 @@ impl DocumentThumbnails {
             lenient,
             if_none_match,
         } = request;
-        check_size(size, self.inner.thumbnails.max_size())?;
+        self.inner.thumbnails.check_size(size)?;
         let document = self
             .inner
             .documents
@@ -227,7 +250,7 @@ impl DocumentThumbnails {
         // The hot paths (a 304, a memory hit) move the document into the answer.
         if if_none_match.is_some_and(|inm| etag_matches(&inm, &etag)) {
             return Ok(DocumentThumbnail {
-                document,
+                document: Some(document),
                 etag: Some(etag),
                 image: None,
                 memory_hit: None,
@@ -237,7 +260,7 @@ impl DocumentThumbnails {
         }
         if let Some(image) = self.inner.memory.get(&key) {
             return Ok(DocumentThumbnail {
-                document,
+                document: Some(document),
                 etag: Some(etag),
                 image: Some(image),
                 memory_hit: Some(true),
@@ -246,7 +269,7 @@ impl DocumentThumbnails {
             });
         }
         let answer = |image, memory_hit, blob_hit, rendered, cached: bool| DocumentThumbnail {
-            document: document.clone(),
+            document: Some(document.clone()),
             etag: cached.then(|| etag.clone()),
             image,
             memory_hit,
@@ -342,13 +365,8 @@ impl DocumentThumbnails {
             content.bytes.into(),
         )
         .await?;
-        let request = RenderThumbnail::loaded(prepared.loaded)
-            .page(page)
-            .size(size)
-            .format(format)
-            .lenient(lenient)
-            .assets(prepared.resolver.clone());
-        let (thumbnail, timing) = inner.thumbnails.render_timed(request).await?;
+        let request = prepared.request(page, size, format, lenient);
+        let thumbnail = inner.thumbnails.clone().oneshot(request).await?;
         inner.renders.fetch_add(1, Ordering::Relaxed);
         let image = CachedImage {
             bytes: thumbnail.bytes.into(),
@@ -359,7 +377,8 @@ impl DocumentThumbnails {
         };
         // Drawn by the other backend (the render that initialised the GPU, or a fallback
         // to the CPU): served, but not under this key, whose ETag names the other pixels.
-        let cached = same && !prepared.resolver.missed() && thumbnail.backend == backend;
+        let cached = same && !prepared.resolver.missed() && thumbnail.timing.backend == backend;
+        let timing = thumbnail.timing.after(prepared.timing);
         if cached {
             inner.memory.insert(key, image.clone());
             if let Some(store) = &inner.rendered
@@ -372,11 +391,7 @@ impl DocumentThumbnails {
             image,
             cached,
             from_blob: false,
-            timing: RenderTiming {
-                queue_wait: prepared.timing.queue_wait + timing.queue_wait,
-                render: prepared.timing.render + timing.render,
-                ..timing
-            },
+            timing,
         })
     }
 }
@@ -415,16 +430,9 @@ impl Drop for Leave<'_> {
     }
 }
 
-/// Whether an `If-None-Match` value matches `etag` (weak comparison; `*` matches).
-fn etag_matches(if_none_match: &str, etag: &str) -> bool {
-    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-    if_none_match
-        .split(',')
-        .any(|candidate| candidate.trim() == "*" || bare(candidate) == bare(etag))
-}
-
 crate::store::domain_service!(DocumentThumbnails {
     GetDocumentThumbnail => DocumentThumbnail, get;
+    CreateThumbnail => DocumentThumbnail, create;
 });
 
 #[cfg(test)]

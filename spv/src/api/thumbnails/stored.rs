@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{ImageFormat, RenderTiming, ThumbnailSize};
+use super::{ImageFormat, RenderTiming, ThumbnailBody, ThumbnailSize, ThumbnailSource};
 use crate::api::auth::Principal;
 use crate::api::documents::{Document, MetaInfo, PageSummary};
 
@@ -62,6 +62,69 @@ impl GetDocumentThumbnail {
     }
 }
 
+/// `POST /api/v1/thumbnails`: one page of a document sent in the request or of a stored
+/// document, for a caller holding `thumbnails:read`; answers [`DocumentThumbnail`].
+///
+/// A stored document is served as [`GetDocumentThumbnail`] serves it (same caches, same
+/// ETags). A sent document is rendered with the caller's `sha256:` uploads; its ETag is
+/// the cache key the caller's stored document of the same content would have, so an
+/// `If-None-Match` that matches answers without rendering.
+///
+/// ```
+/// use spv::api::{CreateThumbnail, Principal, Scopes, ThumbnailBody, ThumbnailSource};
+///
+/// let caller = Principal { user_id: uuid::Uuid::now_v7(), username: "ann".into(),
+///     is_admin: false, scopes: Scopes::all() };
+/// let id = uuid::Uuid::now_v7();
+/// let mut body = ThumbnailBody::stored(id);
+/// body.format = Some("auto".into());
+/// let (request, negotiated) = CreateThumbnail::from_body(caller, &body, Some("image/webp")).unwrap();
+/// assert_eq!(request.document, ThumbnailSource::Stored(id));
+/// assert_eq!((request.format, negotiated), (spv::api::ImageFormat::Webp, true));
+/// ```
+#[derive(Debug, Clone)]
+pub struct CreateThumbnail {
+    /// The caller.
+    pub principal: Principal,
+    /// The document.
+    pub document: ThumbnailSource,
+    /// Zero-based page index.
+    pub page: usize,
+    /// Output size.
+    pub size: ThumbnailSize,
+    /// Output format.
+    pub format: ImageFormat,
+    /// Paint placeholders for missing assets instead of failing.
+    pub lenient: bool,
+    /// An `If-None-Match` header value (see [`GetDocumentThumbnail::if_none_match`]).
+    pub if_none_match: Option<String>,
+}
+
+impl CreateThumbnail {
+    /// The request a [`ThumbnailBody`] makes for `principal`; `accept` (the `Accept`
+    /// header) decides `format: "auto"`, and the flag says whether it did (the answer
+    /// then varies by `Accept`).
+    pub fn from_body(
+        principal: Principal,
+        body: &ThumbnailBody,
+        accept: Option<&str>,
+    ) -> crate::Result<(CreateThumbnail, bool)> {
+        let document = body.source()?;
+        let size = body.size()?;
+        let (format, negotiated) = ImageFormat::negotiate(body.format.as_deref(), accept)?;
+        let request = CreateThumbnail {
+            principal,
+            document,
+            page: body.page,
+            size,
+            format,
+            lenient: body.lenient,
+            if_none_match: None,
+        };
+        Ok((request, negotiated))
+    }
+}
+
 /// An encoded thumbnail as the caches keep it: cheap to clone (the bytes are shared).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedImage {
@@ -84,11 +147,12 @@ impl CachedImage {
     }
 }
 
-/// The answer to [`GetDocumentThumbnail`].
+/// The answer to [`GetDocumentThumbnail`] and [`CreateThumbnail`].
 #[derive(Debug, Clone)]
 pub struct DocumentThumbnail {
-    /// The document's metadata (whether it is public decides how it may be cached).
-    pub document: Document,
+    /// The stored document's metadata (whether it is public decides how it may be
+    /// cached); `None` for a document sent in the request.
+    pub document: Option<Document>,
     /// The strong ETag of the thumbnail (its cache key, quoted); `None` for a lenient
     /// render that painted a placeholder for a `sha256:` asset the owner has not
     /// uploaded: such a render is never cached, so it can be replaced once the asset is
