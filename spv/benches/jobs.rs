@@ -23,13 +23,14 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
+use spv::api::RENDER_JOB_KIND;
 use spv::api::{
     CreateDocument, ImageFormat, Principal, RenderJobSpec, RenderThumbnail, Scopes, ThumbnailSize,
 };
 use spv::documents::{Documents, DocumentsConfig};
 use spv::jobs::{
     FinishHook, JobFinished, JobHandler, JobOutcome, JobOutputs, JobQueue, NewJob, QueueConfig,
-    RENDER_JOB_KIND, RenderHandler, Workers, WorkersConfig, handler_fn,
+    RenderHandler, Workers, WorkersConfig, handler_fn,
 };
 use spv::render::pool::RenderPool;
 use spv::store::{Db, LocalBlobs};

@@ -585,7 +585,7 @@ async fn shutdown_gives_running_jobs_back_and_the_next_start_finishes_them() {
     let db = spv::store::Db::open(None, data.path()).await.unwrap();
     let queue = spv::jobs::JobQueue::new(db.clone(), spv::jobs::QueueConfig::default());
     let released = queue.get(id.parse().unwrap()).await.unwrap();
-    assert_eq!(released.state, spv::jobs::JobState::Queued, "{released:?}");
+    assert_eq!(released.state, spv::api::JobState::Queued, "{released:?}");
     assert_eq!(released.attempts, 0);
     db.close().await;
 

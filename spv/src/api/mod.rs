@@ -4,26 +4,29 @@
 //! and return the same types, so code written against
 //! `S: tower::Service<RenderThumbnail>` runs either way.
 //!
-//! | module | requests of |
+//! Every type has this one path, `spv::api::Name`; the domain modules do not re-export
+//! them. By domain:
+//!
+//! | types of | served by |
 //! |---|---|
-//! | [`thumbnails`] | [`crate::thumbnails::Thumbnails`] |
-//! | `auth` (feature `api`) | `crate::auth::Auth` |
-//! | `documents` (feature `api`) | `crate::documents::Documents` |
-//! | `assets` (feature `api`) | `crate::assets::Assets` |
-//! | `jobs` (feature `api`) | `crate::jobs::Jobs` |
+//! | thumbnails: [`RenderThumbnail`], [`Thumbnail`], [`ThumbnailBody`], `GetDocumentThumbnail`, `CreateThumbnail`, … | [`crate::thumbnails::Thumbnails`] and, with `store`, `DocumentThumbnails` |
+//! | auth (feature `api`): `TokenRequest`, `Principal`, `Scope`, `CreateApiKey`, … | `crate::auth::Auth` |
+//! | documents (feature `api`): `CreateDocument`, `GetDocument`, `Document`, … | `crate::documents::Documents` |
+//! | assets (feature `api`): `UploadAsset`, `GetAsset`, `Asset`, … | `crate::assets::Assets` |
+//! | jobs (feature `api`): `EnqueueRender`, `Job`, `WatchJob`, … | `crate::jobs::Jobs` |
 //!
 //! The feature `api` (implied by `store`) builds these types alone, without the renderer
 //! or the database: `spv-client` depends on nothing more.
 
 #[cfg(feature = "api")]
-pub mod assets;
+pub(crate) mod assets;
 #[cfg(feature = "api")]
-pub mod auth;
+pub(crate) mod auth;
 #[cfg(feature = "api")]
-pub mod documents;
+pub(crate) mod documents;
 #[cfg(feature = "api")]
-pub mod jobs;
-pub mod thumbnails;
+pub(crate) mod jobs;
+pub(crate) mod thumbnails;
 
 #[cfg(feature = "api")]
 pub use assets::*;

@@ -42,6 +42,5 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub use crate::api::{DeleteAsset, GetAsset, GetAssetMeta, ListAssets, UploadAsset};
 pub use repo::{AssetRepo, SqlAssets};
 pub use service::{Assets, AssetsConfig, DEFAULT_MAX_RESOLVED_BYTES, DEFAULT_MAX_UPLOAD_BYTES};

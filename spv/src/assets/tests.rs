@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::ErrorKind;
+use crate::api::{DeleteAsset, GetAsset, GetAssetMeta, ListAssets, UploadAsset};
 use crate::api::{Principal, Scopes};
 use crate::glyph::{AssetResolver, AssetSource};
 use crate::store::testing::{TestDb, test_dbs};

@@ -46,10 +46,6 @@ mod service;
 mod tests;
 mod users;
 
-pub use crate::api::{
-    ApiKey, CreateApiKey, CreateUser, CreatedApiKey, GetMe, ListApiKeys, Principal, RevokeApiKey,
-    Scope, Scopes, Secret, TokenRequest, TokenResponse, User,
-};
 pub use keys::API_KEY_PREFIX;
 pub(crate) use refresh::prune as prune_refresh_tokens;
 pub use secrets::{JWT_SECRET_FILE, JwtSecret, MIN_SECRET_LEN};

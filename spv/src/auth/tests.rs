@@ -4,6 +4,10 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::api::GrantType;
+use crate::api::{
+    CreateApiKey, CreateUser, CreatedApiKey, GetMe, ListApiKeys, Principal, RevokeApiKey, Scope,
+    TokenRequest,
+};
 use crate::store::testing::{TestDb, test_dbs};
 use crate::{ErrorKind, Result};
 

@@ -42,10 +42,6 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub use crate::api::{
-    CreateDocument, DeleteDocument, GetContent, GetDocument, ListDocuments, PatchDocument,
-    PutContent,
-};
 pub use cached::{CachedDocuments, DEFAULT_METADATA_ENTRIES};
 pub use repo::{DocumentFilter, DocumentRepo, SqlDocuments};
 pub(crate) use rules::paging;

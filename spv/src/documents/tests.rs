@@ -7,6 +7,10 @@ use uuid::Uuid;
 
 use super::*;
 use crate::ErrorKind;
+use crate::api::{
+    CreateDocument, DeleteDocument, GetContent, GetDocument, ListDocuments, PatchDocument,
+    PutContent,
+};
 use crate::api::{Document, DocumentQuery, Principal, Scope, Scopes};
 use crate::store::testing::test_dbs;
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Claimed, Job, JobQueue};
+use super::{Claimed, JobQueue};
+use crate::api::Job;
 use crate::store::BoxFuture;
 use crate::{ErrorKind, Result};
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::api::{CreateDocument, Principal, Scopes, WatchJob};
+use crate::api::{Job, JobEvents, JobState};
 use crate::assets::{Assets, AssetsConfig};
 use crate::documents::{Documents, DocumentsConfig};
 use crate::render::pool::RenderPool;

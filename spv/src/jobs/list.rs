@@ -5,8 +5,9 @@ use std::time::Duration;
 use super::JobQueue;
 use super::queue::ms;
 use super::repo::{COLUMNS, from_row};
-use super::types::{JobFilter, JobList};
+use super::types::JobFilter;
 use crate::Result;
+use crate::api::JobList;
 use crate::api::{DocumentQuery, MetaInfo};
 use crate::store::{db_err, now_ms};
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::harness::{CARD, Harness, harnesses};
 use super::*;
+use crate::api::JobState;
 use crate::api::{ImageFormat, JobOutput};
 use crate::store::{BlobKey, BlobStore, Db, now_ms};
 

@@ -72,10 +72,6 @@ mod worker;
 #[cfg(test)]
 mod worker_tests;
 
-pub use crate::api::{
-    CancelJob, EnqueueRender, GetJob, GetJobOutput, JobEvents, JobOutput, JobOutputContent,
-    ListJobs, RENDER_JOB_KIND, RenderJobResult, RenderJobSpec, WatchJob,
-};
 pub use handler::{JobContext, JobHandler, JobOutcome, handler_fn};
 pub use maintenance::{
     BACKUP_DIR, BACKUP_JOB_KIND, BackupHandler, MaintenanceConfig, PRUNE_JOB_KIND, PruneHandler,
@@ -88,7 +84,7 @@ pub use schedule::Recurring;
 pub use service::{Jobs, WATCH_POLL, WATCH_POLL_SQLITE};
 pub use settings::{FinishHook, JobFinished, RunResult, ShutdownReport, WorkersConfig};
 pub use types::{
-    Claimed, Job, JobFilter, JobList, JobState, MAX_CLAIM_KINDS, MAX_IDEMPOTENCY_KEY_CHARS,
-    MAX_KIND_CHARS, MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES, MAX_WORKER_ID_CHARS, NewJob, QueueConfig,
+    Claimed, JobFilter, MAX_CLAIM_KINDS, MAX_IDEMPOTENCY_KEY_CHARS, MAX_KIND_CHARS,
+    MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES, MAX_WORKER_ID_CHARS, NewJob, QueueConfig,
 };
 pub use worker::Workers;

@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use super::repo::{COLUMNS, claim_sql, from_row, held};
 use super::types::{
-    Claimed, Job, JobState, MAX_CLAIM_KINDS, NewJob, QueueConfig, check_kind, check_new,
-    check_worker_id, clip, json_within,
+    Claimed, MAX_CLAIM_KINDS, NewJob, QueueConfig, check_kind, check_new, check_worker_id, clip,
+    json_within,
 };
+use crate::api::{Job, JobState};
 use crate::store::{Db, db_err, now_ms, to_ms};
 use crate::{Error, ErrorKind, Result};
 

@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::types::{Job, JobState};
+use crate::api::{Job, JobState};
 use crate::store::{Backend, db_err, from_ms};
 use crate::{Error, Result};
 

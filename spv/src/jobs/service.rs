@@ -10,11 +10,12 @@ use uuid::Uuid;
 
 use super::outputs::JobOutputs;
 use super::render::{payload, plan};
-use super::{Job, JobFilter, JobList, JobQueue, JobState, NewJob};
+use super::{JobFilter, JobQueue, NewJob};
 use crate::api::{
     CancelJob, EnqueueRender, GetDocument, GetJob, GetJobOutput, JobEvents, JobOutputContent,
     ListJobs, Principal, RENDER_JOB_KIND, Scope, WatchJob,
 };
+use crate::api::{Job, JobList, JobState};
 use crate::documents::Documents;
 use crate::store::Backend;
 use crate::{Error, ErrorKind, Result};

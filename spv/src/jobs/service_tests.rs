@@ -10,6 +10,10 @@ use super::harness::{CARD, Harness, harnesses, quick};
 use super::*;
 use crate::ErrorKind;
 use crate::api::{
+    CancelJob, EnqueueRender, GetJob, GetJobOutput, Job, JobState, ListJobs, RENDER_JOB_KIND,
+    RenderJobResult, RenderJobSpec, WatchJob,
+};
+use crate::api::{
     DeleteDocument, ImageFormat, JobOutput, Principal, RenderThumbnail, Scope, Scopes,
     ThumbnailSize,
 };

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::ErrorKind;
+use crate::api::JobState;
 use crate::store::testing::{TestDb, test_dbs};
 
 async fn queues(config: QueueConfig) -> Vec<(JobQueue, TestDb)> {

@@ -6,7 +6,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use crate::api::jobs::{Job, JobList, JobState};
+use crate::api::{Job, JobState};
 use crate::{Error, Result};
 
 /// The longest job kind, in characters.

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::harness::{fast, harnesses, quick};
 use super::*;
+use crate::api::JobState;
 use crate::api::WatchJob;
 use crate::{Error, ErrorKind};
 

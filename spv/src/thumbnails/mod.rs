@@ -45,9 +45,6 @@ mod stored;
 mod types;
 
 #[cfg(feature = "store")]
-pub use crate::api::{DocumentThumbnail, GetDocumentThumbnail};
-pub use crate::api::{RenderThumbnail, Thumbnail};
-#[cfg(feature = "store")]
 pub use cache::{CacheKey, MemoryCache};
 #[cfg(feature = "store")]
 pub use inline::InlineThumbnails;
