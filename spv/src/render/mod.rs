@@ -16,6 +16,7 @@
 //! | [`text`], [`fonts`] | text layout (parley) and fonts |
 //! | [`encode`] | PNG, WebP and JPEG encoders |
 //! | [`pool`] | the bounded render pool |
+//! | [`svg`] | a page as SVG, laid out as the renderer lays it out |
 //!
 //! ```
 //! use spv::api::ThumbnailSize;
@@ -45,6 +46,7 @@ pub mod paint;
 pub mod pool;
 pub mod scene;
 pub mod shapes;
+pub mod svg;
 pub mod text;
 
 use std::time::{Duration, Instant};
