@@ -78,9 +78,9 @@ pub use thumbnails::{ThumbnailBody, thumbnails_router};
 /// paths.
 ///
 /// The routers' layers (request metrics, JSON finishing, the body limit) are applied
-/// once here, as one service around each route: `Router::layer` wraps every route in a
-/// boxed service that is cloned per request, so each separate layer would cost that
-/// again.
+/// once here, in one `Router::layer` call: it wraps every route in a boxed service that
+/// is cloned per request, so each separate call would cost that again. The layers
+/// themselves answer with named futures, nothing boxed per request.
 pub fn api(state: AppState) -> Router {
     let limit = state.config.body_limit_bytes;
     let mut router = Router::new()
@@ -100,6 +100,7 @@ pub fn api(state: AppState) -> Router {
     router.fallback(not_found).layer(
         tower::ServiceBuilder::new()
             .layer(metrics::TrackLayer::new(state.metrics.clone()))
+            .layer(json::FinishJsonLayer::new())
             .layer(axum::extract::DefaultBodyLimit::max(limit)),
     )
 }

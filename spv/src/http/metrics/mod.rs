@@ -1,117 +1,40 @@
 //! [`Metrics`]: the prometheus-client registry, the request-tracking middleware and
 //! `GET /metrics`.
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`Metrics`] | the registry and the server's metrics; cheap to clone |
+//! | [`TrackLayer`], [`Track`], [`TrackFuture`] | the request metrics of every route: latency by method, route and status, requests in flight, body bytes served |
+//! | [`metrics_router`] | `GET /metrics` |
+
+mod future;
+#[cfg(feature = "gpu")]
+mod gpu;
+mod labels;
+mod layer;
+pub(super) mod route;
+mod service;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::Router;
-use axum::body::HttpBody as _;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::state::AppState;
 use crate::api::RenderTiming;
 use crate::jobs::{FinishHook, JobFinished};
+use labels::{
+    BackendLabels, CacheLabels, JobLabels, JobResultLabels, RequestLabels, job_histogram,
+    latency_histogram,
+};
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    method: &'static str,
-    route: &'static str,
-    status: u16,
-}
-
-/// The label of `method`: its name for the methods of RFC 9110 and PATCH, else `OTHER`
-/// (so that arbitrary methods cannot grow the label set).
-fn method_label(method: &axum::http::Method) -> &'static str {
-    use axum::http::Method;
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::CONNECT => "CONNECT",
-        _ => "OTHER",
-    }
-}
-
-/// The label of a matched route: route templates are a fixed set (the application's
-/// routes), so each is interned once and labels are made without allocating. Each
-/// thread remembers the labels it has seen, so the shared set (and its lock, which two
-/// cores would pass back and forth) is read once per route and thread.
-fn route_label(route: Option<&MatchedPath>) -> &'static str {
-    use std::cell::RefCell;
-    use std::collections::HashSet;
-    use std::sync::{PoisonError, RwLock};
-    type Labels = HashSet<&'static str, foldhash::fast::RandomState>;
-    static ROUTES: RwLock<Option<HashSet<&'static str>>> = RwLock::new(None);
-    thread_local! {
-        static SEEN: RefCell<Labels> = RefCell::new(Labels::default());
-    }
-    let Some(route) = route.map(MatchedPath::as_str) else {
-        return "unmatched";
-    };
-    if let Some(known) = SEEN.with_borrow(|seen| seen.get(route).copied()) {
-        return known;
-    }
-    let interned = {
-        let mut routes = ROUTES.write().unwrap_or_else(PoisonError::into_inner);
-        let set = routes.get_or_insert_with(HashSet::new);
-        match set.get(route) {
-            Some(known) => *known,
-            None => {
-                let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
-                set.insert(leaked);
-                leaked
-            }
-        }
-    };
-    SEEN.with_borrow_mut(|seen| seen.insert(interned));
-    interned
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct BackendLabels {
-    backend: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CacheLabels {
-    level: &'static str,
-    result: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct JobLabels {
-    kind: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct JobResultLabels {
-    kind: String,
-    result: &'static str,
-}
-
-fn job_histogram() -> Histogram {
-    // 1 ms to about 9 minutes.
-    Histogram::new(exponential_buckets(0.001, 2.0, 20))
-}
-
-fn latency_histogram() -> Histogram {
-    // 0.1 ms to about 6.5 s.
-    Histogram::new(exponential_buckets(0.0001, 2.0, 17))
-}
+pub(crate) use future::TrackFuture;
+pub(crate) use layer::TrackLayer;
+pub use route::metrics_router;
+pub(crate) use service::Track;
 
 /// The server's metrics and their registry. Cheap to clone.
 ///
@@ -187,7 +110,7 @@ impl Metrics {
             gpu_batch.clone(),
         );
         #[cfg(feature = "gpu")]
-        registry.register_collector(Box::new(GpuCollector));
+        registry.register_collector(Box::new(gpu::GpuCollector));
         let queue_wait = latency_histogram();
         registry.register(
             "spv_render_queue_wait_seconds",
@@ -351,219 +274,5 @@ impl Metrics {
             tracing::error!("encoding the metrics failed");
         }
         text
-    }
-}
-
-/// The request metrics of every route (latency by method, route and status, requests in
-/// flight, body bytes served) and the JSON finishing of
-/// [`FinishJsonLayer`](super::json::FinishJsonLayer), in one future. A hand-written
-/// layer: no route clone, boxed future per concern or label allocation per request.
-#[derive(Clone)]
-pub(crate) struct TrackLayer {
-    metrics: Metrics,
-}
-
-impl TrackLayer {
-    pub(crate) fn new(metrics: Metrics) -> Self {
-        TrackLayer { metrics }
-    }
-}
-
-impl<S> tower::Layer<S> for TrackLayer {
-    type Service = Track<S>;
-
-    fn layer(&self, inner: S) -> Track<S> {
-        Track::new(inner, Some(self.metrics.clone()))
-    }
-}
-
-/// The service of spv's route layers: [`TrackLayer`], and
-/// [`FinishJsonLayer`](super::json::FinishJsonLayer) (no metrics) for the routers
-/// served on their own.
-#[derive(Clone)]
-pub(crate) struct Track<S> {
-    inner: S,
-    metrics: Option<Metrics>,
-}
-
-impl<S> Track<S> {
-    pub(crate) fn new(inner: S, metrics: Option<Metrics>) -> Self {
-        Track { inner, metrics }
-    }
-}
-
-impl<S> tower::Service<Request> for Track<S>
-where
-    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future = super::json::RouteFuture;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let tracked = self.metrics.clone().map(|metrics| {
-            let started = Instant::now();
-            let method = method_label(request.method());
-            let route = route_label(request.extensions().get::<MatchedPath>());
-            // The request span of a server (spv-server's, at INFO) is made before
-            // routing; the route is known here. A no-op where the span has no such field.
-            if tracing::level_enabled!(tracing::Level::INFO) {
-                tracing::Span::current().record("route", route);
-            }
-            metrics.inner.in_flight.inc();
-            (metrics, started, method, route)
-        });
-        let uri = request.uri().clone();
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            // Decremented however the request ends (a dropped connection included).
-            let _in_flight = tracked
-                .as_ref()
-                .map(|(metrics, ..)| InFlight(&metrics.inner.in_flight));
-            let response = super::json::finish(&uri, future.await?).await;
-            if let Some((metrics, started, method, route)) = &tracked {
-                let inner = &metrics.inner;
-                let labels = RequestLabels {
-                    method,
-                    route,
-                    status: response.status().as_u16(),
-                };
-                inner
-                    .requests
-                    .get_or_create(&labels)
-                    .observe(started.elapsed().as_secs_f64());
-                if let Some(bytes) = response.body().size_hint().exact() {
-                    inner.bytes_served.inc_by(bytes);
-                }
-            }
-            Ok(response)
-        })
-    }
-}
-
-/// Takes one off the in-flight gauge when dropped.
-struct InFlight<'a>(&'a Gauge);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
-/// `GET /metrics`.
-pub fn metrics_router(state: AppState) -> Router {
-    Router::new()
-        .route("/metrics", get(serve_metrics))
-        .with_state(state)
-}
-
-/// The metrics in the Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text format", body = String,
-        content_type = "application/openmetrics-text")))]
-pub(crate) async fn serve_metrics(State(state): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        )],
-        state.metrics.encode(),
-    )
-        .into_response()
-}
-
-/// The GPU backend's counters ([`crate::render::gpu::stats`]), read at each scrape.
-#[cfg(feature = "gpu")]
-#[derive(Debug)]
-struct GpuCollector;
-
-#[cfg(feature = "gpu")]
-impl prometheus_client::collector::Collector for GpuCollector {
-    fn encode(
-        &self,
-        mut encoder: prometheus_client::encoding::DescriptorEncoder,
-    ) -> Result<(), std::fmt::Error> {
-        use prometheus_client::encoding::EncodeMetric;
-        use prometheus_client::metrics::counter::ConstCounter;
-        use prometheus_client::metrics::gauge::ConstGauge;
-
-        #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-        struct Reason {
-            reason: &'static str,
-        }
-        #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-        struct Adapter {
-            name: String,
-            backend: String,
-            software: bool,
-        }
-
-        let stats = crate::render::gpu::stats();
-        let counters = [
-            ("spv_gpu_renders", "Renders drawn by the GPU", stats.renders),
-            (
-                "spv_gpu_batches",
-                "GPU batches submitted (one vello render and one readback each)",
-                stats.batches,
-            ),
-            (
-                "spv_gpu_device_inits",
-                "GPU devices initialised",
-                stats.device_inits,
-            ),
-            (
-                "spv_gpu_device_losses",
-                "GPU devices given up after a failure (re-initialised later)",
-                stats.device_losses,
-            ),
-        ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(
-                name,
-                help,
-                None,
-                counter.metric_type(),
-            )?)?;
-        }
-        let fallbacks = [
-            ("failed", stats.fallbacks_failed),
-            ("too_large", stats.fallbacks_too_large),
-            ("unavailable", stats.fallbacks_unavailable),
-        ];
-        let mut family = encoder.encode_descriptor(
-            "spv_gpu_fallbacks",
-            "Renders that asked for the GPU and were drawn by the CPU, by reason (failed: device \
-             lost, out of memory or a GPU error; too_large: past the GPU's buffers or texture \
-             limit; unavailable: SPV_RENDERER=gpu without a usable adapter)",
-            None,
-            prometheus_client::metrics::MetricType::Counter,
-        )?;
-        for (reason, value) in fallbacks {
-            ConstCounter::new(value).encode(family.encode_family(&Reason { reason })?)?;
-        }
-        if let Some(adapter) = crate::render::gpu::adapter() {
-            let mut info = encoder.encode_descriptor(
-                "spv_gpu_adapter",
-                "The GPU adapter renders go to (1 while it is healthy)",
-                None,
-                prometheus_client::metrics::MetricType::Gauge,
-            )?;
-            let labels = Adapter {
-                name: adapter.name,
-                backend: adapter.backend,
-                software: adapter.software,
-            };
-            ConstGauge::new(1i64).encode(info.encode_family(&labels)?)?;
-        }
-        Ok(())
     }
 }
