@@ -48,6 +48,5 @@ pub use crate::api::{
 };
 pub use cached::{CachedDocuments, DEFAULT_METADATA_ENTRIES};
 pub use repo::{DocumentFilter, DocumentRepo, SqlDocuments};
-pub(crate) use rules::paging;
 pub use rules::{MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS};
 pub use service::{Documents, DocumentsConfig, STREAM_CHUNK};
