@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::problem::ApiError;
+use super::responses::NotReady;
 use super::state::AppState;
 use crate::{Error, ErrorKind};
 
@@ -46,8 +47,7 @@ pub(crate) async fn health() -> Json<Status> {
 #[utoipa::path(get, path = "/ready", tag = "health",
     responses(
         (status = 200, description = "Ready for traffic", body = Status),
-        (status = 503, description = "Not ready", body = super::Problem,
-            content_type = "application/problem+json")))]
+        NotReady))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
     if let Some(check) = &state.ready {
         check().await.map_err(|e| {

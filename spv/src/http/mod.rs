@@ -11,7 +11,7 @@
 //! | [`documents_router`] | `POST`/`GET /api/v1/documents`, `GET`/`HEAD`/`PATCH`/`DELETE /api/v1/documents/{id}`, `GET`/`PUT /api/v1/documents/{id}/content` |
 //! | [`jobs_router`] | `POST /api/v1/jobs/render`, `GET /api/v1/jobs`, `GET`/`DELETE /api/v1/jobs/{id}`, `GET /api/v1/jobs/{id}/events` (SSE), `GET /api/v1/jobs/{id}/outputs/{index}` |
 //! | [`assets_router`] | `POST`/`GET /api/v1/assets`, `GET`/`HEAD`/`DELETE /api/v1/assets/{id}`, `GET /api/v1/assets/{id}/meta` |
-//! | [`Authenticated`] | the extractor of the caller: 401 without a valid credential |
+//! | [`Authenticated`] | the extractor of the caller: 401 without a valid credential; as `Option<Authenticated>`, `None` for a request without any credential (routes anonymous callers may use) |
 //! | [`health_router`] | `GET /health` (liveness), `GET /ready` (readiness) |
 //! | [`docs_router`] | `GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (Scalar, offline) |
 //! | [`metrics_router`] | `GET /metrics` (Prometheus text) |
@@ -40,6 +40,7 @@ mod auth;
 mod conditional;
 mod document_thumbnail;
 mod documents;
+mod extract;
 mod gallery;
 mod health;
 mod jobs;
@@ -49,6 +50,7 @@ mod open;
 mod openapi;
 mod prefix;
 mod problem;
+mod responses;
 mod state;
 #[cfg(test)]
 mod tests;
