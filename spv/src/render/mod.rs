@@ -111,8 +111,9 @@ pub struct RenderOptions<'a> {
 ///
 /// Without the `gpu` feature every choice renders on the CPU. With it, a GPU render that
 /// fails (device lost, out of memory, a scene too complex for the GPU's buffers) is drawn
-/// again on the CPU, logged and counted ([`gpu::stats`]); no render fails because of the
-/// GPU.
+/// again on the CPU, logged and counted (`gpu::stats`, a plain name: the module exists
+/// only with the feature, so a link breaks the docs without it); no render fails
+/// because of the GPU.
 ///
 /// ```
 /// use spv::render::RendererChoice;
