@@ -66,13 +66,13 @@ pub use conditional::{etag_matches, strong_etag};
 pub use document_thumbnail::document_thumbnail_router;
 pub use documents::documents_router;
 pub use gallery::gallery_router;
-pub use health::{ReadyCheck, health_router};
+pub use health::{health_router, metrics_router};
 pub use jobs::jobs_router;
-pub use metrics::{Metrics, metrics_router};
+pub use metrics::Metrics;
 pub use open::Opened;
 pub use openapi::{ApiDoc, docs_router, openapi};
 pub use problem::{ApiError, INTERNAL_DETAIL, PROBLEM_JSON, Problem, RETRY_AFTER_SECS, status_for};
-pub use state::{AppServices, AppState, Closing};
+pub use state::{AppServices, AppState, Closing, ReadyCheck};
 pub use thumbnails::{ThumbnailBody, thumbnails_router};
 
 /// Every router of spv in one: thumbnails, auth, documents, assets, jobs, health, docs

@@ -1,18 +1,16 @@
-//! [`Metrics`]: the prometheus-client registry, the request-tracking middleware and
-//! `GET /metrics`.
+//! [`Metrics`]: the prometheus-client registry and the request-tracking middleware
+//! (`GET /metrics` is in `health`, with the other routes operators read).
 //!
 //! | item | what it is |
 //! |---|---|
 //! | [`Metrics`] | the registry and the server's metrics; cheap to clone |
 //! | [`TrackLayer`], [`Track`], [`TrackFuture`] | the request metrics of every route: latency by method, route and status, requests in flight, body bytes served |
-//! | [`metrics_router`] | `GET /metrics` |
 
 mod future;
 #[cfg(feature = "gpu")]
 mod gpu;
 mod labels;
 mod layer;
-pub(super) mod route;
 mod service;
 
 use std::sync::Arc;
@@ -33,7 +31,6 @@ use labels::{
 
 pub(crate) use future::TrackFuture;
 pub(crate) use layer::TrackLayer;
-pub use route::metrics_router;
 pub(crate) use service::Track;
 
 /// The server's metrics and their registry. Cheap to clone.
