@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use spv::glyph::svg::{SvgOptions, export_page};
 use spv::glyph::{AssetResolver, Chain, DirAssets};
+use spv::render::svg::{SvgOptions, export_page};
 
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::output::{Outcome, write_output};

@@ -23,8 +23,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use resvg::usvg;
 use spv::api::{ImageFormat, ThumbnailSize};
-use spv::glyph::svg::{SvgOptions, page_to_svg};
 use spv::glyph::{self, AssetType, Loaded, NoAssets};
+use spv::render::svg::{SvgOptions, page_to_svg};
 use spv::render::{RenderOptions, encode, render_page, render_thumbnail};
 
 mod common;

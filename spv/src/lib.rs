@@ -5,8 +5,8 @@
 //!
 //! | module | what it owns |
 //! |---|---|
-//! | [`glyph`] | the document format: model, parser, validation with JSON paths, packages, assets, SVG export |
-//! | [`render`] | page → scene → pixels on the CPU (vello_cpu) or, with feature `gpu`, the GPU (vello on wgpu, `render::gpu`), text (parley), images, PNG/WebP/JPEG encoders, the bounded render pool |
+//! | [`glyph`] | the document format: model, parser, validation with JSON paths, packages, assets |
+//! | [`render`] | page → scene → pixels on the CPU (vello_cpu) or, with feature `gpu`, the GPU (vello on wgpu, `render::gpu`), text (parley), images, PNG/WebP/JPEG encoders, the bounded render pool, SVG export |
 //! | [`api`] | request and response types of the services, shared with `spv-client` |
 //! | [`thumbnails`] | the thumbnails service, a `tower::Service<RenderThumbnail>` |
 //! | [`error`] | [`Error`] and [`ErrorKind`] |

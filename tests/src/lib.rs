@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use resvg::usvg;
 use spv::api::{RenderBackend, ThumbnailSize};
-use spv::glyph::svg::{SvgOptions, page_to_svg};
 use spv::glyph::{self, AssetType, Limits, Loaded, NoAssets};
+use spv::render::svg::{SvgOptions, page_to_svg};
 use spv::render::{RenderOptions, RendererChoice, render_page};
 
 pub mod golden;

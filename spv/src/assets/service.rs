@@ -11,12 +11,12 @@ use uuid::Uuid;
 use super::meta;
 use super::repo::{AssetRepo, SqlAssets};
 use crate::api::{
-    Asset, AssetContent, AssetList, DeleteAsset, DocumentQuery, GetAsset, GetAssetMeta, ListAssets,
-    MetaInfo, Principal, Scope, UploadAsset, UploadedAsset,
+    Asset, AssetContent, AssetList, DeleteAsset, GetAsset, GetAssetMeta, ListAssets, Principal,
+    Scope, UploadAsset, UploadedAsset,
 };
 use crate::glyph::{self, AssetResolver, AssetSource, Bytes};
 use crate::render::pool::RenderPool;
-use crate::store::{BlobKey, BlobStore, Db, from_ms, hex, now_ms};
+use crate::store::{BlobKey, BlobStore, Db, Paging, from_ms, hex, now_ms};
 use crate::{Error, ErrorKind, Result};
 
 /// The default largest upload: 50 MiB.
@@ -201,29 +201,15 @@ impl Assets {
                 "listing assets needs a signed-in caller",
             ));
         }
-        let query = DocumentQuery {
-            page: request.page,
-            per_page: request.per_page,
-            ..DocumentQuery::default()
-        };
-        let (page, per_page, offset) = crate::documents::paging(&query)?;
+        let paging = Paging::new(request.page, request.per_page)?;
         let owner = (!principal.is_admin).then_some(principal.user_id);
         let mut items = self
             .inner
             .repo
-            .list(owner, i64::from(per_page) + 1, offset)
+            .list(owner, paging.limit(), paging.offset())
             .await?;
-        let has_next = items.len() > per_page as usize;
-        items.truncate(per_page as usize);
-        Ok(AssetList {
-            items,
-            metainfo: MetaInfo {
-                current_page: page,
-                per_page,
-                has_next,
-                has_prev: page > 1,
-            },
-        })
+        let metainfo = paging.page(&mut items);
+        Ok(AssetList { items, metainfo })
     }
 
     /// What `Service<DeleteAsset>` does.

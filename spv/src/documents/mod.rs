@@ -44,6 +44,5 @@ mod tests;
 
 pub use cached::{CachedDocuments, DEFAULT_METADATA_ENTRIES};
 pub use repo::{DocumentFilter, DocumentRepo, SqlDocuments};
-pub(crate) use rules::paging;
 pub use rules::{MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS};
 pub use service::{Documents, DocumentsConfig, STREAM_CHUNK};

@@ -1,11 +1,9 @@
 //! The pure rules of the documents service: who may read and write, what a title and
-//! tags may be, how a merge patch applies, how pages are sliced. No I/O, no Tokio.
+//! tags may be, how a merge patch applies. No I/O, no Tokio.
 
 use serde_json::Value;
 
-use crate::api::{
-    DEFAULT_PER_PAGE, Document, DocumentQuery, MAX_PER_PAGE, PageSummary, Principal, Scope,
-};
+use crate::api::{Document, PageSummary, Principal, Scope};
 use crate::glyph::Loaded;
 use crate::{Error, ErrorKind, Result};
 
@@ -193,24 +191,6 @@ pub(crate) fn apply_patch(doc: &mut Document, patch: &Value) -> Result<()> {
     Ok(())
 }
 
-/// A checked list query: page (from 1), per page (1 to [`MAX_PER_PAGE`]), offset.
-pub(crate) fn paging(query: &DocumentQuery) -> Result<(u32, u32, i64)> {
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if page == 0 {
-        return Err(Error::invalid_request(
-            "page 0 is not valid: pages count from 1",
-        ));
-    }
-    if per_page == 0 || per_page > MAX_PER_PAGE {
-        return Err(Error::invalid_request(format!(
-            "perPage {per_page} is not valid: expected 1 to {MAX_PER_PAGE}"
-        )));
-    }
-    let offset = i64::from(page - 1) * i64::from(per_page);
-    Ok((page, per_page, offset))
-}
-
 /// A non-blank filter value, trimmed.
 pub(crate) fn filter_text(value: Option<&str>) -> Option<String> {
     value
@@ -253,24 +233,6 @@ mod tests {
             assert!(err.to_string().contains(expected), "{err} for {patch}");
         }
         assert_eq!(doc, Document::example(), "nothing changed");
-    }
-
-    #[test]
-    fn paging_has_defaults_and_bounds() {
-        assert_eq!(paging(&DocumentQuery::default()).unwrap(), (1, 20, 0));
-        let q = |page, per_page| DocumentQuery {
-            page: Some(page),
-            per_page: Some(per_page),
-            ..DocumentQuery::default()
-        };
-        assert_eq!(paging(&q(3, 100)).unwrap(), (3, 100, 200));
-        assert!(paging(&q(0, 10)).is_err());
-        assert!(paging(&q(1, 0)).is_err());
-        let err = paging(&q(1, 101)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "perPage 101 is not valid: expected 1 to 100"
-        );
     }
 
     #[test]

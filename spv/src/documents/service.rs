@@ -11,11 +11,11 @@ use super::repo::{DocumentFilter, DocumentRepo, SqlDocuments};
 use super::rules;
 use crate::api::{
     CreateDocument, DeleteDocument, Document, DocumentContent, DocumentList, GetContent,
-    GetDocument, ListDocuments, MetaInfo, PageSummary, PatchDocument, Principal, PutContent,
+    GetDocument, ListDocuments, PageSummary, PatchDocument, Principal, PutContent,
 };
 use crate::glyph::{self, Limits};
 use crate::render::pool::RenderPool;
-use crate::store::{Db, from_ms, hex, now_ms, to_ms};
+use crate::store::{Db, Paging, from_ms, hex, now_ms, to_ms};
 use crate::{Error, ErrorKind, Result};
 
 /// How many documents [`Documents::stream`] fetches per query.
@@ -171,22 +171,13 @@ impl Documents {
 
     /// What `Service<ListDocuments>` does.
     pub async fn list(&self, request: ListDocuments) -> Result<DocumentList> {
-        let (page, per_page, offset) = rules::paging(&request.query)?;
+        let paging = Paging::new(request.query.page, request.query.per_page)?;
         let mut filter = list_filter(&request);
-        filter.limit = i64::from(per_page) + 1;
-        filter.offset = offset;
+        filter.limit = paging.limit();
+        filter.offset = paging.offset();
         let mut items = self.inner.repo.list(&filter).await?;
-        let has_next = items.len() > per_page as usize;
-        items.truncate(per_page as usize);
-        Ok(DocumentList {
-            items,
-            metainfo: MetaInfo {
-                current_page: page,
-                per_page,
-                has_next,
-                has_prev: page > 1,
-            },
-        })
+        let metainfo = paging.page(&mut items);
+        Ok(DocumentList { items, metainfo })
     }
 
     /// Every document the list would page through (`page` and `perPage` are ignored),

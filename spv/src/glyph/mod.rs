@@ -7,7 +7,6 @@
 //! | [`load`] | bytes (JSON or ZIP package) → [`Loaded`] document and its package assets |
 //! | [`check`] | every error of a document at once, for `spv-cli validate` |
 //! | [`AssetResolver`] | where asset bytes come from: packages, directories, stores |
-//! | [`svg`] | writes a page as SVG |
 //!
 //! Errors name the place as a JSON path and say what was expected:
 //!
@@ -25,8 +24,6 @@ pub mod limits;
 pub mod model;
 mod package;
 mod parse;
-#[cfg(feature = "render")]
-pub mod svg;
 
 pub use assets::{AssetResolver, Bytes, Chain, NoAssets, load_asset};
 pub use limits::Limits;

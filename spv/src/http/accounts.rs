@@ -12,9 +12,11 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::auth::Authenticated;
+use super::extract::BodyLimit;
 use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
+use super::responses::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::state::AppState;
 use crate::api::{CreateApiKey, CreateUser, GetMe, ListApiKeys, RevokeApiKey, Scope, TokenRequest};
 use crate::auth::Auth;
@@ -38,24 +40,13 @@ pub(crate) fn auth_routes() -> Router<AppState> {
 }
 
 fn service(state: &AppState) -> Result<Auth, ApiError> {
-    state.auth.clone().ok_or_else(|| {
-        ApiError::new(Error::new(
-            ErrorKind::Unauthenticated,
-            "this server has no authentication configured: no credential is accepted",
-        ))
-    })
+    Ok(state.auth.clone().ok_or_else(super::auth::no_auth)?)
 }
 
+/// A rejected JSON or form body. The limit's size is not named: [`auth_router`] may be
+/// served without the server's limit.
 fn rejection(status: StatusCode, text: &str) -> ApiError {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        let error = Error::new(
-            ErrorKind::LimitExceeded,
-            "request body is larger than the limit (SPV_BODY_LIMIT_BYTES)",
-        );
-        ApiError::with_status(error, StatusCode::PAYLOAD_TOO_LARGE)
-    } else {
-        ApiError::new(Error::invalid_request(format!("request body: {text}")))
-    }
+    BodyLimit::server_unsized().reject_with(status, "request body", text)
 }
 
 fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -76,10 +67,7 @@ fn created(prefix: &MountPrefix, location: &str, body: impl serde::Serialize) ->
         (TokenRequest = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "The tokens", body = crate::api::TokenResponse),
-        (status = 400, description = "A malformed request", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 401, description = "Bad credentials; see `WWW-Authenticate`",
-            body = super::Problem, content_type = "application/problem+json")),
+        BadRequest, Unauthorized),
     security(()))]
 pub(crate) async fn token(
     State(state): State<AppState>,
@@ -118,8 +106,7 @@ pub(crate) async fn token(
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "auth",
     responses(
         (status = 200, description = "The caller", body = crate::api::User),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json")),
+        Unauthorized),
     security(("bearer" = []), ("apiKey" = [])))]
 pub(crate) async fn me(
     State(state): State<AppState>,
@@ -134,14 +121,7 @@ pub(crate) async fn me(
     request_body = CreateUser,
     responses(
         (status = 201, description = "The user; `Location` names it", body = crate::api::User),
-        (status = 400, description = "A bad username or password", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 409, description = "The username is taken", body = super::Problem,
-            content_type = "application/problem+json")),
+        BadRequest, Unauthorized, Forbidden, Conflict),
     security(("bearer" = ["admin"]), ("apiKey" = ["admin"])))]
 pub(crate) async fn create_user(
     State(state): State<AppState>,
@@ -167,12 +147,7 @@ pub(crate) async fn create_user(
     responses(
         (status = 201, description = "The key with its secret; `Location` names it",
             body = crate::api::CreatedApiKey),
-        (status = 400, description = "A bad name, scope or expiry", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "Scopes the caller lacks", body = super::Problem,
-            content_type = "application/problem+json")),
+        BadRequest, Unauthorized, Forbidden),
     security(("bearer" = []), ("apiKey" = [])))]
 pub(crate) async fn create_api_key(
     State(state): State<AppState>,
@@ -194,8 +169,7 @@ pub(crate) async fn create_api_key(
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "auth",
     responses(
         (status = 200, description = "The keys", body = Vec<crate::api::ApiKey>),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json")),
+        Unauthorized),
     security(("bearer" = []), ("apiKey" = [])))]
 pub(crate) async fn list_api_keys(
     State(state): State<AppState>,
@@ -210,10 +184,7 @@ pub(crate) async fn list_api_keys(
     params(("id" = Uuid, Path, description = "The key's id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 404, description = "No such key of the caller", body = super::Problem,
-            content_type = "application/problem+json")),
+        Unauthorized, NotFound),
     security(("bearer" = []), ("apiKey" = [])))]
 pub(crate) async fn revoke_api_key(
     State(state): State<AppState>,

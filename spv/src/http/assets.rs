@@ -17,12 +17,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::auth::Authenticated;
+use super::extract::{configured, parse_id, query};
 use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
+use super::responses::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized,
+};
 use super::state::AppState;
 use crate::api::{
     Asset, DeleteAsset, GetAsset, GetAssetMeta, ListAssets, Principal, Scope, UploadAsset,
@@ -101,27 +104,7 @@ pub(crate) fn assets_routes() -> Router<AppState> {
 }
 
 fn service(state: &AppState) -> Result<Assets, ApiError> {
-    state.assets.clone().ok_or_else(|| {
-        ApiError::new(Error::new(
-            ErrorKind::NotFound,
-            "this server has no asset store configured",
-        ))
-    })
-}
-
-fn parse_id(id: &str) -> Result<Uuid, Error> {
-    Uuid::parse_str(id).map_err(|_| {
-        Error::new(
-            ErrorKind::NotFound,
-            format!("asset {id:?} not found: expected a UUID"),
-        )
-    })
-}
-
-fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Error> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|e| Error::invalid_request(format!("query: {}", e.body_text())))
+    configured(state.assets.as_ref(), "asset store")
 }
 
 fn is_multipart(headers: &HeaderMap) -> bool {
@@ -171,14 +154,7 @@ where
         (status = 201, description = "Stored; `Location` names it", body = Asset),
         (status = 200, description = "The caller already had these bytes: that asset, \
             with `Location`", body = Asset),
-        (status = 400, description = "An empty upload, a bad multipart body or query",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `assets:write`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Over the upload or body limit; nothing stored",
-            body = super::Problem, content_type = "application/problem+json")),
+        BadRequest, Unauthorized, Forbidden, PayloadTooLarge),
     security(("bearer" = ["assets:write"]), ("apiKey" = ["assets:write"])))]
 pub(crate) async fn upload_asset(
     State(state): State<AppState>,
@@ -249,12 +225,7 @@ pub(crate) async fn upload_asset(
     params(ListQuery),
     responses(
         (status = 200, description = "A page", body = crate::api::AssetList),
-        (status = 400, description = "A bad query (`perPage` is 1 to 100)",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `assets:read`",
-            body = super::Problem, content_type = "application/problem+json")),
+        BadRequest, Unauthorized, Forbidden),
     security(("bearer" = ["assets:read"]), ("apiKey" = ["assets:read"])))]
 pub(crate) async fn list_assets(
     State(state): State<AppState>,
@@ -288,14 +259,7 @@ pub(crate) async fn list_assets(
         (status = 206, description = "The requested range, with `Content-Range`",
             content_type = "application/octet-stream", body = Vec<u8>),
         (status = 304, description = "`If-None-Match` matched"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `assets:read`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such asset of the caller", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 416, description = "The range lies past the end; `Content-Range: bytes */LEN`",
-            body = super::Problem, content_type = "application/problem+json")),
+        Unauthorized, Forbidden, NotFound, RangeNotSatisfiable),
     security(("bearer" = ["assets:read"]), ("apiKey" = ["assets:read"])))]
 pub(crate) async fn get_asset(
     State(state): State<AppState>,
@@ -304,7 +268,7 @@ pub(crate) async fn get_asset(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::AssetsRead)?;
-    let id = parse_id(&id)?;
+    let id = parse_id("asset", &id)?;
     let assets = service(&state)?;
     // A revalidation needs no bytes: check the metadata first.
     if headers.contains_key(header::IF_NONE_MATCH) {
@@ -344,7 +308,7 @@ pub(crate) async fn head_asset(
     mut headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::AssetsRead)?;
-    let id = parse_id(&id)?;
+    let id = parse_id("asset", &id)?;
     let asset = service(&state)?
         .meta(GetAssetMeta { principal, id })
         .await?;
@@ -363,12 +327,7 @@ pub(crate) async fn head_asset(
     responses(
         (status = 200, description = "The metadata, with an `ETag`", body = Asset),
         (status = 304, description = "`If-None-Match` matched"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `assets:read`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such asset of the caller", body = super::Problem,
-            content_type = "application/problem+json")),
+        Unauthorized, Forbidden, NotFound),
     security(("bearer" = ["assets:read"]), ("apiKey" = ["assets:read"])))]
 pub(crate) async fn get_asset_meta(
     State(state): State<AppState>,
@@ -377,7 +336,7 @@ pub(crate) async fn get_asset_meta(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::AssetsRead)?;
-    let id = parse_id(&id)?;
+    let id = parse_id("asset", &id)?;
     let asset = service(&state)?
         .meta(GetAssetMeta { principal, id })
         .await?;
@@ -394,12 +353,7 @@ pub(crate) async fn get_asset_meta(
     params(("id" = Uuid, Path, description = "The asset's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `assets:write`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such asset of the caller", body = super::Problem,
-            content_type = "application/problem+json")),
+        Unauthorized, Forbidden, NotFound),
     security(("bearer" = ["assets:write"]), ("apiKey" = ["assets:write"])))]
 pub(crate) async fn delete_asset(
     State(state): State<AppState>,
@@ -407,7 +361,7 @@ pub(crate) async fn delete_asset(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::AssetsWrite)?;
-    let id = parse_id(&id)?;
+    let id = parse_id("asset", &id)?;
     service(&state)?
         .delete(DeleteAsset { principal, id })
         .await?;

@@ -20,6 +20,9 @@
 //! #     .route("/x", axum::routing::get(handler));
 //! ```
 //!
+//! Routes that anonymous callers may use take `Option<Authenticated>`: `None` when the
+//! request sends no credential at all, while a credential that is sent must be valid.
+//!
 //! The credential itself is never logged.
 
 use axum::extract::FromRequestParts;
@@ -39,6 +42,12 @@ pub struct Authenticated(pub Principal);
 
 fn unauthenticated(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::Unauthenticated, message)
+}
+
+/// What a server without authentication answers any credential, and any route that
+/// needs one: 401.
+pub(crate) fn no_auth() -> Error {
+    unauthenticated("this server has no authentication configured: no credential is accepted")
 }
 
 /// The credential of a request: the token of `Authorization: Bearer`, else the value of
@@ -88,11 +97,7 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let credential = credential(&parts.headers, &state.config.api_key_header)?;
-        let auth = state.auth.as_ref().ok_or_else(|| {
-            unauthenticated(
-                "this server has no authentication configured: no credential is accepted",
-            )
-        })?;
+        let auth = state.auth.as_ref().ok_or_else(no_auth)?;
         Ok(Authenticated(auth.authenticate(credential).await?))
     }
 }

@@ -16,9 +16,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::auth::Authenticated;
+use super::extract::{BodyLimit, caller_with, parse_id, query};
 use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
+use super::responses::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed, Unauthorized,
+};
 use super::state::AppState;
 use crate::Error;
 use crate::api::{
@@ -26,8 +30,7 @@ use crate::api::{
     ListDocuments, PatchDocument, PutContent, Scope,
 };
 use support::{
-    MaybeAuthenticated, body_bytes, check_upload_type, if_match, media_type, metadata,
-    not_modified, parse_id, query, service, with_etag,
+    check_upload_type, if_match, media_type, metadata, not_modified, service, with_etag,
 };
 
 /// The query of `POST /api/v1/documents`.
@@ -79,14 +82,7 @@ pub(crate) fn documents_routes() -> Router<AppState> {
         (Vec<u8> = "application/octet-stream"))),
     responses(
         (status = 201, description = "Stored; `Location` and `ETag` name it", body = Document),
-        (status = 400, description = "An invalid document or query", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `documents:write`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over the limit", body = super::Problem,
-            content_type = "application/problem+json")),
+        BadRequest, Unauthorized, Forbidden, PayloadTooLarge),
     security(("bearer" = ["documents:write"]), ("apiKey" = ["documents:write"])))]
 pub(crate) async fn create_document(
     State(state): State<AppState>,
@@ -98,7 +94,9 @@ pub(crate) async fn create_document(
 ) -> Result<Response, ApiError> {
     principal.require(Scope::DocumentsWrite)?;
     let params = query(params)?;
-    let content = body_bytes(body, state.config.body_limit_bytes)?;
+    let content = BodyLimit::server(state.config.body_limit_bytes)
+        .read(body)?
+        .to_vec();
     check_upload_type(&headers)?;
     let mut request = CreateDocument::new(principal, content);
     request.title = params.title;
@@ -123,19 +121,15 @@ pub(crate) async fn create_document(
             matching document (paging ignored), one JSON object per line, streamed", content(
             (crate::api::DocumentList = "application/json"),
             (Document = "application/x-ndjson"))),
-        (status = 400, description = "A bad query", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 401, description = "A credential was sent but is not valid",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `documents:read`",
-            body = super::Problem, content_type = "application/problem+json")),
+        BadRequest, Unauthorized, Forbidden),
     security((), ("bearer" = ["documents:read"]), ("apiKey" = ["documents:read"])))]
 pub(crate) async fn list_documents(
     State(state): State<AppState>,
-    MaybeAuthenticated(principal): MaybeAuthenticated,
+    caller: Option<Authenticated>,
     params: Result<Query<DocumentQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let principal = caller_with(caller, &[Scope::DocumentsRead])?;
     let query = query(params)?;
     let request = ListDocuments { principal, query };
     let mut response = if wants_ndjson(&headers) {
@@ -206,20 +200,16 @@ fn ndjson(stream: futures_util::stream::BoxStream<'static, crate::Result<Documen
     responses(
         (status = 200, description = "The metadata; `ETag` names this version", body = Document),
         (status = 304, description = "`If-None-Match` matched"),
-        (status = 401, description = "A credential was sent but is not valid",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `documents:read`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document readable by the caller",
-            body = super::Problem, content_type = "application/problem+json")),
+        Unauthorized, Forbidden, NotFound),
     security((), ("bearer" = ["documents:read"]), ("apiKey" = ["documents:read"])))]
 pub(crate) async fn get_document(
     State(state): State<AppState>,
-    MaybeAuthenticated(principal): MaybeAuthenticated,
+    caller: Option<Authenticated>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let principal = caller_with(caller, &[Scope::DocumentsRead])?;
+    let id = parse_id("document", &id)?;
     let document = service(&state)?.get(GetDocument { principal, id }).await?;
     let etag = document.etag();
     Ok(not_modified(&headers, &etag).unwrap_or_else(|| metadata(&document)))
@@ -238,11 +228,11 @@ pub(crate) async fn get_document(
     security((), ("bearer" = ["documents:read"]), ("apiKey" = ["documents:read"])))]
 pub(crate) async fn head_document(
     state: State<AppState>,
-    principal: MaybeAuthenticated,
+    caller: Option<Authenticated>,
     id: Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    get_document(state, principal, id, headers).await
+    get_document(state, caller, id, headers).await
 }
 
 /// The stored document, byte for byte as uploaded (unknown fields intact).
@@ -253,20 +243,16 @@ pub(crate) async fn head_document(
         (status = 200, description = "The `.glyph` bytes", content(
             (Object = "application/json"), (Vec<u8> = "application/zip"))),
         (status = 304, description = "`If-None-Match` matched"),
-        (status = 401, description = "A credential was sent but is not valid",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `documents:read`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document readable by the caller",
-            body = super::Problem, content_type = "application/problem+json")),
+        Unauthorized, Forbidden, NotFound),
     security((), ("bearer" = ["documents:read"]), ("apiKey" = ["documents:read"])))]
 pub(crate) async fn get_content(
     State(state): State<AppState>,
-    MaybeAuthenticated(principal): MaybeAuthenticated,
+    caller: Option<Authenticated>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let principal = caller_with(caller, &[Scope::DocumentsRead])?;
+    let id = parse_id("document", &id)?;
     let content = service(&state)?
         .content(GetContent { principal, id })
         .await?;
@@ -288,18 +274,7 @@ pub(crate) async fn get_content(
         (Vec<u8> = "application/octet-stream"))),
     responses(
         (status = 200, description = "The new metadata and `ETag`", body = Document),
-        (status = 400, description = "An invalid document", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `documents:write`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document of the caller", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` no longer holds; nothing changed",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over the limit", body = super::Problem,
-            content_type = "application/problem+json")),
+        BadRequest, Unauthorized, Forbidden, NotFound, PreconditionFailed, PayloadTooLarge),
     security(("bearer" = ["documents:write"]), ("apiKey" = ["documents:write"])))]
 pub(crate) async fn put_content(
     State(state): State<AppState>,
@@ -309,8 +284,10 @@ pub(crate) async fn put_content(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::DocumentsWrite)?;
-    let id = parse_id(&id)?;
-    let content = body_bytes(body, state.config.body_limit_bytes)?;
+    let id = parse_id("document", &id)?;
+    let content = BodyLimit::server(state.config.body_limit_bytes)
+        .read(body)?
+        .to_vec();
     check_upload_type(&headers)?;
     let document = service(&state)?
         .put_content(PutContent {
@@ -332,16 +309,7 @@ pub(crate) async fn put_content(
         (crate::api::DocumentPatch = "application/json"))),
     responses(
         (status = 200, description = "The new metadata and `ETag`", body = Document),
-        (status = 400, description = "A bad patch", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `documents:write`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document of the caller", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` no longer holds; nothing changed",
-            body = super::Problem, content_type = "application/problem+json")),
+        BadRequest, Unauthorized, Forbidden, NotFound, PreconditionFailed),
     security(("bearer" = ["documents:write"]), ("apiKey" = ["documents:write"])))]
 pub(crate) async fn patch_document(
     State(state): State<AppState>,
@@ -351,8 +319,10 @@ pub(crate) async fn patch_document(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::DocumentsWrite)?;
-    let id = parse_id(&id)?;
-    let body = body_bytes(body, state.config.body_limit_bytes)?;
+    let id = parse_id("document", &id)?;
+    let body = BodyLimit::server(state.config.body_limit_bytes)
+        .read(body)?
+        .to_vec();
     match media_type(&headers).as_deref() {
         None | Some("application/merge-patch+json" | "application/json") => {}
         Some(other) => {
@@ -381,14 +351,7 @@ pub(crate) async fn patch_document(
         ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `documents:write`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document of the caller", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` no longer holds; nothing changed",
-            body = super::Problem, content_type = "application/problem+json")),
+        Unauthorized, Forbidden, NotFound, PreconditionFailed),
     security(("bearer" = ["documents:write"]), ("apiKey" = ["documents:write"])))]
 pub(crate) async fn delete_document(
     State(state): State<AppState>,
@@ -397,7 +360,7 @@ pub(crate) async fn delete_document(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::DocumentsWrite)?;
-    let id = parse_id(&id)?;
+    let id = parse_id("document", &id)?;
     service(&state)?
         .delete(DeleteDocument {
             principal,

@@ -6,37 +6,24 @@
 //! anyone; nothing private is reachable this way.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::document_thumbnail::{PUBLIC_CACHE_CONTROL, optional_caller};
+use super::auth::Authenticated;
+use super::document_thumbnail::PUBLIC_CACHE_CONTROL;
+use super::extract::{caller_with, configured, query};
 use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
+use super::responses::{BadRequest, Forbidden, Unauthorized};
 use super::state::AppState;
 use crate::api::{DocumentQuery, GalleryItem, GalleryList, ListDocuments, Scope};
-use crate::{Error, ErrorKind};
 
 /// The gallery's path, to find the prefix the API is mounted under.
 const GALLERY_PATH: &str = "/api/v1/gallery";
-
-/// A caller allowed to see the gallery: anonymous, or holding `gallery:read` or
-/// `documents:read`.
-pub(crate) struct GalleryViewer;
-
-impl FromRequestParts<AppState> for GalleryViewer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let scopes = [Scope::GalleryRead, Scope::DocumentsRead];
-        optional_caller(parts, state, &scopes).await?;
-        Ok(GalleryViewer)
-    }
-}
 
 /// `GET /api/v1/gallery`.
 pub fn gallery_router(state: AppState) -> Router {
@@ -58,28 +45,20 @@ pub(crate) fn gallery_routes() -> Router<AppState> {
         ("tag" = Option<String>, Query, description = "Only documents with this tag")),
     responses(
         (status = 200, description = "A page of public documents", body = GalleryList),
-        (status = 400, description = "A bad query", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 401, description = "A credential was sent but is not valid",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `gallery:read` and `documents:read`",
-            body = super::Problem, content_type = "application/problem+json")),
+        BadRequest, Unauthorized, Forbidden),
     security((), ("bearer" = ["gallery:read"]), ("apiKey" = ["gallery:read"]),
         ("bearer" = ["documents:read"]), ("apiKey" = ["documents:read"])))]
 pub(crate) async fn gallery(
     State(state): State<AppState>,
-    _viewer: GalleryViewer,
+    caller: Option<Authenticated>,
     prefix: MountPrefix,
     params: Result<Query<DocumentQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) =
-        params.map_err(|e| Error::invalid_request(format!("query: {}", e.body_text())))?;
-    let documents = state.documents.clone().ok_or_else(|| {
-        Error::new(
-            ErrorKind::NotFound,
-            "this server has no document store configured",
-        )
-    })?;
+    // Whoever may see the gallery: anonymous, or holding `gallery:read` or
+    // `documents:read`.
+    caller_with(caller, &[Scope::GalleryRead, Scope::DocumentsRead])?;
+    let query = query(params)?;
+    let documents = configured(state.documents.as_ref(), "document store")?;
     // Never the caller: the gallery is the public documents, whoever asks.
     let list = documents
         .list(ListDocuments {

@@ -1,23 +1,17 @@
-//! `GET /health` (liveness) and `GET /ready` (readiness).
-
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+//! `GET /health` (liveness), `GET /ready` (readiness) and `GET /metrics` (Prometheus
+//! text): what a server's operators and their probes read.
 
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
 use super::problem::ApiError;
+use super::responses::NotReady;
 use super::state::AppState;
 use crate::{Error, ErrorKind};
-
-/// What `GET /ready` runs: `Ok` when the server can take traffic (e.g. the database
-/// answers).
-pub type ReadyCheck = Arc<
-    dyn Fn() -> Pin<Box<dyn Future<Output = crate::Result<()>> + Send + 'static>> + Send + Sync,
->;
 
 /// The body of `GET /health` and `GET /ready`.
 #[derive(Debug, Clone, Serialize)]
@@ -46,8 +40,7 @@ pub(crate) async fn health() -> Json<Status> {
 #[utoipa::path(get, path = "/ready", tag = "health",
     responses(
         (status = 200, description = "Ready for traffic", body = Status),
-        (status = 503, description = "Not ready", body = super::Problem,
-            content_type = "application/problem+json")))]
+        NotReady))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
     if let Some(check) = &state.ready {
         check().await.map_err(|e| {
@@ -56,4 +49,26 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Status>,
         })?;
     }
     Ok(Json(Status { status: "ready" }))
+}
+
+/// `GET /metrics`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(serve_metrics))
+        .with_state(state)
+}
+
+/// The metrics in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", body = String,
+        content_type = "application/openmetrics-text")))]
+pub(crate) async fn serve_metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
 }

@@ -24,9 +24,11 @@ use uuid::Uuid;
 
 use super::auth::Authenticated;
 use super::conditional::{etag_matches, strong_etag};
+use super::extract::{BodyLimit, configured, parse_id};
 use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
+use super::responses::{BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized};
 use super::state::AppState;
 use crate::api::{
     CancelJob, EnqueueRender, GetJob, GetJobOutput, Job, JobState, ListJobs, RenderJobSpec, Scope,
@@ -89,21 +91,7 @@ pub(crate) fn jobs_routes() -> Router<AppState> {
 }
 
 pub(crate) fn service(state: &AppState) -> Result<Jobs, ApiError> {
-    state.jobs.clone().ok_or_else(|| {
-        ApiError::new(Error::new(
-            ErrorKind::NotFound,
-            "this server has no job queue configured",
-        ))
-    })
-}
-
-pub(crate) fn parse_id(id: &str) -> Result<Uuid, Error> {
-    Uuid::parse_str(id).map_err(|_| {
-        Error::new(
-            ErrorKind::NotFound,
-            format!("job {id:?} not found: expected a UUID"),
-        )
-    })
+    configured(state.jobs.as_ref(), "job queue")
 }
 
 /// The `Idempotency-Key` header: 1 to [`MAX_IDEMPOTENCY_KEY_CHARS`] characters of text.
@@ -125,25 +113,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Error> {
 }
 
 fn spec_from(body: Result<Bytes, BytesRejection>) -> Result<RenderJobSpec, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::with_status(
-                Error::new(
-                    ErrorKind::LimitExceeded,
-                    format!(
-                        "request body is larger than the limit of {SPEC_LIMIT_BYTES} bytes \
-                         of a job spec"
-                    ),
-                ),
-                StatusCode::PAYLOAD_TOO_LARGE,
-            )
-        } else {
-            ApiError::new(Error::invalid_request(format!(
-                "request body could not be read: {}",
-                rejection.body_text()
-            )))
-        }
-    })?;
+    let body = BodyLimit::new(SPEC_LIMIT_BYTES, "of a job spec").read(body)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid_request(format!("request body: {e}")))?;
     serde_json::from_value(value.clone()).map_err(|e| {
@@ -182,19 +152,7 @@ fn json_response(status: StatusCode, job: &Job) -> Response {
     request_body = RenderJobSpec,
     responses(
         (status = 202, description = "Queued; `Location` names the job", body = Job),
-        (status = 400, description = "A bad spec (the detail names the field), or a bad \
-            `Idempotency-Key`", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `jobs:write`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document readable by the caller",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The `Idempotency-Key` was used for another kind of job",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = super::Problem,
-            content_type = "application/problem+json")),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge),
     security(("bearer" = ["jobs:write"]), ("apiKey" = ["jobs:write"])))]
 pub(crate) async fn enqueue_render(
     State(state): State<AppState>,
@@ -224,12 +182,7 @@ pub(crate) async fn enqueue_render(
     params(ListQuery),
     responses(
         (status = 200, description = "A page", body = crate::api::JobList),
-        (status = 400, description = "A bad query (an unknown `state`; `perPage` is 1 to \
-            100)", body = super::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `jobs:read`",
-            body = super::Problem, content_type = "application/problem+json")),
+        BadRequest, Unauthorized, Forbidden),
     security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])))]
 pub(crate) async fn list_jobs(
     State(state): State<AppState>,
@@ -275,12 +228,7 @@ pub(crate) async fn list_jobs(
     responses(
         (status = 200, description = "The job; a succeeded render's `result` is a \
             `RenderJobResult`", body = Job),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `jobs:read`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job of the caller", body = super::Problem,
-            content_type = "application/problem+json")),
+        Unauthorized, Forbidden, NotFound),
     security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])))]
 pub(crate) async fn get_job(
     State(state): State<AppState>,
@@ -289,7 +237,7 @@ pub(crate) async fn get_job(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::JobsRead)?;
-    let id = parse_id(&id)?;
+    let id = parse_id("job", &id)?;
     let job = service(&state)?.get(GetJob { principal, id }).await?;
     Ok(json_response(StatusCode::OK, &present(job, &prefix)))
 }
@@ -300,14 +248,7 @@ pub(crate) async fn get_job(
     params(("id" = Uuid, Path, description = "The job's id")),
     responses(
         (status = 200, description = "The job as it is now", body = Job),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `jobs:write`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job of the caller", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 409, description = "The job has already finished", body = super::Problem,
-            content_type = "application/problem+json")),
+        Unauthorized, Forbidden, NotFound, Conflict),
     security(("bearer" = ["jobs:write"]), ("apiKey" = ["jobs:write"])))]
 pub(crate) async fn cancel_job(
     State(state): State<AppState>,
@@ -316,7 +257,7 @@ pub(crate) async fn cancel_job(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::JobsWrite)?;
-    let id = parse_id(&id)?;
+    let id = parse_id("job", &id)?;
     let job = service(&state)?.cancel(CancelJob { principal, id }).await?;
     Ok(json_response(StatusCode::OK, &present(job, &prefix)))
 }
@@ -359,14 +300,7 @@ fn cache_headers(id: Uuid, index: u32) -> HeaderMap {
             cached for a year", content(
             (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/jpeg"))),
         (status = 304, description = "`If-None-Match` matched"),
-        (status = 401, description = "No valid credential", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `jobs:read`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job of the caller, or no such output",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job has not succeeded", body = super::Problem,
-            content_type = "application/problem+json")),
+        Unauthorized, Forbidden, NotFound, Conflict),
     security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])))]
 pub(crate) async fn get_output(
     State(state): State<AppState>,
@@ -375,7 +309,7 @@ pub(crate) async fn get_output(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::JobsRead)?;
-    let id = parse_id(&id)?;
+    let id = parse_id("job", &id)?;
     let index: u32 = index.parse().map_err(|_| {
         Error::new(
             ErrorKind::NotFound,

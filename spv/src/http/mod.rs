@@ -11,7 +11,7 @@
 //! | [`documents_router`] | `POST`/`GET /api/v1/documents`, `GET`/`HEAD`/`PATCH`/`DELETE /api/v1/documents/{id}`, `GET`/`PUT /api/v1/documents/{id}/content` |
 //! | [`jobs_router`] | `POST /api/v1/jobs/render`, `GET /api/v1/jobs`, `GET`/`DELETE /api/v1/jobs/{id}`, `GET /api/v1/jobs/{id}/events` (SSE), `GET /api/v1/jobs/{id}/outputs/{index}` |
 //! | [`assets_router`] | `POST`/`GET /api/v1/assets`, `GET`/`HEAD`/`DELETE /api/v1/assets/{id}`, `GET /api/v1/assets/{id}/meta` |
-//! | [`Authenticated`] | the extractor of the caller: 401 without a valid credential |
+//! | [`Authenticated`] | the extractor of the caller: 401 without a valid credential; as `Option<Authenticated>`, `None` for a request without any credential (routes anonymous callers may use) |
 //! | [`health_router`] | `GET /health` (liveness), `GET /ready` (readiness) |
 //! | [`docs_router`] | `GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (Scalar, offline) |
 //! | [`metrics_router`] | `GET /metrics` (Prometheus text) |
@@ -40,6 +40,7 @@ mod auth;
 mod conditional;
 mod document_thumbnail;
 mod documents;
+mod extract;
 mod gallery;
 mod health;
 mod jobs;
@@ -49,6 +50,7 @@ mod open;
 mod openapi;
 mod prefix;
 mod problem;
+mod responses;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -64,13 +66,13 @@ pub use conditional::{etag_matches, strong_etag};
 pub use document_thumbnail::document_thumbnail_router;
 pub use documents::documents_router;
 pub use gallery::gallery_router;
-pub use health::{ReadyCheck, health_router};
+pub use health::{health_router, metrics_router};
 pub use jobs::jobs_router;
-pub use metrics::{Metrics, metrics_router};
+pub use metrics::Metrics;
 pub use open::Opened;
 pub use openapi::{ApiDoc, docs_router, openapi};
 pub use problem::{ApiError, INTERNAL_DETAIL, PROBLEM_JSON, Problem, RETRY_AFTER_SECS, status_for};
-pub use state::{AppServices, AppState, Closing};
+pub use state::{AppServices, AppState, Closing, ReadyCheck};
 pub use thumbnails::thumbnails_router;
 
 /// Every router of spv in one: thumbnails, auth, documents, assets, jobs, health, docs
@@ -78,9 +80,9 @@ pub use thumbnails::thumbnails_router;
 /// paths.
 ///
 /// The routers' layers (request metrics, JSON finishing, the body limit) are applied
-/// once here, as one service around each route: `Router::layer` wraps every route in a
-/// boxed service that is cloned per request, so each separate layer would cost that
-/// again.
+/// once here, in one `Router::layer` call: it wraps every route in a boxed service that
+/// is cloned per request, so each separate call would cost that again. The layers
+/// themselves answer with named futures, nothing boxed per request.
 pub fn api(state: AppState) -> Router {
     let limit = state.config.body_limit_bytes;
     let mut router = Router::new()
@@ -100,6 +102,7 @@ pub fn api(state: AppState) -> Router {
     router.fallback(not_found).layer(
         tower::ServiceBuilder::new()
             .layer(metrics::TrackLayer::new(state.metrics.clone()))
+            .layer(json::FinishJsonLayer::new())
             .layer(axum::extract::DefaultBodyLimit::max(limit)),
     )
 }

@@ -49,7 +49,7 @@ use super::state::AppState;
         super::accounts::revoke_api_key,
         super::health::health,
         super::health::ready,
-        super::metrics::serve_metrics,
+        super::health::serve_metrics,
         openapi_json,
         docs_page,
     ),

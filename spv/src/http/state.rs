@@ -1,10 +1,11 @@
 //! [`AppState`], what the routers share.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::health::ReadyCheck;
 use super::metrics::Metrics;
 use crate::assets::Assets;
 use crate::auth::Auth;
@@ -13,6 +14,12 @@ use crate::documents::Documents;
 use crate::jobs::Jobs;
 use crate::render::pool::RenderPool;
 use crate::thumbnails::{DocumentThumbnails, Thumbnails, ThumbnailsConfig};
+
+/// What `GET /ready` runs: `Ok` when the server can take traffic (e.g. the database
+/// answers).
+pub type ReadyCheck = Arc<
+    dyn Fn() -> Pin<Box<dyn Future<Output = crate::Result<()>> + Send + 'static>> + Send + Sync,
+>;
 
 /// The services and settings behind the routers: one reference count to clone (the
 /// routers clone it per request), read through [`AppServices`]'s fields

@@ -8,17 +8,12 @@ use super::repo::{COLUMNS, from_row};
 use super::types::JobFilter;
 use crate::Result;
 use crate::api::JobList;
-use crate::api::{DocumentQuery, MetaInfo};
-use crate::store::{db_err, now_ms};
+use crate::store::{Paging, db_err, now_ms};
 
 impl JobQueue {
     /// A page of jobs, newest first, with `_metainfo` like the documents list.
     pub async fn list(&self, filter: &JobFilter) -> Result<JobList> {
-        let (page, per_page, offset) = crate::documents::paging(&DocumentQuery {
-            page: filter.page,
-            per_page: filter.per_page,
-            ..DocumentQuery::default()
-        })?;
+        let paging = Paging::new(filter.page, filter.per_page)?;
         let mut sql = format!("SELECT {COLUMNS} FROM jobs WHERE 1 = 1");
         let mut n = 0;
         if filter.owner.is_some() {
@@ -42,23 +37,14 @@ impl JobQueue {
             query = query.bind(state.as_str());
         }
         let rows = query
-            .bind(i64::from(per_page) + 1)
-            .bind(offset)
+            .bind(paging.limit())
+            .bind(paging.offset())
             .fetch_all(self.db().pool())
             .await
             .map_err(db_err("listing jobs"))?;
         let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-        let has_next = items.len() > per_page as usize;
-        items.truncate(per_page as usize);
-        Ok(JobList {
-            items,
-            metainfo: MetaInfo {
-                current_page: page,
-                per_page,
-                has_next,
-                has_prev: page > 1,
-            },
-        })
+        let metainfo = paging.page(&mut items);
+        Ok(JobList { items, metainfo })
     }
 
     /// Deletes finished jobs (succeeded, failed, cancelled) that finished more than

@@ -16,6 +16,7 @@
 //! | [`text`], [`fonts`] | text layout (parley) and fonts |
 //! | [`encode`] | PNG, WebP and JPEG encoders |
 //! | [`pool`] | the bounded render pool |
+//! | [`svg`] | a page as SVG, laid out as the renderer lays it out |
 //!
 //! ```
 //! use spv::api::ThumbnailSize;
@@ -45,6 +46,7 @@ pub mod paint;
 pub mod pool;
 pub mod scene;
 pub mod shapes;
+pub mod svg;
 pub mod text;
 
 use std::time::{Duration, Instant};
@@ -109,8 +111,9 @@ pub struct RenderOptions<'a> {
 ///
 /// Without the `gpu` feature every choice renders on the CPU. With it, a GPU render that
 /// fails (device lost, out of memory, a scene too complex for the GPU's buffers) is drawn
-/// again on the CPU, logged and counted ([`gpu::stats`]); no render fails because of the
-/// GPU.
+/// again on the CPU, logged and counted (`gpu::stats`, a plain name: the module exists
+/// only with the feature, so a link breaks the docs without it); no render fails
+/// because of the GPU.
 ///
 /// ```
 /// use spv::render::RendererChoice;

@@ -27,6 +27,7 @@
 
 mod blobs;
 mod db;
+mod paging;
 mod refs;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -38,6 +39,7 @@ pub use blobs::{BlobKey, BlobStore, BlobWriter, LocalBlobs, PutBlob};
 pub(crate) use blobs::{hex, push_hex};
 pub(crate) use db::db_err;
 pub use db::{Backend, Db, DbOptions, SQLITE_FILE};
+pub(crate) use paging::Paging;
 pub(crate) use refs::{BLOB_USERS_SQL, delete_blob_if_unused, lock_blob};
 
 /// A boxed, sendable future of a [`crate::Result`], the return type of the storage traits

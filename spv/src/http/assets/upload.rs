@@ -13,13 +13,13 @@ use std::task::{Context, Poll, ready};
 
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::{Field, MultipartError};
-use axum::http::StatusCode;
 use http_body_util::{BodyExt, LengthLimitError};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
+use super::super::extract::BodyLimit;
 use super::super::problem::ApiError;
-use crate::{Error, ErrorKind};
+use crate::Error;
 
 /// Chunks in flight between the pump and the service.
 const CHUNKS_IN_FLIGHT: usize = 4;
@@ -76,25 +76,12 @@ pub(crate) fn empty_upload() -> ApiError {
     ))
 }
 
-/// A body over the server's limit (`SPV_BODY_LIMIT_BYTES`): 413.
-pub(crate) fn body_too_large(limit: usize) -> ApiError {
-    ApiError::with_status(
-        Error::new(
-            ErrorKind::LimitExceeded,
-            format!(
-                "request body is larger than the limit of {limit} bytes (SPV_BODY_LIMIT_BYTES)"
-            ),
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE,
-    )
-}
-
 /// What a failed body read means: 413 past a length limit, else 400.
 fn body_error(error: &axum::Error, limit: usize) -> ApiError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
         if e.is::<LengthLimitError>() {
-            return body_too_large(limit);
+            return BodyLimit::server(limit).exceeded();
         }
         source = e.source();
     }
@@ -104,13 +91,7 @@ fn body_error(error: &axum::Error, limit: usize) -> ApiError {
 }
 
 pub(super) fn multipart_error(error: &MultipartError, limit: usize) -> ApiError {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return body_too_large(limit);
-    }
-    ApiError::new(Error::invalid_request(format!(
-        "multipart body: {}",
-        error.body_text()
-    )))
+    BodyLimit::server(limit).reject_with(error.status(), "multipart body", &error.body_text())
 }
 
 /// The next non-empty chunk of a raw body; `None` at its end.

@@ -1,87 +1,19 @@
-//! Helpers of the document routes: the optional caller of reads, ids, bodies and ETags.
+//! Helpers of the document routes: the store, queries, media types and ETags.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Query};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use uuid::Uuid;
 
-use super::super::auth::Authenticated;
 use super::super::conditional::etag_matches;
+use super::super::extract::configured;
 use super::super::problem::ApiError;
 use super::super::state::AppState;
-use crate::api::{Document, Principal, Scope};
+use crate::Error;
+use crate::api::Document;
 use crate::documents::Documents;
-use crate::{Error, ErrorKind};
-
-/// The caller of a read: `None` without any credential; a credential sent must be valid.
-#[derive(Debug, Clone)]
-pub(crate) struct MaybeAuthenticated(pub(crate) Option<Principal>);
-
-impl FromRequestParts<AppState> for MaybeAuthenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let sent = parts.headers.contains_key(header::AUTHORIZATION)
-            || parts
-                .headers
-                .contains_key(state.config.api_key_header.as_str());
-        if !sent {
-            return Ok(MaybeAuthenticated(None));
-        }
-        let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
-        principal.require(Scope::DocumentsRead)?;
-        Ok(MaybeAuthenticated(Some(principal)))
-    }
-}
 
 pub(crate) fn service(state: &AppState) -> Result<Documents, ApiError> {
-    state.documents.clone().ok_or_else(|| {
-        ApiError::new(Error::new(
-            ErrorKind::NotFound,
-            "this server has no document store configured",
-        ))
-    })
-}
-
-pub(crate) fn parse_id(id: &str) -> Result<Uuid, Error> {
-    Uuid::parse_str(id).map_err(|_| {
-        Error::new(
-            ErrorKind::NotFound,
-            format!("document {id:?} not found: expected a UUID"),
-        )
-    })
-}
-
-pub(crate) fn body_bytes(
-    body: Result<Bytes, BytesRejection>,
-    limit: usize,
-) -> Result<Vec<u8>, ApiError> {
-    match body {
-        Ok(bytes) => Ok(bytes.to_vec()),
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let error = Error::new(
-                ErrorKind::LimitExceeded,
-                format!(
-                    "request body is larger than the limit of {limit} bytes (SPV_BODY_LIMIT_BYTES)"
-                ),
-            );
-            Err(ApiError::with_status(error, StatusCode::PAYLOAD_TOO_LARGE))
-        }
-        Err(rejection) => Err(ApiError::new(Error::invalid_request(format!(
-            "request body could not be read: {}",
-            rejection.body_text()
-        )))),
-    }
-}
-
-pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Error> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|e| Error::invalid_request(format!("query: {}", e.body_text())))
+    configured(state.documents.as_ref(), "document store")
 }
 
 pub(crate) fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -128,13 +60,6 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_must_be_uuids() {
-        let err = parse_id("nope").unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::NotFound);
-        assert!(parse_id(&Uuid::from_u128(7).to_string()).is_ok());
-    }
 
     #[test]
     fn upload_types() {

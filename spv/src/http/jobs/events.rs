@@ -19,10 +19,12 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt as _};
 
 use super::super::auth::Authenticated;
+use super::super::extract::parse_id;
 use super::super::prefix::MountPrefix;
 use super::super::problem::ApiError;
+use super::super::responses::{Forbidden, NotFound, Unauthorized};
 use super::super::state::AppState;
-use super::{parse_id, present, service};
+use super::{present, service};
 use crate::api::{JobEvents, Scope, WatchJob};
 
 /// How often a quiet stream gets a keep-alive comment.
@@ -36,12 +38,7 @@ pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
             JSON on each change, then `event: done` with the finished job; `id:` counts \
             from 0; a keep-alive comment every 15 s. A server that stops ends the stream \
             without `done`", content_type = "text/event-stream", body = String),
-        (status = 401, description = "No valid credential", body = super::super::Problem,
-            content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `jobs:read`",
-            body = super::super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job of the caller",
-            body = super::super::Problem, content_type = "application/problem+json")),
+        Unauthorized, Forbidden, NotFound),
     security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])))]
 pub(crate) async fn job_events(
     State(state): State<AppState>,
@@ -50,7 +47,7 @@ pub(crate) async fn job_events(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::JobsRead)?;
-    let id = parse_id(&id)?;
+    let id = parse_id("job", &id)?;
     // Access is checked here, before the 200: a job the caller may not see is a 404.
     let stream = service(&state)?.watch(WatchJob { principal, id }).await?;
     let events = events(stream, prefix).take_until(state.closing.closed());

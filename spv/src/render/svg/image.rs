@@ -13,7 +13,7 @@ use crate::{Error, ErrorKind, Result};
 /// the image formats of the format page.
 ///
 /// ```
-/// use spv::glyph::svg::image_mime;
+/// use spv::render::svg::image_mime;
 /// assert_eq!(image_mime(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
 /// assert_eq!(image_mime(b"GIF89a"), Some("image/gif"));
 /// assert_eq!(image_mime(b"<svg>"), None);

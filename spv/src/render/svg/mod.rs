@@ -34,7 +34,7 @@
 //! The output is deterministic: the same document gives the same bytes.
 //!
 //! ```
-//! use spv::glyph::svg::{SvgOptions, page_to_svg};
+//! use spv::render::svg::{SvgOptions, page_to_svg};
 //! use spv::glyph::{self, Limits};
 //!
 //! let doc = br##"{"format":"glyph","version":1,"pages":[{"width":40,"height":20,
@@ -50,10 +50,10 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::Loaded;
-use super::assets::{AssetResolver, Chain, NoAssets};
-use super::model::{Document, Node, NodeKind};
 use crate::Result;
+use crate::glyph::Loaded;
+use crate::glyph::assets::{AssetResolver, Chain, NoAssets};
+use crate::glyph::model::{Document, Node, NodeKind};
 use crate::render::fonts::FontBook;
 
 mod image;

@@ -1,0 +1,275 @@
+//! [`Metrics`]: the prometheus-client registry and the request-tracking middleware
+//! (`GET /metrics` is in `health`, with the other routes operators read).
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`Metrics`] | the registry and the server's metrics; cheap to clone |
+//! | [`TrackLayer`], [`Track`], [`TrackFuture`] | the request metrics of every route: latency by method, route and status, requests in flight, body bytes served |
+
+mod future;
+#[cfg(feature = "gpu")]
+mod gpu;
+mod labels;
+mod layer;
+mod service;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::api::RenderTiming;
+use crate::jobs::{FinishHook, JobFinished};
+use labels::{
+    BackendLabels, CacheLabels, JobLabels, JobResultLabels, RequestLabels, job_histogram,
+    latency_histogram,
+};
+
+pub(crate) use future::TrackFuture;
+pub(crate) use layer::TrackLayer;
+pub(crate) use service::Track;
+
+/// The server's metrics and their registry. Cheap to clone.
+///
+/// ```
+/// let metrics = spv::http::Metrics::new();
+/// metrics.observe_render("cpu", std::time::Duration::from_millis(3));
+/// let text = metrics.encode();
+/// assert!(text.contains("spv_render_duration_seconds_count{backend=\"cpu\"} 1"), "{text}");
+/// ```
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    requests: Family<RequestLabels, Histogram>,
+    in_flight: Gauge,
+    render: Family<BackendLabels, Histogram>,
+    gpu_batch: Histogram,
+    queue_wait: Histogram,
+    thumbnail_cache: Family<CacheLabels, Counter>,
+    /// The series of in-process cache misses and hits (`[miss, hit]`), made once: they
+    /// are counted on every thumbnail request, so not looked up in the family each time.
+    memory_cache: [Counter; 2],
+    bytes_served: Counter,
+    jobs: Family<JobResultLabels, Counter>,
+    job_duration: Family<JobLabels, Histogram>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "spv_http_request_duration_seconds",
+            "HTTP request latency by method, matched route and status",
+            requests.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "spv_http_requests_in_flight",
+            "HTTP requests being served",
+            in_flight.clone(),
+        );
+        let render = Family::<BackendLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "spv_render_duration_seconds",
+            "Thumbnail render time (parse, render, encode; not the render-pool wait) by backend",
+            render.clone(),
+        );
+        let gpu_batch = latency_histogram();
+        registry.register(
+            "spv_gpu_batch_seconds",
+            "For each GPU render: the wall time of the GPU batch it rode in (submission to pixels read back)",
+            gpu_batch.clone(),
+        );
+        #[cfg(feature = "gpu")]
+        registry.register_collector(Box::new(gpu::GpuCollector));
+        let queue_wait = latency_histogram();
+        registry.register(
+            "spv_render_queue_wait_seconds",
+            "Time renders waited for a free slot of the render pool",
+            queue_wait.clone(),
+        );
+        let thumbnail_cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "spv_thumbnail_cache",
+            "Thumbnail cache lookups by level (memory, blob) and result (hit, miss)",
+            thumbnail_cache.clone(),
+        );
+        let memory_cache = [false, true].map(|hit| {
+            thumbnail_cache
+                .get_or_create(&CacheLabels {
+                    level: "memory",
+                    result: if hit { "hit" } else { "miss" },
+                })
+                .clone()
+        });
+        let bytes_served = Counter::default();
+        registry.register(
+            "spv_http_response_body_bytes",
+            "Response body bytes served (bodies of known size)",
+            bytes_served.clone(),
+        );
+        let jobs = Family::<JobResultLabels, Counter>::default();
+        registry.register(
+            "spv_jobs",
+            "Job runs by kind and how they ended (succeeded, failed, retried, cancelled, released, lost)",
+            jobs.clone(),
+        );
+        let job_duration = Family::<JobLabels, Histogram>::new_with_constructor(
+            job_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "spv_job_duration_seconds",
+            "Time a worker ran a job (one attempt), by kind",
+            job_duration.clone(),
+        );
+        Metrics {
+            inner: Arc::new(Inner {
+                registry,
+                requests,
+                in_flight,
+                render,
+                gpu_batch,
+                queue_wait,
+                thumbnail_cache,
+                memory_cache,
+                bytes_served,
+                jobs,
+                job_duration,
+            }),
+        }
+    }
+
+    /// Records one render's time on `backend` (`cpu`).
+    pub fn observe_render(&self, backend: &'static str, elapsed: Duration) {
+        self.inner
+            .render
+            .get_or_create(&BackendLabels { backend })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one render: its wait for a render-pool slot, its work by backend and, for
+    /// a GPU render, its batch's GPU time.
+    ///
+    /// ```
+    /// use spv::api::{RenderBackend, RenderTiming};
+    /// use std::time::Duration;
+    /// let metrics = spv::http::Metrics::new();
+    /// metrics.observe_render_timing(&RenderTiming {
+    ///     queue_wait: Duration::from_millis(1),
+    ///     render: Duration::from_millis(4),
+    ///     backend: RenderBackend::Gpu,
+    ///     gpu: Some(Duration::from_millis(2)),
+    /// });
+    /// let text = metrics.encode();
+    /// assert!(text.contains("spv_render_duration_seconds_count{backend=\"gpu\"} 1"), "{text}");
+    /// assert!(text.contains("spv_gpu_batch_seconds_count 1"), "{text}");
+    /// ```
+    pub fn observe_render_timing(&self, timing: &RenderTiming) {
+        self.inner
+            .queue_wait
+            .observe(timing.queue_wait.as_secs_f64());
+        self.observe_render(timing.backend.as_str(), timing.render);
+        if let Some(gpu) = timing.gpu {
+            self.inner.gpu_batch.observe(gpu.as_secs_f64());
+        }
+    }
+
+    /// Counts one thumbnail cache lookup at `level` (`memory` or `blob`).
+    ///
+    /// ```
+    /// let metrics = spv::http::Metrics::new();
+    /// metrics.observe_cache("memory", true);
+    /// metrics.observe_cache("blob", false);
+    /// let text = metrics.encode();
+    /// assert!(text.contains("spv_thumbnail_cache_total{level=\"memory\",result=\"hit\"} 1"), "{text}");
+    /// assert!(text.contains("spv_thumbnail_cache_total{level=\"memory\",result=\"miss\"} 0"), "{text}");
+    /// assert!(text.contains("spv_thumbnail_cache_total{level=\"blob\",result=\"miss\"} 1"), "{text}");
+    /// ```
+    pub fn observe_cache(&self, level: &'static str, hit: bool) {
+        if level == "memory" {
+            self.inner.memory_cache[usize::from(hit)].inc();
+            return;
+        }
+        let result = if hit { "hit" } else { "miss" };
+        self.inner
+            .thumbnail_cache
+            .get_or_create(&CacheLabels { level, result })
+            .inc();
+    }
+
+    /// Counts one run of a job by kind and how it ended (`succeeded`, `failed`,
+    /// `retried`, `cancelled`, `released` at shutdown, `lost` with its lease), and its time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spv::jobs::{JobFinished, RunResult};
+    ///
+    /// let metrics = spv::http::Metrics::new();
+    /// let finished = JobFinished {
+    ///     kind: "render".to_owned(),
+    ///     result: RunResult::Retried,
+    ///     duration: Duration::from_millis(5),
+    /// };
+    /// metrics.observe_job(&finished);
+    /// let text = metrics.encode();
+    /// assert!(text.contains("spv_jobs_total{kind=\"render\",result=\"retried\"} 1"), "{text}");
+    /// assert!(text.contains("spv_job_duration_seconds_count{kind=\"render\"} 1"), "{text}");
+    /// ```
+    pub fn observe_job(&self, finished: &JobFinished) {
+        self.inner
+            .jobs
+            .get_or_create(&JobResultLabels {
+                kind: finished.kind.clone(),
+                result: finished.result.as_str(),
+            })
+            .inc();
+        self.inner
+            .job_duration
+            .get_or_create(&JobLabels {
+                kind: finished.kind.clone(),
+            })
+            .observe(finished.duration.as_secs_f64());
+    }
+
+    /// A [`WorkersConfig::on_finish`](crate::jobs::WorkersConfig::on_finish) hook that
+    /// records each run with [`observe_job`](Self::observe_job).
+    pub fn job_hook(&self) -> FinishHook {
+        let metrics = self.clone();
+        Arc::new(move |finished: &JobFinished| metrics.observe_job(finished))
+    }
+
+    /// The registry in the Prometheus/OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.inner.registry).is_err() {
+            tracing::error!("encoding the metrics failed");
+        }
+        text
+    }
+}

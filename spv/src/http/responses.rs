@@ -1,0 +1,72 @@
+//! The problem responses of the OpenAPI document, one type per status, each a
+//! [`utoipa::IntoResponses`] with a [`Problem`] body as `application/problem+json`. A
+//! route's `#[utoipa::path]` names the statuses it answers and nothing more:
+//!
+//! ```text
+//! responses((status = 200, description = "The job", body = Job), Unauthorized, NotFound)
+//! ```
+//!
+//! Their descriptions are generic: the problem's `detail` says what was wrong, and the
+//! operation's `security` names the scopes behind a 403.
+
+use std::collections::BTreeMap;
+
+use utoipa::ToSchema as _;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+
+use super::problem::{PROBLEM_JSON, Problem};
+
+/// The problem response of `status`, described by `description`.
+fn problem(status: u16, description: &str) -> BTreeMap<String, RefOr<Response>> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(Problem::name())))
+        .build();
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_JSON, content)
+        .build();
+    BTreeMap::from([(status.to_string(), RefOr::T(response))])
+}
+
+macro_rules! problem_responses {
+    ($($(#[doc = $doc:literal])* $name:ident = $status:literal, $description:literal;)*) => {$(
+        $(#[doc = $doc])*
+        #[allow(dead_code, reason = "named in `#[utoipa::path]` annotations, never built")]
+        pub(crate) struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                problem($status, $description)
+            }
+        }
+    )*};
+}
+
+problem_responses! {
+    /// 400: a request that is not valid (body, query or header).
+    BadRequest = 400, "The request is not valid; the problem's `detail` says what was wrong \
+        and what was expected";
+    /// 401: no valid credential.
+    Unauthorized = 401, "No valid credential (where anonymous callers are served, a \
+        credential that is sent must still be valid); see `WWW-Authenticate`";
+    /// 403: the credential lacks the operation's scope.
+    Forbidden = 403, "The credential lacks a scope the operation requires (see its \
+        `security`)";
+    /// 404: no such resource that the caller may see.
+    NotFound = 404, "No such resource visible to the caller";
+    /// 409: the resource's state forbids the request.
+    Conflict = 409, "The request conflicts with the resource's state; the problem's \
+        `detail` says how";
+    /// 412: `If-Match` no longer holds.
+    PreconditionFailed = 412, "`If-Match` no longer holds; nothing changed";
+    /// 413: a body over the limit.
+    PayloadTooLarge = 413, "The body is over the limit; nothing stored";
+    /// 416: a range past the end.
+    RangeNotSatisfiable = 416, "The range lies past the end; `Content-Range: bytes */LEN`";
+    /// 422: a document that cannot be drawn (a missing or unreadable asset).
+    Unprocessable = 422, "A missing or unreadable asset";
+    /// 503: the render pool is saturated.
+    Overloaded = 503, "Render pool saturated; see `Retry-After`";
+    /// 503: the server is not ready for traffic.
+    NotReady = 503, "Not ready";
+}
