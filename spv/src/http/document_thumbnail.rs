@@ -18,15 +18,16 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use tower::ServiceExt;
-use uuid::Uuid;
 
 use super::auth::Authenticated;
+use super::extract::{caller_with, parse_id};
 use super::json::FinishJsonLayer;
 use super::problem::ApiError;
+use super::responses::{NotFound, Overloaded, Unauthorized, Unprocessable};
 use super::state::AppState;
 use super::thumbnails::{no_store, respond};
-use crate::api::{GetDocumentThumbnail, ImageFormat, Principal, Scope, ThumbnailSize};
-use crate::{Error, ErrorKind};
+use crate::Error;
+use crate::api::{GetDocumentThumbnail, ImageFormat, Scope, ThumbnailSize};
 
 /// How long shared caches and browsers may keep a public thumbnail without asking again.
 pub(crate) const PUBLIC_CACHE_CONTROL: &str = "public, max-age=60";
@@ -155,48 +156,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ThumbnailParts {
     }
 }
 
-/// The caller of a route that anonymous callers may use: `None` without a credential; a
-/// credential that is sent must be valid (401) and hold one of `scopes` (403).
-pub(crate) async fn optional_caller(
-    parts: &mut Parts,
-    state: &AppState,
-    scopes: &[Scope],
-) -> Result<Option<Principal>, ApiError> {
-    let sent = parts.headers.contains_key(header::AUTHORIZATION)
-        || parts
-            .headers
-            .contains_key(state.config.api_key_header.as_str());
-    if !sent {
-        return Ok(None);
-    }
-    let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
-    if !scopes.iter().any(|scope| principal.scopes.contains(*scope)) {
-        let names: Vec<String> = scopes
-            .iter()
-            .map(|s| format!("\"{}\"", s.as_str()))
-            .collect();
-        return Err(Error::new(
-            ErrorKind::Forbidden,
-            format!("the credential lacks the scope {}", names.join(" or ")),
-        )
-        .into());
-    }
-    Ok(Some(principal))
-}
-
-/// The caller of the thumbnail route: anonymous, or holding `thumbnails:read` or
-/// `gallery:read`.
-pub(crate) struct Viewer(Option<Principal>);
-
-impl FromRequestParts<AppState> for Viewer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let scopes = [Scope::ThumbnailsRead, Scope::GalleryRead];
-        optional_caller(parts, state, &scopes).await.map(Viewer)
-    }
-}
-
 /// `GET /api/v1/documents/{id}/thumbnail`.
 pub fn document_thumbnail_router(state: AppState) -> Router {
     document_thumbnail_routes()
@@ -225,31 +184,21 @@ pub(crate) fn document_thumbnail_routes() -> Router<AppState> {
         (status = 400, description = "Bad options (e.g. over `SPV_MAX_THUMBNAIL_SIZE`, a \
             page that does not exist)", body = super::Problem,
             content_type = "application/problem+json"),
-        (status = 401, description = "A credential was sent but is not valid",
-            body = super::Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 403, description = "The credential lacks `thumbnails:read` (or \
             `gallery:read`, enough for public documents)",
             body = super::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such document readable by the caller",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A missing or unreadable asset", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 503, description = "Render pool saturated; see `Retry-After`",
-            body = super::Problem, content_type = "application/problem+json")),
+        NotFound, Unprocessable, Overloaded),
     security((), ("bearer" = ["thumbnails:read"]), ("apiKey" = ["thumbnails:read"]),
         ("bearer" = ["gallery:read"]), ("apiKey" = ["gallery:read"])))]
 pub(crate) async fn get_document_thumbnail(
     State(state): State<AppState>,
-    Viewer(principal): Viewer,
+    caller: Option<Authenticated>,
     Path(id): Path<String>,
     request: ThumbnailParts,
 ) -> Result<Response, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        Error::new(
-            ErrorKind::NotFound,
-            format!("document {id:?} not found: expected a UUID"),
-        )
-    })?;
+    let principal = caller_with(caller, &[Scope::ThumbnailsRead, Scope::GalleryRead])?;
+    let id = parse_id("document", &id)?;
     let query = request.query?;
     let size =
         ThumbnailSize::from_fields(query.size, query.width, query.height, query.fit.as_deref())?;
@@ -276,6 +225,7 @@ pub(crate) async fn get_document_thumbnail(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
 
     #[test]
     fn the_query_reads_as_serde_would() {

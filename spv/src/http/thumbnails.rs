@@ -13,8 +13,10 @@ use tower::ServiceExt;
 
 use super::auth::Authenticated;
 use super::document_thumbnail::PUBLIC_CACHE_CONTROL;
+use super::extract::BodyLimit;
 use super::json::FinishJsonLayer;
 use super::problem::ApiError;
+use super::responses::{Forbidden, Overloaded, PayloadTooLarge, Unauthorized, Unprocessable};
 use super::state::AppState;
 use crate::api::{CreateThumbnail, DocumentThumbnail, Scope, ThumbnailBody};
 use crate::thumbnails::InlineThumbnails;
@@ -43,21 +45,14 @@ pub(crate) fn thumbnails_routes() -> Router<AppState> {
         (status = 200, description = "The thumbnail; `ETag` identifies it", content(
             (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/jpeg"))),
         (status = 304, description = "`If-None-Match` matched; nothing rendered"),
-        (status = 400, description = "Bad document or options", body = super::Problem,
+        (status = 400, description = "Bad document or options (e.g. over \
+            `SPV_MAX_THUMBNAIL_SIZE`, a page that does not exist)", body = super::Problem,
             content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential; see `WWW-Authenticate`",
-            body = super::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential lacks `thumbnails:read`",
-            body = super::Problem, content_type = "application/problem+json"),
+        Unauthorized, Forbidden,
         (status = 404, description = "`document` names a stored document the caller may \
             not read, or none", body = super::Problem,
             content_type = "application/problem+json"),
-        (status = 413, description = "Body over the limit", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 422, description = "A missing or unreadable asset", body = super::Problem,
-            content_type = "application/problem+json"),
-        (status = 503, description = "Render pool saturated; see `Retry-After`",
-            body = super::Problem, content_type = "application/problem+json")),
+        PayloadTooLarge, Unprocessable, Overloaded),
     security(("bearer" = ["thumbnails:read"]), ("apiKey" = ["thumbnails:read"])))]
 pub(crate) async fn create_thumbnail(
     State(state): State<AppState>,
@@ -67,7 +62,7 @@ pub(crate) async fn create_thumbnail(
 ) -> Result<Response, ApiError> {
     // Before the body is read: a caller without the scope hears that first.
     principal.require(Scope::ThumbnailsRead)?;
-    let body = body.map_err(|rejection| body_error(rejection, state.config.body_limit_bytes))?;
+    let body = BodyLimit::server(state.config.body_limit_bytes).read(body)?;
     let body: ThumbnailBody = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid_request(format!("request body: {e}")))?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
@@ -155,21 +150,4 @@ pub(crate) fn respond(state: &AppState, answer: DocumentThumbnail, negotiated: b
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
     response
-}
-
-fn body_error(rejection: BytesRejection, limit: usize) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        let error = Error::new(
-            ErrorKind::LimitExceeded,
-            format!(
-                "request body is larger than the limit of {limit} bytes (SPV_BODY_LIMIT_BYTES)"
-            ),
-        );
-        ApiError::with_status(error, StatusCode::PAYLOAD_TOO_LARGE)
-    } else {
-        ApiError::new(Error::invalid_request(format!(
-            "request body could not be read: {}",
-            rejection.body_text()
-        )))
-    }
 }
