@@ -111,7 +111,7 @@ pub async fn run(
     }
     drop(listener);
     // Job event streams would hold their connections open until their jobs finish.
-    opened.state.closing.close();
+    opened.state.closing().close();
     tracing::info!("shutting down: draining in-flight requests");
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),

@@ -40,7 +40,7 @@ pub(crate) fn auth_routes() -> Router<AppState> {
 }
 
 fn service(state: &AppState) -> Result<Auth, ApiError> {
-    Ok(state.auth.clone().ok_or_else(super::auth::no_auth)?)
+    Ok(state.auth().cloned().ok_or_else(super::auth::no_auth)?)
 }
 
 /// A rejected JSON or form body. The limit's size is not named: [`auth_router`] may be

@@ -68,7 +68,7 @@ pub(crate) struct AssetUpload {
 ///
 /// Multipart bodies are held to the server's body limit (`SPV_BODY_LIMIT_BYTES`); the file
 /// itself to the service's upload limit, both while streaming. Without
-/// [`AppState::assets`](super::AppServices::assets) the routes answer 404; without a
+/// [`AppState::assets`](super::AppState::assets) the routes answer 404; without a
 /// credential, 401:
 ///
 /// ```
@@ -84,7 +84,7 @@ pub(crate) struct AssetUpload {
 /// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 /// ```
 pub fn assets_router(state: AppState) -> Router {
-    let limit = state.config.body_limit_bytes;
+    let limit = state.config().body_limit_bytes;
     assets_routes()
         .layer(DefaultBodyLimit::max(limit))
         .layer(FinishJsonLayer)
@@ -104,7 +104,7 @@ pub(crate) fn assets_routes() -> Router<AppState> {
 }
 
 fn service(state: &AppState) -> Result<Assets, ApiError> {
-    configured(state.assets.as_ref(), "asset store")
+    configured(state.assets(), "asset store")
 }
 
 fn is_multipart(headers: &HeaderMap) -> bool {
@@ -166,7 +166,7 @@ pub(crate) async fn upload_asset(
     principal.require(Scope::AssetsWrite)?;
     let params = query(params)?;
     let assets = service(&state)?;
-    let limit = state.config.body_limit_bytes;
+    let limit = state.config().body_limit_bytes;
     let given = params.filename.as_deref().and_then(upload::clean_filename);
     let uploaded = if is_multipart(request.headers()) {
         let mut multipart = Multipart::from_request(request, &state)

@@ -96,8 +96,8 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let credential = credential(&parts.headers, &state.config.api_key_header)?;
-        let auth = state.auth.as_ref().ok_or_else(no_auth)?;
+        let credential = credential(&parts.headers, &state.config().api_key_header)?;
+        let auth = state.auth().ok_or_else(no_auth)?;
         Ok(Authenticated(auth.authenticate(credential).await?))
     }
 }

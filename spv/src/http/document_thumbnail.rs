@@ -204,7 +204,7 @@ pub(crate) async fn get_document_thumbnail(
         ThumbnailSize::from_fields(query.size, query.width, query.height, query.fit.as_deref())?;
     let accept = request.accept.as_ref().and_then(|v| v.to_str().ok());
     let (format, negotiated) = ImageFormat::negotiate(query.format.as_deref(), accept)?;
-    let service = state.document_thumbnails.clone().ok_or_else(no_store)?;
+    let service = state.document_thumbnails().cloned().ok_or_else(no_store)?;
     let thumbnail = GetDocumentThumbnail {
         principal,
         id,

@@ -46,7 +46,7 @@ pub(crate) struct CreateQuery {
 /// `POST`/`GET /api/v1/documents`, `GET`/`HEAD`/`PATCH`/`DELETE /api/v1/documents/{id}`
 /// and `GET`/`PUT /api/v1/documents/{id}/content`.
 pub fn documents_router(state: AppState) -> Router {
-    let limit = state.config.body_limit_bytes;
+    let limit = state.config().body_limit_bytes;
     documents_routes()
         .layer(DefaultBodyLimit::max(limit))
         .layer(FinishJsonLayer)
@@ -94,7 +94,7 @@ pub(crate) async fn create_document(
 ) -> Result<Response, ApiError> {
     principal.require(Scope::DocumentsWrite)?;
     let params = query(params)?;
-    let content = BodyLimit::server(state.config.body_limit_bytes)
+    let content = BodyLimit::server(state.config().body_limit_bytes)
         .read(body)?
         .to_vec();
     check_upload_type(&headers)?;
@@ -285,7 +285,7 @@ pub(crate) async fn put_content(
 ) -> Result<Response, ApiError> {
     principal.require(Scope::DocumentsWrite)?;
     let id = parse_id("document", &id)?;
-    let content = BodyLimit::server(state.config.body_limit_bytes)
+    let content = BodyLimit::server(state.config().body_limit_bytes)
         .read(body)?
         .to_vec();
     check_upload_type(&headers)?;
@@ -320,7 +320,7 @@ pub(crate) async fn patch_document(
 ) -> Result<Response, ApiError> {
     principal.require(Scope::DocumentsWrite)?;
     let id = parse_id("document", &id)?;
-    let body = BodyLimit::server(state.config.body_limit_bytes)
+    let body = BodyLimit::server(state.config().body_limit_bytes)
         .read(body)?
         .to_vec();
     match media_type(&headers).as_deref() {

@@ -35,7 +35,7 @@ impl OptionalFromRequestParts<AppState> for Authenticated {
         let sent = parts.headers.contains_key(header::AUTHORIZATION)
             || parts
                 .headers
-                .contains_key(state.config.api_key_header.as_str());
+                .contains_key(state.config().api_key_header.as_str());
         if !sent {
             return Ok(None);
         }
@@ -88,7 +88,7 @@ pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Err
         .map_err(|e| Error::invalid_request(format!("query: {}", e.body_text())))
 }
 
-/// A service this server may lack (`state.jobs`): a clone of it, or 404 naming `what`
+/// A service this server may lack (`state.jobs()`): a clone of it, or 404 naming `what`
 /// (`"job queue"`).
 pub(crate) fn configured<T: Clone>(service: Option<&T>, what: &str) -> Result<T, ApiError> {
     service.cloned().ok_or_else(|| {

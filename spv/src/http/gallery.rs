@@ -58,7 +58,7 @@ pub(crate) async fn gallery(
     // `documents:read`.
     caller_with(caller, &[Scope::GalleryRead, Scope::DocumentsRead])?;
     let query = query(params)?;
-    let documents = configured(state.documents.as_ref(), "document store")?;
+    let documents = configured(state.documents(), "document store")?;
     // Never the caller: the gallery is the public documents, whoever asks.
     let list = documents
         .list(ListDocuments {

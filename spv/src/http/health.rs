@@ -42,7 +42,7 @@ pub(crate) async fn health() -> Json<Status> {
         (status = 200, description = "Ready for traffic", body = Status),
         NotReady))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
-    if let Some(check) = &state.ready {
+    if let Some(check) = state.ready() {
         check().await.map_err(|e| {
             tracing::warn!(error = %e, "readiness check failed");
             Error::new(ErrorKind::Overloaded, format!("not ready: {}", e.kind()))
@@ -68,7 +68,7 @@ pub(crate) async fn serve_metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
         )],
-        state.metrics.encode(),
+        state.metrics().encode(),
     )
         .into_response()
 }

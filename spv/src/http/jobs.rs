@@ -59,7 +59,7 @@ pub(crate) struct ListQuery {
 /// `POST /api/v1/jobs/render`, `GET /api/v1/jobs`, `GET`/`DELETE /api/v1/jobs/{id}`,
 /// `GET /api/v1/jobs/{id}/events` and `GET /api/v1/jobs/{id}/outputs/{index}`.
 ///
-/// Without [`AppState::jobs`](super::AppServices::jobs) the routes answer 404; without a
+/// Without [`AppState::jobs`](super::AppState::jobs) the routes answer 404; without a
 /// credential, 401:
 ///
 /// ```
@@ -91,7 +91,7 @@ pub(crate) fn jobs_routes() -> Router<AppState> {
 }
 
 pub(crate) fn service(state: &AppState) -> Result<Jobs, ApiError> {
-    configured(state.jobs.as_ref(), "job queue")
+    configured(state.jobs(), "job queue")
 }
 
 /// The `Idempotency-Key` header: 1 to [`MAX_IDEMPOTENCY_KEY_CHARS`] characters of text.

@@ -15,7 +15,7 @@
 //! | [`health_router`] | `GET /health` (liveness), `GET /ready` (readiness) |
 //! | [`docs_router`] | `GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (Scalar, offline) |
 //! | [`metrics_router`] | `GET /metrics` (Prometheus text) |
-//! | [`AppState`] | the services and settings the routers share ([`AppServices`], behind one reference count); [`AppState::open`] wires them all from a `Config` |
+//! | [`AppState`] | the services and settings the routers share (behind one reference count, read with accessors); [`AppState::open`] wires them all from a `Config` |
 //! | [`Closing`] | ends job event streams when a server begins to stop |
 //! | [`Problem`], [`ApiError`], [`status_for`] | RFC 9457 errors, one status per [`ErrorKind`](crate::ErrorKind) |
 //! | [`Metrics`] | the prometheus-client registry and the server's metrics |
@@ -62,7 +62,7 @@ use axum::extract::Request;
 pub use accounts::auth_router;
 pub use assets::assets_router;
 pub use auth::Authenticated;
-pub use conditional::{etag_matches, strong_etag};
+
 pub use document_thumbnail::document_thumbnail_router;
 pub use documents::documents_router;
 pub use gallery::gallery_router;
@@ -71,8 +71,8 @@ pub use jobs::jobs_router;
 pub use metrics::Metrics;
 pub use open::Opened;
 pub use openapi::{ApiDoc, docs_router, openapi};
-pub use problem::{ApiError, INTERNAL_DETAIL, PROBLEM_JSON, Problem, RETRY_AFTER_SECS, status_for};
-pub use state::{AppServices, AppState, Closing, ReadyCheck};
+pub use problem::{ApiError, Problem, status_for};
+pub use state::{AppState, Closing, ReadyCheck};
 pub use thumbnails::thumbnails_router;
 
 /// Every router of spv in one: thumbnails, auth, documents, assets, jobs, health, docs
@@ -84,7 +84,7 @@ pub use thumbnails::thumbnails_router;
 /// is cloned per request, so each separate call would cost that again. The layers
 /// themselves answer with named futures, nothing boxed per request.
 pub fn api(state: AppState) -> Router {
-    let limit = state.config.body_limit_bytes;
+    let limit = state.config().body_limit_bytes;
     let mut router = Router::new()
         .merge(thumbnails::thumbnails_routes())
         .merge(accounts::auth_routes())
@@ -96,12 +96,12 @@ pub fn api(state: AppState) -> Router {
         .with_state(state.clone())
         .merge(health_router(state.clone()))
         .merge(docs_router(state.clone()));
-    if state.config.prometheus_enabled {
+    if state.config().prometheus_enabled {
         router = router.merge(metrics_router(state.clone()));
     }
     router.fallback(not_found).layer(
         tower::ServiceBuilder::new()
-            .layer(metrics::TrackLayer::new(state.metrics.clone()))
+            .layer(metrics::TrackLayer::new(state.metrics().clone()))
             .layer(json::FinishJsonLayer::new())
             .layer(axum::extract::DefaultBodyLimit::max(limit)),
     )

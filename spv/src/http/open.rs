@@ -41,12 +41,12 @@ pub struct Opened {
 
 impl Opened {
     /// Ends the job event streams still open
-    /// ([`AppState::closing`](super::AppServices::closing)), stops the job workers, giving
+    /// ([`AppState::closing`](super::AppState::closing)), stops the job workers, giving
     /// running jobs up to `grace` to finish before they are released to the queue (not
     /// counted as attempts, so the next start runs them), then closes the database. Call
     /// it after the HTTP server stopped.
     pub async fn shutdown(self, grace: Duration) {
-        self.state.closing.close();
+        self.state.closing().close();
         if let Some(workers) = self.workers {
             tracing::info!(
                 workers = workers.len(),
@@ -73,7 +73,7 @@ impl AppState {
     /// Starts `SPV_JOB_WORKERS` job workers (render jobs and the maintenance jobs, which
     /// a scheduler enqueues every `SPV_PRUNE_INTERVAL_SECS` and
     /// `SPV_BACKUP_INTERVAL_SECS`), with job metrics in
-    /// [`AppState::metrics`](super::AppServices::metrics); stop them with
+    /// [`AppState::metrics`](super::AppState::metrics); stop them with
     /// [`Opened::shutdown`].
     ///
     /// ```no_run
@@ -109,7 +109,7 @@ impl AppState {
             let choice = config.renderer;
             tokio::task::spawn_blocking(move || crate::render::gpu::warm_up(choice));
         }
-        let pool = state.thumbnails.pool().clone();
+        let pool = state.thumbnails().pool().clone();
         let assets = Assets::with_db(
             db.clone(),
             blobs.clone(),
@@ -126,7 +126,7 @@ impl AppState {
             },
         );
         let document_thumbnails = DocumentThumbnails::new(
-            state.thumbnails.clone(),
+            state.thumbnails().clone(),
             documents.clone(),
             DocumentThumbnailsConfig {
                 memory_bytes: usize::try_from(config.thumbnail_cache_bytes).unwrap_or(usize::MAX),
@@ -191,7 +191,7 @@ fn start_jobs(
     };
     let handlers: Vec<Arc<dyn JobHandler>> = vec![
         Arc::new(RenderHandler::new(
-            state.thumbnails.clone(),
+            state.thumbnails().clone(),
             documents.clone(),
             Some(assets.clone()),
             outputs.clone(),
@@ -214,7 +214,7 @@ fn start_jobs(
         WorkersConfig {
             workers: config.job_workers,
             recurring: maintenance.recurring(),
-            on_finish: Some(state.metrics.job_hook()),
+            on_finish: Some(state.metrics().job_hook()),
             ..WorkersConfig::default()
         },
     );

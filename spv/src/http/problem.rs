@@ -35,13 +35,13 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, ErrorKind};
 
 /// The media type of problem details.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 
 /// What `Retry-After` says on a 503, in seconds.
-pub const RETRY_AFTER_SECS: u32 = 1;
+pub(crate) const RETRY_AFTER_SECS: u32 = 1;
 
 /// The text internal errors show to clients.
-pub const INTERNAL_DETAIL: &str = "an internal error occurred; it has been logged";
+pub(crate) const INTERNAL_DETAIL: &str = "an internal error occurred; it has been logged";
 
 /// An RFC 9457 problem details object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,40 +22,39 @@ pub type ReadyCheck = Arc<
 >;
 
 /// The services and settings behind the routers: one reference count to clone (the
-/// routers clone it per request), read through [`AppServices`]'s fields
-/// (`state.config`, `state.documents`, ...), set with the `with_*` builders.
+/// routers clone it per request), read with its accessors (`state.config()`,
+/// `state.documents()`, ...), set with the `with_*` builders.
 #[derive(Clone)]
 pub struct AppState {
     services: Arc<AppServices>,
 }
 
-/// What an [`AppState`] holds; its fields are read through the state
-/// (`Deref`).
+/// What an [`AppState`] holds, behind its one reference count.
 #[derive(Clone)]
-pub struct AppServices {
+struct AppServices {
     /// The thumbnails service.
-    pub thumbnails: Thumbnails,
+    thumbnails: Thumbnails,
     /// The metrics registry.
-    pub metrics: Metrics,
+    metrics: Metrics,
     /// The configuration the state was built from.
-    pub config: Arc<Config>,
+    config: Arc<Config>,
     /// What `GET /ready` checks; `None`: always ready.
-    pub ready: Option<ReadyCheck>,
+    ready: Option<ReadyCheck>,
     /// The auth service; `None`: no credential is accepted, so every protected route
     /// answers 401.
-    pub auth: Option<Auth>,
+    auth: Option<Auth>,
     /// The documents service; `None`: the document routes answer 404.
-    pub documents: Option<Documents>,
+    documents: Option<Documents>,
     /// The assets service; `None`: the asset routes answer 404 and stored documents
     /// cannot resolve `sha256:` sources.
-    pub assets: Option<Assets>,
+    assets: Option<Assets>,
     /// Thumbnails of stored documents (cached); `None`: the document thumbnail route
     /// answers 404.
-    pub document_thumbnails: Option<DocumentThumbnails>,
+    document_thumbnails: Option<DocumentThumbnails>,
     /// The jobs service; `None`: the job routes answer 404.
-    pub jobs: Option<Jobs>,
+    jobs: Option<Jobs>,
     /// Ends long-lived responses (job event streams) when the server begins to stop.
-    pub closing: Closing,
+    closing: Closing,
 }
 
 /// A signal shared by every clone of an [`AppState`]: once [`close`](Self::close)d, the
@@ -65,9 +64,9 @@ pub struct AppServices {
 /// ```
 /// let state = spv::http::AppState::new(&spv::config::Config::default());
 /// let copy = state.clone();
-/// assert!(!copy.closing.is_closed());
-/// state.closing.close();
-/// assert!(copy.closing.is_closed());
+/// assert!(!copy.closing().is_closed());
+/// state.closing().close();
+/// assert!(copy.closing().is_closed());
 /// ```
 #[derive(Debug, Clone)]
 pub struct Closing {
@@ -104,14 +103,6 @@ impl Closing {
     }
 }
 
-impl std::ops::Deref for AppState {
-    type Target = AppServices;
-
-    fn deref(&self) -> &AppServices {
-        &self.services
-    }
-}
-
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(&*self.services, f)
@@ -135,6 +126,59 @@ impl std::fmt::Debug for AppServices {
 }
 
 impl AppState {
+    /// The thumbnails service.
+    pub fn thumbnails(&self) -> &Thumbnails {
+        &self.services.thumbnails
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.services.metrics
+    }
+
+    /// The configuration the state was built from.
+    pub fn config(&self) -> &Config {
+        &self.services.config
+    }
+
+    /// What `GET /ready` checks; `None`: always ready.
+    pub fn ready(&self) -> Option<&ReadyCheck> {
+        self.services.ready.as_ref()
+    }
+
+    /// The auth service; `None`: no credential is accepted, so every protected route
+    /// answers 401.
+    pub fn auth(&self) -> Option<&Auth> {
+        self.services.auth.as_ref()
+    }
+
+    /// The documents service; `None`: the document routes answer 404.
+    pub fn documents(&self) -> Option<&Documents> {
+        self.services.documents.as_ref()
+    }
+
+    /// The assets service; `None`: the asset routes answer 404 and stored documents
+    /// cannot resolve `sha256:` sources.
+    pub fn assets(&self) -> Option<&Assets> {
+        self.services.assets.as_ref()
+    }
+
+    /// Thumbnails of stored documents (cached); `None`: the document thumbnail route
+    /// answers 404, and `POST /api/v1/thumbnails` renders sent documents only.
+    pub fn document_thumbnails(&self) -> Option<&DocumentThumbnails> {
+        self.services.document_thumbnails.as_ref()
+    }
+
+    /// The jobs service; `None`: the job routes answer 404.
+    pub fn jobs(&self) -> Option<&Jobs> {
+        self.services.jobs.as_ref()
+    }
+
+    /// Ends long-lived responses (job event streams) when the server begins to stop.
+    pub fn closing(&self) -> &Closing {
+        &self.services.closing
+    }
+
     /// A state from the configuration: a thumbnails service with
     /// `SPV_MAX_THUMBNAIL_SIZE` and a render pool of `SPV_JOB_WORKERS` slots, and a
     /// fresh metrics registry.
@@ -143,7 +187,7 @@ impl AppState {
     /// let mut config = spv::config::Config::default();
     /// config.max_thumbnail_size = 512;
     /// let state = spv::http::AppState::new(&config);
-    /// assert_eq!(state.thumbnails.max_size(), 512);
+    /// assert_eq!(state.thumbnails().max_size(), 512);
     /// ```
     pub fn new(config: &Config) -> Self {
         let thumbnails = Thumbnails::new(

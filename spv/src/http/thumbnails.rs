@@ -24,7 +24,7 @@ use crate::{Error, ErrorKind};
 
 /// `POST /api/v1/thumbnails`.
 pub fn thumbnails_router(state: AppState) -> Router {
-    let limit = state.config.body_limit_bytes;
+    let limit = state.config().body_limit_bytes;
     thumbnails_routes()
         .layer(DefaultBodyLimit::max(limit))
         .layer(FinishJsonLayer)
@@ -62,16 +62,17 @@ pub(crate) async fn create_thumbnail(
 ) -> Result<Response, ApiError> {
     // Before the body is read: a caller without the scope hears that first.
     principal.require(Scope::ThumbnailsRead)?;
-    let body = BodyLimit::server(state.config.body_limit_bytes).read(body)?;
+    let body = BodyLimit::server(state.config().body_limit_bytes).read(body)?;
     let body: ThumbnailBody = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid_request(format!("request body: {e}")))?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let (mut request, negotiated) = CreateThumbnail::from_body(principal, &body, accept)?;
     request.if_none_match = header_text(&headers, header::IF_NONE_MATCH);
-    let answer = match state.document_thumbnails.clone() {
+    let answer = match state.document_thumbnails().cloned() {
         Some(service) => service.oneshot(request).await?,
         None => {
-            let service = InlineThumbnails::new(state.thumbnails.clone(), state.assets.clone());
+            let service =
+                InlineThumbnails::new(state.thumbnails().clone(), state.assets().cloned());
             service.oneshot(request).await?
         }
     };
@@ -99,7 +100,7 @@ pub(crate) fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Opti
 /// never), and `Vary: accept` when `Accept` chose the format; the answer's cache lookups
 /// and render time go to the metrics.
 pub(crate) fn respond(state: &AppState, answer: DocumentThumbnail, negotiated: bool) -> Response {
-    let metrics = &state.metrics;
+    let metrics = &state.metrics();
     if let Some(hit) = answer.memory_hit {
         metrics.observe_cache("memory", hit);
     }

@@ -294,12 +294,18 @@ impl MemoryCache {
     }
 }
 
-/// Whether an `If-None-Match` value matches `etag` (weak comparison; `*` matches).
+/// Whether an `If-None-Match` header value matches `etag` (weak comparison, as RFC 9110
+/// asks for `If-None-Match`; `*` matches anything). No allocation: it runs on every
+/// conditional request.
 pub(crate) fn etag_matches(if_none_match: &str, etag: &str) -> bool {
-    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    fn bare(tag: &str) -> &str {
+        let tag = tag.trim();
+        tag.strip_prefix("W/").unwrap_or(tag)
+    }
+    let etag = bare(etag);
     if_none_match
         .split(',')
-        .any(|candidate| candidate.trim() == "*" || bare(candidate) == bare(etag))
+        .any(|candidate| candidate.trim() == "*" || bare(candidate) == etag)
 }
 
 #[cfg(test)]
@@ -307,6 +313,15 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    #[test]
+    fn if_none_match_compares_weakly_and_star_matches() {
+        assert!(etag_matches("W/\"abc\", \"def\"", "\"abc\""));
+        assert!(etag_matches(" \"def\" ", "W/\"def\""));
+        assert!(etag_matches("*", "\"x\""));
+        assert!(!etag_matches("\"abd\"", "\"abc\""));
+        assert!(!etag_matches("", "\"abc\""));
+    }
     use crate::glyph::ImageFit;
 
     fn image(n: usize) -> CachedImage {

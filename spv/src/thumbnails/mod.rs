@@ -45,6 +45,8 @@ mod stored;
 mod types;
 
 #[cfg(feature = "store")]
+pub(crate) use cache::etag_matches;
+#[cfg(feature = "store")]
 pub use cache::{CacheKey, MemoryCache};
 #[cfg(feature = "store")]
 pub use inline::InlineThumbnails;

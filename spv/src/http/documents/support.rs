@@ -13,7 +13,7 @@ use crate::api::Document;
 use crate::documents::Documents;
 
 pub(crate) fn service(state: &AppState) -> Result<Documents, ApiError> {
-    configured(state.documents.as_ref(), "document store")
+    configured(state.documents(), "document store")
 }
 
 pub(crate) fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {

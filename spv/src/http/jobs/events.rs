@@ -50,7 +50,7 @@ pub(crate) async fn job_events(
     let id = parse_id("job", &id)?;
     // Access is checked here, before the 200: a job the caller may not see is a 404.
     let stream = service(&state)?.watch(WatchJob { principal, id }).await?;
-    let events = events(stream, prefix).take_until(state.closing.closed());
+    let events = events(stream, prefix).take_until(state.closing().closed());
     let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     Ok(sse.into_response())
 }
