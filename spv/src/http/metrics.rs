@@ -155,8 +155,17 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry with every metric registered.
+    /// A fresh registry with every metric registered; the GPU's counters stay at zero
+    /// (see [`Metrics::for_renderer`]).
     pub fn new() -> Self {
+        Metrics::for_renderer(&crate::render::Renderer::cpu())
+    }
+
+    /// A fresh registry with every metric registered, the GPU's counters and adapter
+    /// read from `renderer`'s GPU at each scrape.
+    pub fn for_renderer(renderer: &crate::render::Renderer) -> Self {
+        #[cfg(not(feature = "gpu"))]
+        let _ = renderer;
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
             latency_histogram as fn() -> Histogram,
@@ -187,7 +196,7 @@ impl Metrics {
             gpu_batch.clone(),
         );
         #[cfg(feature = "gpu")]
-        registry.register_collector(Box::new(GpuCollector));
+        registry.register_collector(Box::new(GpuCollector(renderer.gpu().cloned())));
         let queue_wait = latency_histogram();
         registry.register(
             "spv_render_queue_wait_seconds",
@@ -480,10 +489,11 @@ pub(crate) async fn serve_metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// The GPU backend's counters ([`crate::render::gpu::stats`]), read at each scrape.
+/// A GPU's counters ([`crate::render::gpu::Gpu::stats`]), read at each scrape; zeros
+/// without a GPU.
 #[cfg(feature = "gpu")]
 #[derive(Debug)]
-struct GpuCollector;
+struct GpuCollector(Option<crate::render::gpu::Gpu>);
 
 #[cfg(feature = "gpu")]
 impl prometheus_client::collector::Collector for GpuCollector {
@@ -506,7 +516,7 @@ impl prometheus_client::collector::Collector for GpuCollector {
             software: bool,
         }
 
-        let stats = crate::render::gpu::stats();
+        let stats = self.0.as_ref().map(|gpu| gpu.stats()).unwrap_or_default();
         let counters = [
             ("spv_gpu_renders", "Renders drawn by the GPU", stats.renders),
             (
@@ -550,7 +560,7 @@ impl prometheus_client::collector::Collector for GpuCollector {
         for (reason, value) in fallbacks {
             ConstCounter::new(value).encode(family.encode_family(&Reason { reason })?)?;
         }
-        if let Some(adapter) = crate::render::gpu::adapter() {
+        if let Some(adapter) = self.0.as_ref().and_then(|gpu| gpu.adapter()) {
             let mut info = encoder.encode_descriptor(
                 "spv_gpu_adapter",
                 "The GPU adapter renders go to (1 while it is healthy)",
