@@ -8,8 +8,8 @@
 //! ```
 //!
 //! - CPU: one thread per core, each rendering the same thumbnail over and over with the
-//!   CPU backend (`RendererChoice::Cpu`), as the render pool does with a slot per core.
-//! - GPU: `4 ×` cores threads rendering with `RendererChoice::Gpu` (the GPU adapter,
+//!   CPU backend (`Renderer::cpu()`), as the render pool does with a slot per core.
+//! - GPU: `4 ×` cores threads rendering with a `Gpu` of choice `gpu` (the GPU adapter,
 //!   a software one too): each thread builds its scene on the CPU and waits while the
 //!   GPU thread batches it with the others', so more threads than cores keep batches
 //!   full. GPU renders drawn by the CPU instead are counted and named; more than 1% of
@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use spv::api::{ImageFormat, RenderBackend, ThumbnailSize};
 use spv::glyph::{self, Limits, Loaded};
-use spv::render::{RenderOptions, RendererChoice, gpu, render_thumbnail};
+use spv::render::gpu::{Gpu, GpuConfig};
+use spv::render::{RenderOptions, Renderer, RendererChoice, render_thumbnail};
 
 mod common;
 
@@ -46,7 +47,9 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let measure = Duration::from_secs_f64(seconds);
 
-    let adapter = gpu::warm_up(RendererChoice::Gpu);
+    let gpu = Gpu::new(GpuConfig::new(RendererChoice::Gpu));
+    let adapter = gpu.warm_up();
+    let on_gpu = Renderer::with_gpu(gpu.clone());
     match &adapter {
         Some(a) => println!(
             "GPU adapter: {} ({}, {}{})",
@@ -75,14 +78,14 @@ fn main() {
         }
         let loaded = Arc::new(loaded);
         let nodes = count_nodes(&loaded);
-        let (cpu, _) = throughput(&loaded, RendererChoice::Cpu, cores, measure);
+        let (cpu, _) = throughput(&loaded, &Renderer::cpu(), cores, measure);
         let (gpu_rate, per_batch) = if adapter.is_some() {
-            let before = gpu::stats();
-            let (rate, fell_back) = throughput(&loaded, RendererChoice::Gpu, cores * 4, measure);
+            let before = gpu.stats();
+            let (rate, fell_back) = throughput(&loaded, &on_gpu, cores * 4, measure);
             if fell_back > 0 {
                 eprintln!("{name}: {fell_back} GPU renders were drawn by the CPU");
             }
-            let after = gpu::stats();
+            let after = gpu.stats();
             let batches = after.batches.saturating_sub(before.batches).max(1);
             let renders = after.renders.saturating_sub(before.renders);
             (Some(rate), Some(renders as f64 / batches as f64))
@@ -100,7 +103,7 @@ fn main() {
     }
     if adapter.is_some() && cpu_total > 0.0 {
         println!("\nsum of rates: GPU / CPU = {:.2}", gpu_total / cpu_total);
-        println!("GPU counters: {:?}", gpu::stats());
+        println!("GPU counters: {:?}", gpu.stats());
     }
 }
 
@@ -108,7 +111,7 @@ fn main() {
 /// `measure` (after a short warm-up).
 fn throughput(
     loaded: &Arc<Loaded>,
-    renderer: RendererChoice,
+    renderer: &Renderer,
     threads: usize,
     measure: Duration,
 ) -> (f64, u64) {
@@ -133,7 +136,7 @@ fn throughput(
             &options,
         )
         .expect("the document renders");
-        if renderer == RendererChoice::Gpu && thumb.timing.backend != RenderBackend::Gpu {
+        if renderer.choice() == RendererChoice::Gpu && thumb.timing.backend != RenderBackend::Gpu {
             fell_back.fetch_add(1, Ordering::Relaxed);
         }
         std::hint::black_box(thumb.bytes.len());
@@ -161,7 +164,7 @@ fn throughput(
     assert!(
         fell_back * 100 <= count.load(Ordering::Relaxed).max(1),
         "{fell_back} GPU renders fell back to the CPU: {:?}",
-        gpu::stats()
+        renderer.gpu().map(Gpu::stats)
     );
     (rate, fell_back)
 }

@@ -24,8 +24,9 @@ use std::sync::Arc;
 use resvg::usvg;
 use spv::api::{RenderBackend, ThumbnailSize};
 use spv::glyph::{self, AssetType, Limits, Loaded, NoAssets};
+use spv::render::gpu::{Gpu, GpuConfig};
 use spv::render::svg::{SvgOptions, page_to_svg};
-use spv::render::{RenderOptions, RendererChoice, render_page};
+use spv::render::{RenderOptions, Renderer, RendererChoice, render_page};
 
 pub mod golden;
 pub mod server;
@@ -118,10 +119,10 @@ pub struct Rgba {
 
 /// Renders page `page` of `loaded` with spv's CPU renderer, its longer side `size` pixels.
 pub fn render_spv(loaded: &Loaded, page: usize, size: u32) -> spv::Result<Rgba> {
-    render_with(loaded, page, size, RendererChoice::Cpu).map(|(image, _)| image)
+    render_with(loaded, page, size, &Renderer::cpu()).map(|(image, _)| image)
 }
 
-/// Renders page `page` of `loaded` with the backend `renderer` chooses, its longer side
+/// Renders page `page` of `loaded` with `renderer`, its longer side
 /// `size` pixels, and says which backend drew it.
 ///
 /// The render time limit is two minutes instead of the default 10 s: a software GPU
@@ -132,7 +133,7 @@ pub fn render_with(
     loaded: &Loaded,
     page: usize,
     size: u32,
-    renderer: RendererChoice,
+    renderer: &Renderer,
 ) -> spv::Result<(Rgba, RenderBackend)> {
     let rendered = render_page_with(loaded, page, size, renderer)?;
     let image = Rgba {
@@ -149,7 +150,7 @@ pub fn render_page_with(
     loaded: &Loaded,
     page: usize,
     size: u32,
-    renderer: RendererChoice,
+    renderer: &Renderer,
 ) -> spv::Result<spv::render::RenderedPage> {
     let limits = Limits {
         render_timeout: std::time::Duration::from_secs(120),
@@ -163,18 +164,24 @@ pub fn render_page_with(
     render_page(loaded, page, ThumbnailSize::Longest { size }, &options)
 }
 
-/// The GPU adapter for tests that need one (`gpu` forced, so a software Vulkan adapter
-/// such as Mesa's lavapipe counts), initialised now. Without one the test is skipped
-/// (it says so on stderr), except under `CI=true`, where it fails: CI installs
-/// `mesa-vulkan-drivers`.
-pub fn gpu_or_skip(test: &str) -> Option<spv::render::gpu::AdapterSummary> {
-    match spv::render::gpu::warm_up(RendererChoice::Gpu) {
+/// A GPU for tests that need one, of default settings ([`gpu_with_or_skip`]).
+pub fn gpu_or_skip(test: &str) -> Option<Gpu> {
+    gpu_with_or_skip(test, GpuConfig::new(RendererChoice::Gpu))
+}
+
+/// A GPU of `config` for tests that need one (its choice `gpu`, so that a software
+/// Vulkan adapter such as Mesa's lavapipe counts), initialised now. Without an adapter
+/// the test is skipped (it says so on stderr), except under `CI=true`, where it fails:
+/// CI installs `mesa-vulkan-drivers`.
+pub fn gpu_with_or_skip(test: &str, config: GpuConfig) -> Option<Gpu> {
+    let gpu = Gpu::new(config);
+    match gpu.warm_up() {
         Some(adapter) => {
             eprintln!(
                 "{test}: GPU adapter {} ({}, {})",
                 adapter.name, adapter.backend, adapter.driver
             );
-            Some(adapter)
+            Some(gpu)
         }
         None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
             "{test}: no GPU adapter, not even a software one; install Debian's \

@@ -18,7 +18,7 @@ use std::thread;
 
 use spv::api::RenderBackend;
 use spv::glyph::{self, Limits};
-use spv::render::{RendererChoice, gpu};
+use spv::render::Renderer;
 use spv_tests::{
     Rgba, compare, diff_image, gpu_or_skip, output_dir, render_page_with, render_with, samples,
     write_png,
@@ -33,9 +33,10 @@ const MAX_MEAN: f64 = 1.0;
 
 #[test]
 fn every_sample_page_renders_alike_on_the_gpu_and_the_cpu() {
-    if gpu_or_skip("gpu parity").is_none() {
+    let Some(gpu) = gpu_or_skip("gpu parity") else {
         return;
-    }
+    };
+    let renderer = Renderer::with_gpu(gpu.clone());
     let mut cases = Vec::new();
     for sample in samples() {
         for page in 0..sample.page_count() {
@@ -51,11 +52,13 @@ fn every_sample_page_renders_alike_on_the_gpu_and_the_cpu() {
         let handles: Vec<_> = chunks
             .iter()
             .map(|chunk| {
+                let renderer = &renderer;
                 scope.spawn(move || {
                     chunk
                         .iter()
                         .map(|(sample, page, size)| {
-                            check(&sample.page_key(*page), &sample.loaded, *page, *size)
+                            let key = sample.page_key(*page);
+                            check(&key, &sample.loaded, *page, *size, renderer)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -75,7 +78,7 @@ fn every_sample_page_renders_alike_on_the_gpu_and_the_cpu() {
         }
     }
     eprintln!("{report}");
-    let stats = gpu::stats();
+    let stats = gpu.stats();
     eprintln!("GPU: {stats:?}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
@@ -84,17 +87,24 @@ fn every_sample_page_renders_alike_on_the_gpu_and_the_cpu() {
     );
 }
 
-/// Renders one page on both backends and checks the bounds.
-fn check(key: &str, loaded: &glyph::Loaded, page: usize, size: u32) -> Result<String, String> {
+/// Renders one page on both backends (the GPU's through `renderer`) and checks the
+/// bounds.
+fn check(
+    key: &str,
+    loaded: &glyph::Loaded,
+    page: usize,
+    size: u32,
+    renderer: &Renderer,
+) -> Result<String, String> {
     let label = format!("{key} at {size} px");
-    let (cpu, _) = render_with(loaded, page, size, RendererChoice::Cpu)
+    let (cpu, _) = render_with(loaded, page, size, &Renderer::cpu())
         .map_err(|e| format!("{label}: the CPU failed: {e}"))?;
-    let (gpu, backend) = render_with(loaded, page, size, RendererChoice::Gpu)
+    let (gpu, backend) = render_with(loaded, page, size, renderer)
         .map_err(|e| format!("{label}: the render failed: {e}"))?;
     if backend != RenderBackend::Gpu {
         return Err(format!(
             "{label}: drawn by the {backend} instead of the GPU ({:?})",
-            gpu::stats()
+            renderer.gpu().map(|gpu| gpu.stats())
         ));
     }
     let diff = compare(&cpu, &gpu, THRESHOLD);
@@ -129,17 +139,18 @@ fn load(json: &str) -> Arc<glyph::Loaded> {
     Arc::new(glyph::load(json.as_bytes(), &Limits::default()).expect("a valid test document"))
 }
 
-fn render_gpu(loaded: &glyph::Loaded, size: u32) -> spv::render::RenderedPage {
-    render_page_with(loaded, 0, size, RendererChoice::Gpu).expect("a render")
+fn render_gpu(loaded: &glyph::Loaded, size: u32, renderer: &Renderer) -> spv::render::RenderedPage {
+    render_page_with(loaded, 0, size, renderer).expect("a render")
 }
 
 /// Renders batched into one atlas never reach their neighbours: a page whose shapes run
 /// far past its edges, with a blend mode, beside blank pages.
 #[test]
 fn batched_renders_stay_inside_their_own_page() {
-    if gpu_or_skip("gpu atlas").is_none() {
+    let Some(gpu) = gpu_or_skip("gpu atlas") else {
         return;
-    }
+    };
+    let renderer = Renderer::with_gpu(gpu.clone());
     let spill = load(
         r##"{"format":"glyph","version":1,"pages":[{"width":100,"height":100,"layers":[
             {"type":"rect","x":-500,"y":-500,"width":1100,"height":1100,"fill":"#ff0000"},
@@ -152,7 +163,8 @@ fn batched_renders_stay_inside_their_own_page() {
         let handles: Vec<_> = (0..12)
             .map(|i| {
                 let doc = if i % 2 == 0 { &spill } else { &blank };
-                scope.spawn(move || (i % 2 == 0, render_gpu(doc, 64)))
+                let renderer = &renderer;
+                scope.spawn(move || (i % 2 == 0, render_gpu(doc, 64, renderer)))
             })
             .collect();
         handles
@@ -161,7 +173,7 @@ fn batched_renders_stay_inside_their_own_page() {
             .collect()
     });
     for (spilling, page) in results {
-        assert_eq!(page.backend, RenderBackend::Gpu, "{:?}", gpu::stats());
+        assert_eq!(page.backend, RenderBackend::Gpu, "{:?}", gpu.stats());
         if spilling {
             // Red under a green difference: yellow everywhere.
             assert_eq!(page.pixel(0, 0), [255, 255, 0, 255]);

@@ -18,8 +18,8 @@ use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use spv::api::{RenderBackend, RenderThumbnail};
 use spv::glyph::{AssetResolver, Chain};
-use spv::render::RendererChoice;
 use spv::render::pool::RenderPool;
+use spv::render::{Renderer, RendererChoice};
 use spv::thumbnails::{LoadDocument, Thumbnails, ThumbnailsConfig};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -30,10 +30,17 @@ use crate::cli::RenderArgs;
 use crate::inputs;
 use crate::output::{Outcome, write_output};
 
+/// Under `auto`, the fewest documents for which the GPU is probed (in the background;
+/// renders go to the CPU meanwhile). A probe loads the Vulkan drivers and, on a hardware
+/// adapter, creates a device and compiles vello's shaders: a second or so, while a
+/// thumbnail takes the CPU a few milliseconds, so a smaller batch is done before the GPU
+/// could take any of it, and would only pay for loading the drivers.
+const AUTO_PROBE_MIN_DOCUMENTS: usize = 64;
+
 /// Runs `spv-cli render`.
 pub(crate) fn run(args: &RenderArgs, verbose: bool) -> anyhow::Result<Outcome> {
     let plan = Plan::new(args)?;
-    let renderer = args.renderer.into();
+    let renderer = Renderer::new(args.renderer.into());
     let inputs = inputs::expand(&args.docs);
     if plan.output.is_some() && inputs.files.len() > 1 {
         bail!(
@@ -41,11 +48,20 @@ pub(crate) fn run(args: &RenderArgs, verbose: bool) -> anyhow::Result<Outcome> {
             inputs.files.len()
         );
     }
-    // The GPU's start (adapter, device, shader compilation) before the first render,
-    // so that it is not charged to that render's time limit.
-    #[cfg(feature = "gpu")]
-    if renderer != RendererChoice::Cpu {
-        spv::render::gpu::warm_up(renderer);
+    match renderer.choice() {
+        // The GPU's start (adapter, device, shader compilation) before the first render,
+        // so that it is not charged to that render's time limit.
+        #[cfg(feature = "gpu")]
+        RendererChoice::Gpu => {
+            if let Some(gpu) = renderer.gpu() {
+                gpu.warm_up();
+            }
+        }
+        // Never waited for: renders go to the CPU until the GPU is ready.
+        RendererChoice::Auto if inputs.files.len() >= AUTO_PROBE_MIN_DOCUMENTS => {
+            renderer.start();
+        }
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -68,12 +84,7 @@ struct Batch {
     verbose: bool,
 }
 
-async fn batch(
-    plan: Plan,
-    inputs: inputs::Inputs,
-    renderer: RendererChoice,
-    verbose: bool,
-) -> Outcome {
+async fn batch(plan: Plan, inputs: inputs::Inputs, renderer: Renderer, verbose: bool) -> Outcome {
     let started = Instant::now();
     let documents = inputs.files.len();
     let bar = (documents > 1 && std::io::stderr().is_terminal()).then(|| {
@@ -107,10 +118,12 @@ async fn batch(
     // The service's pool has a slot for every task in flight, so it never queues; the
     // generous queue timeout only guards against a bug turning into an error storm.
     let pool = RenderPool::new(plan.jobs).with_queue_timeout(Duration::from_secs(3600));
-    let config = ThumbnailsConfig::default()
-        .with_pool(pool)
-        .with_max_size(spv::glyph::Limits::default().max_render_side)
-        .with_renderer(renderer);
+    let config = ThumbnailsConfig {
+        renderer,
+        ..ThumbnailsConfig::default()
+            .with_pool(pool)
+            .with_max_size(spv::glyph::Limits::default().max_render_side)
+    };
     let batch = Arc::new(Batch {
         documents: Semaphore::new(plan.jobs),
         in_flight: Semaphore::new(plan.jobs),
@@ -154,7 +167,11 @@ async fn batch(
     if batch.verbose {
         eprintln!(
             "{}",
-            backend_summary(renderer, report.on_gpu.load(Ordering::Relaxed), rendered)
+            backend_summary(
+                batch.thumbnails.renderer(),
+                report.on_gpu.load(Ordering::Relaxed),
+                rendered
+            )
         );
     }
     Outcome::from_failed(failed > 0)
@@ -290,18 +307,19 @@ struct Report {
 }
 
 /// `--verbose`'s last line: which backends drew the batch, and the GPU adapter.
-fn backend_summary(renderer: RendererChoice, on_gpu: usize, rendered: usize) -> String {
+fn backend_summary(renderer: &Renderer, on_gpu: usize, rendered: usize) -> String {
     let on_cpu = rendered.saturating_sub(on_gpu);
-    let mut line = format!("renderer {renderer}: {on_gpu} on the GPU, {on_cpu} on the CPU");
+    let choice = renderer.choice();
+    let mut line = format!("renderer {choice}: {on_gpu} on the GPU, {on_cpu} on the CPU");
     #[cfg(feature = "gpu")]
-    match spv::render::gpu::adapter() {
+    match renderer.gpu().and_then(|gpu| gpu.adapter()) {
         Some(adapter) => line.push_str(&format!(
             "; GPU: {} ({}{})",
             adapter.name,
             adapter.backend,
             if adapter.software { ", software" } else { "" }
         )),
-        None if renderer != RendererChoice::Cpu => line.push_str("; no usable GPU adapter"),
+        None if choice != RendererChoice::Cpu => line.push_str("; no usable GPU adapter"),
         None => {}
     }
     #[cfg(not(feature = "gpu"))]

@@ -2,13 +2,17 @@
 //! so. Skipped without any GPU adapter, except under `CI=true`.
 
 use super::*;
-use spv::render::{RendererChoice, gpu};
+use spv::render::RendererChoice;
+use spv::render::gpu::{Gpu, GpuConfig};
 
 #[tokio::test]
 async fn a_gpu_server_renders_on_the_gpu_and_its_metrics_say_so() {
-    let adapter = tokio::task::spawn_blocking(|| gpu::warm_up(RendererChoice::Gpu))
-        .await
-        .unwrap();
+    // Whether there is an adapter at all, on a GPU of the test's own (released when it
+    // is dropped, before the server builds its own).
+    let adapter =
+        tokio::task::spawn_blocking(|| Gpu::new(GpuConfig::new(RendererChoice::Gpu)).warm_up())
+            .await
+            .unwrap();
     let Some(adapter) = adapter else {
         assert_ne!(
             std::env::var("CI").as_deref(),

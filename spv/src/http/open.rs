@@ -102,13 +102,10 @@ impl AppState {
 
         let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobs::in_data_dir(&config.data_dir));
         let state = AppState::new(config);
-        #[cfg(feature = "gpu")]
-        if config.renderer != crate::render::RendererChoice::Cpu {
-            // Find the adapter and compile vello's shaders before the first render asks
-            // (logged: which adapter, or why the CPU renders).
-            let choice = config.renderer;
-            tokio::task::spawn_blocking(move || crate::render::gpu::warm_up(choice));
-        }
+        // Find the adapter and compile vello's shaders before the first render asks, on
+        // a probe thread of the GPU's own (logged: which adapter, or why the CPU
+        // renders); under `auto` renders go to the CPU meanwhile, and nothing waits.
+        state.thumbnails().renderer().start();
         let pool = state.thumbnails().pool().clone();
         let assets = Assets::with_db(
             db.clone(),

@@ -203,8 +203,9 @@ impl AppState {
     /// A state around an existing thumbnails service.
     pub fn with_thumbnails(config: &Config, thumbnails: Thumbnails) -> Self {
         let services = AppServices {
+            // The GPU's counters and adapter, read from the renderer's GPU at each scrape.
+            metrics: Metrics::for_renderer(thumbnails.renderer()),
             thumbnails,
-            metrics: Metrics::new(),
             config: Arc::new(config.clone()),
             ready: None,
             auth: None,

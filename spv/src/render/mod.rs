@@ -10,7 +10,8 @@
 //! | [`geometry`] | thumbnail size and where the page lands in it |
 //! | [`scene`] | the backend-neutral scene: commands in kurbo/peniko terms |
 //! | [`cpu`] | the CPU backend (vello_cpu) |
-//! | `gpu` | the GPU backend (vello on wgpu; feature `gpu`), chosen by [`RendererChoice`] |
+//! | [`Renderer`], [`RendererChoice`] | which backend draws: the user's choice and the GPU it renders with |
+//! | `gpu` | the GPU backend (vello on wgpu; feature `gpu`): `gpu::Gpu` |
 //! | [`paint`], [`shapes`] | paints, strokes and blend modes; shape outlines |
 //! | [`image`] | image assets: decoding, cache, `fit` |
 //! | [`text`], [`fonts`] | text layout (parley) and fonts |
@@ -44,6 +45,7 @@ pub mod gpu;
 pub mod image;
 pub mod paint;
 pub mod pool;
+mod renderer;
 pub mod scene;
 pub mod shapes;
 pub mod svg;
@@ -58,6 +60,8 @@ use crate::{Error, ErrorKind, Result};
 use fonts::FontBook;
 use geometry::Placement;
 use scene::{Resources, Scene};
+
+pub use renderer::{Renderer, RendererChoice};
 
 /// Identifies what this renderer draws: part of every thumbnail cache key and ETag, so
 /// cached images are never served across a change of output. Bump the suffix whenever
@@ -76,21 +80,6 @@ pub fn renderer_version(backend: RenderBackend) -> &'static str {
     }
 }
 
-/// The backend that a render under `choice` is expected to be drawn by now, without
-/// initialising anything: the GPU once it is initialised and healthy (and, for `auto`,
-/// a hardware adapter), else the CPU. Caches key thumbnails by it and do not keep a
-/// render drawn by the other backend (a first render that initialises the GPU, or a
-/// fallback), so that one ETag always names the same bytes.
-pub fn expected_backend(choice: RendererChoice) -> RenderBackend {
-    #[cfg(feature = "gpu")]
-    if gpu::ready_for(choice) {
-        return RenderBackend::Gpu;
-    }
-    #[cfg(not(feature = "gpu"))]
-    let _ = choice;
-    RenderBackend::Cpu
-}
-
 /// How to render: limits, leniency and where assets come from.
 #[derive(Clone, Copy)]
 pub struct RenderOptions<'a> {
@@ -102,72 +91,8 @@ pub struct RenderOptions<'a> {
     /// Where `sha256:` and relative asset sources are found, after the document's own
     /// package.
     pub resolver: &'a dyn AssetResolver,
-    /// Which backend draws the pixels.
-    pub renderer: RendererChoice,
-}
-
-/// Which backend renders: chosen at run time (`SPV_RENDERER`, `spv-cli render
-/// --renderer`).
-///
-/// Without the `gpu` feature every choice renders on the CPU. With it, a GPU render that
-/// fails (device lost, out of memory, a scene too complex for the GPU's buffers) is drawn
-/// again on the CPU, logged and counted (`gpu::stats`, a plain name: the module exists
-/// only with the feature, so a link breaks the docs without it); no render fails
-/// because of the GPU.
-///
-/// ```
-/// use spv::render::RendererChoice;
-/// assert_eq!("gpu".parse::<RendererChoice>().unwrap(), RendererChoice::Gpu);
-/// assert_eq!(RendererChoice::Auto.to_string(), "auto");
-/// let err = "vulkan".parse::<RendererChoice>().unwrap_err();
-/// assert_eq!(err.to_string(), "unknown renderer \"vulkan\": expected auto, cpu or gpu");
-/// ```
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum RendererChoice {
-    /// A hardware GPU when there is one, else the CPU. A software adapter (such as Mesa's
-    /// lavapipe) is never chosen by `Auto`: it is slower than the CPU backend.
-    #[default]
-    Auto,
-    /// Always the CPU.
-    Cpu,
-    /// The GPU, a software adapter too when there is no hardware one; the CPU only when
-    /// there is no adapter at all or the GPU fails.
-    Gpu,
-}
-
-impl RendererChoice {
-    /// `"auto"`, `"cpu"` or `"gpu"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RendererChoice::Auto => "auto",
-            RendererChoice::Cpu => "cpu",
-            RendererChoice::Gpu => "gpu",
-        }
-    }
-}
-
-impl std::fmt::Display for RendererChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for RendererChoice {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(RendererChoice::Auto),
-            "cpu" => Ok(RendererChoice::Cpu),
-            "gpu" => Ok(RendererChoice::Gpu),
-            _ => Err(Error::invalid_request(format!(
-                "unknown renderer {s:?}: expected auto, cpu or gpu"
-            ))),
-        }
-    }
+    /// Which backend draws the pixels (the default options draw on the CPU).
+    pub renderer: &'a Renderer,
 }
 
 impl std::fmt::Debug for RenderOptions<'_> {
@@ -175,11 +100,15 @@ impl std::fmt::Debug for RenderOptions<'_> {
         f.debug_struct("RenderOptions")
             .field("limits", self.limits)
             .field("lenient", &self.lenient)
+            .field("renderer", self.renderer)
             .finish_non_exhaustive()
     }
 }
 
 static DEFAULT_LIMITS: std::sync::LazyLock<Limits> = std::sync::LazyLock::new(Limits::default);
+
+/// The default options' renderer: no GPU, so that no process-wide GPU hides behind them.
+static CPU_ONLY: Renderer = Renderer::cpu();
 
 impl Default for RenderOptions<'_> {
     /// Default limits, strict, no resolver besides the document's package.
@@ -188,7 +117,7 @@ impl Default for RenderOptions<'_> {
             limits: &DEFAULT_LIMITS,
             lenient: false,
             resolver: &NoAssets,
-            renderer: RendererChoice::Auto,
+            renderer: &CPU_ONLY,
         }
     }
 }
@@ -262,7 +191,7 @@ pub fn render_page(
         .deadline(deadline)
         .fonts(fonts);
     let scene = Scene::build(document, page, &placement, &mut resources)?;
-    let (pixels, backend, gpu_time) = draw(&scene, options.renderer, &deadline)?;
+    let (pixels, backend, gpu_time) = options.renderer.draw(&scene, &deadline)?;
     Ok(RenderedPage {
         width: placement.width,
         height: placement.height,
@@ -271,22 +200,6 @@ pub fn render_page(
         backend,
         gpu_time,
     })
-}
-
-/// Draws `scene` with the backend `choice` names: the GPU when it is chosen and can,
-/// else (and after any GPU failure) the CPU.
-fn draw(
-    scene: &Scene<'_>,
-    choice: RendererChoice,
-    deadline: &Deadline,
-) -> Result<(Vec<u8>, RenderBackend, Option<Duration>)> {
-    #[cfg(feature = "gpu")]
-    if let Some(drawn) = gpu::try_render(scene, choice, deadline) {
-        return Ok((drawn.pixels, RenderBackend::Gpu, Some(drawn.gpu_time)));
-    }
-    #[cfg(not(feature = "gpu"))]
-    let _ = choice;
-    Ok((cpu::render(scene, deadline)?, RenderBackend::Cpu, None))
 }
 
 /// Renders page `page` of `loaded` at `size` and encodes it as `format`.

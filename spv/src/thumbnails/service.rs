@@ -14,7 +14,7 @@ use crate::api::{
 };
 use crate::glyph::{self, AssetResolver, Chain, Limits, Loaded};
 use crate::render::pool::RenderPool;
-use crate::render::{self, RenderOptions, RendererChoice};
+use crate::render::{self, RenderOptions, Renderer};
 use crate::{Error, Result};
 
 /// Renders thumbnails of `.glyph` documents in-process.
@@ -51,7 +51,7 @@ struct Inner {
     max_size_setting: Option<&'static str>,
     pool: RenderPool,
     assets: Option<Arc<dyn AssetResolver>>,
-    renderer: RendererChoice,
+    renderer: Renderer,
 }
 
 impl Default for Thumbnails {
@@ -94,15 +94,16 @@ impl Thumbnails {
         &self.inner.limits
     }
 
-    /// The backend choice renders are made under.
-    pub fn renderer(&self) -> RendererChoice {
-        self.inner.renderer
+    /// The renderer renders are made with (its choice, and its GPU's statistics and
+    /// adapter).
+    pub fn renderer(&self) -> &Renderer {
+        &self.inner.renderer
     }
 
     /// The backend a render is expected to be drawn by now (see
-    /// [`render::expected_backend`]).
+    /// [`Renderer::expected_backend`]).
     pub fn expected_backend(&self) -> RenderBackend {
-        render::expected_backend(self.inner.renderer)
+        self.inner.renderer.expected_backend()
     }
 
     /// The largest thumbnail side a request may ask for.
@@ -277,7 +278,7 @@ fn render_job(inner: &Inner, request: RenderThumbnail) -> Result<Thumbnail> {
         limits: &inner.limits,
         lenient: request.lenient,
         resolver: &resolver,
-        renderer: inner.renderer,
+        renderer: &inner.renderer,
     };
     render::render_thumbnail(loaded, request.page, request.size, request.format, &options)
 }

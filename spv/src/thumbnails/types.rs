@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use crate::api::RenderTiming;
 use crate::glyph::{AssetResolver, Limits, Loaded};
-use crate::render::RendererChoice;
 use crate::render::pool::RenderPool;
+use crate::render::{Renderer, RendererChoice};
 
 /// The largest thumbnail side [`ThumbnailsConfig::default`] allows, in pixels.
 pub const DEFAULT_MAX_SIZE: u32 = 4096;
@@ -35,9 +35,10 @@ pub struct ThumbnailsConfig {
     /// Where `sha256:` and relative asset sources are found when neither the document's
     /// package nor the request's own resolver has them.
     pub assets: Option<Arc<dyn AssetResolver>>,
-    /// Which backend renders: `Auto` (default: a hardware GPU when the `gpu` feature
-    /// finds one, else the CPU), `Cpu` or `Gpu`.
-    pub renderer: RendererChoice,
+    /// Which backend renders: `auto` (default: a hardware GPU once the `gpu` feature has
+    /// found one in the background after [`Renderer::start`], else the CPU), `cpu` or
+    /// `gpu`, with the GPU it renders with.
+    pub renderer: Renderer,
 }
 
 impl Default for ThumbnailsConfig {
@@ -48,7 +49,7 @@ impl Default for ThumbnailsConfig {
             max_size_setting: None,
             pool: RenderPool::default(),
             assets: None,
-            renderer: RendererChoice::Auto,
+            renderer: Renderer::default(),
         }
     }
 }
@@ -60,9 +61,9 @@ impl ThumbnailsConfig {
         self
     }
 
-    /// Sets the backend choice (see [`RendererChoice`]).
+    /// Sets the backend choice (see [`RendererChoice`]), with a GPU of default settings.
     pub fn with_renderer(mut self, renderer: RendererChoice) -> Self {
-        self.renderer = renderer;
+        self.renderer = Renderer::new(renderer);
         self
     }
 

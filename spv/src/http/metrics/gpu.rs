@@ -2,9 +2,10 @@
 
 use prometheus_client::encoding::EncodeLabelSet;
 
-/// The GPU backend's counters ([`crate::render::gpu::stats`]), read at each scrape.
+/// A GPU's counters ([`crate::render::gpu::Gpu::stats`]), read at each scrape; zeros
+/// without a GPU.
 #[derive(Debug)]
-pub(super) struct GpuCollector;
+pub(super) struct GpuCollector(pub(super) Option<crate::render::gpu::Gpu>);
 
 impl prometheus_client::collector::Collector for GpuCollector {
     fn encode(
@@ -26,7 +27,7 @@ impl prometheus_client::collector::Collector for GpuCollector {
             software: bool,
         }
 
-        let stats = crate::render::gpu::stats();
+        let stats = self.0.as_ref().map(|gpu| gpu.stats()).unwrap_or_default();
         let counters = [
             ("spv_gpu_renders", "Renders drawn by the GPU", stats.renders),
             (
@@ -70,7 +71,7 @@ impl prometheus_client::collector::Collector for GpuCollector {
         for (reason, value) in fallbacks {
             ConstCounter::new(value).encode(family.encode_family(&Reason { reason })?)?;
         }
-        if let Some(adapter) = crate::render::gpu::adapter() {
+        if let Some(adapter) = self.0.as_ref().and_then(|gpu| gpu.adapter()) {
             let mut info = encoder.encode_descriptor(
                 "spv_gpu_adapter",
                 "The GPU adapter renders go to (1 while it is healthy)",

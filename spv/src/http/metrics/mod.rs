@@ -75,8 +75,17 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry with every metric registered.
+    /// A fresh registry with every metric registered; the GPU's counters stay at zero
+    /// (see [`Metrics::for_renderer`]).
     pub fn new() -> Self {
+        Metrics::for_renderer(&crate::render::Renderer::cpu())
+    }
+
+    /// A fresh registry with every metric registered, the GPU's counters and adapter
+    /// read from `renderer`'s GPU at each scrape.
+    pub fn for_renderer(renderer: &crate::render::Renderer) -> Self {
+        #[cfg(not(feature = "gpu"))]
+        let _ = renderer;
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
             latency_histogram as fn() -> Histogram,
@@ -107,7 +116,7 @@ impl Metrics {
             gpu_batch.clone(),
         );
         #[cfg(feature = "gpu")]
-        registry.register_collector(Box::new(gpu::GpuCollector));
+        registry.register_collector(Box::new(gpu::GpuCollector(renderer.gpu().cloned())));
         let queue_wait = latency_histogram();
         registry.register(
             "spv_render_queue_wait_seconds",
