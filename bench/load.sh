@@ -12,6 +12,8 @@
 #   bench/load.sh                 # 3 rounds of 10 s runs, 8 and 64 connections
 #   DURATION=30s ROUNDS=5 bench/load.sh
 #   NO_BUILD=1 bench/load.sh      # use the release binaries already built
+#   OLD_BIN=/path/to/old/spv-server bench/load.sh
+#                                 # also an older binary, in the same rounds (rows *-old)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,21 +39,34 @@ wait_for() {
     echo "load.sh: $1 did not come up" >&2; exit 1
 }
 
-SPV_DATA_DIR="$work/data" SPV_BIND_ADDR="127.0.0.1:$SPV_PORT" SPV_ADMIN_PASSWORD=bench-password-1 \
-    SPV_PROMETHEUS_ENABLED=true RUST_LOG=warn "$target/release/spv-server" 2>"$work/server.log" &
-pids+=($!)
-spv="http://127.0.0.1:$SPV_PORT"
-wait_for "$spv/health"
-
-token=$(curl -fs "$spv/api/v1/auth/token" -d grant_type=password -d username=admin -d password=bench-password-1 |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-auth="Authorization: Bearer $token"
-doc=$(curl -fs "$spv/api/v1/documents" -H "$auth" -H 'content-type: application/json' \
-    --data-binary @examples/docs/poster.glyph | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-thumb="$spv/api/v1/documents/$doc/thumbnail?size=256&format=png"
-meta="$spv/api/v1/documents/$doc"
-size=$(curl -fs "$thumb" -H "$auth" | wc -c)   # renders once; every later GET is a cache hit
+# start NAME BINARY PORT: a server on fresh data with the poster stored and its thumbnail
+# rendered once (every later GET is a cache hit); sets auth_NAME, thumb_NAME, meta_NAME.
+start() {
+    local name=$1 bin=$2 port=$3
+    SPV_DATA_DIR="$work/data-$name" SPV_BIND_ADDR="127.0.0.1:$port" SPV_ADMIN_PASSWORD=bench-password-1 \
+        SPV_PROMETHEUS_ENABLED=true RUST_LOG=warn "$bin" 2>"$work/server-$name.log" &
+    pids+=($!)
+    local spv="http://127.0.0.1:$port"
+    wait_for "$spv/health"
+    local token doc
+    token=$(curl -fs "$spv/api/v1/auth/token" -d grant_type=password -d username=admin -d password=bench-password-1 |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    printf -v "auth_$name" '%s' "Authorization: Bearer $token"
+    local auth_var="auth_$name"
+    doc=$(curl -fs "$spv/api/v1/documents" -H "${!auth_var}" -H 'content-type: application/json' \
+        --data-binary @examples/docs/poster.glyph | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    printf -v "thumb_$name" '%s' "$spv/api/v1/documents/$doc/thumbnail?size=256&format=png"
+    printf -v "meta_$name" '%s' "$spv/api/v1/documents/$doc"
+}
+start new "${BIN:-$target/release/spv-server}" "$SPV_PORT"
+auth=$auth_new thumb=$thumb_new meta=$meta_new
+size=$(curl -fs "$thumb" -H "$auth" | wc -c)
 [ "$size" -gt 0 ] || { echo "load.sh: no thumbnail" >&2; exit 1; }
+if [ -n "${OLD_BIN:-}" ]; then
+    start old "$OLD_BIN" $((SPV_PORT + 10))
+    old_size=$(curl -fs "$thumb_old" -H "$auth_old" | wc -c)
+    [ "$old_size" -gt 0 ] || { echo "load.sh: no thumbnail from $OLD_BIN" >&2; exit 1; }
+fi
 
 "$target/release/examples/baseline" "127.0.0.1:$BASE_PORT" "$size" 2>/dev/null &
 pids+=($!)
@@ -80,6 +95,10 @@ for round in $(seq 1 "$ROUNDS"); do
         run "$round" baseline "$c" "$base"
         run "$round" thumbnail "$c" "$thumb" -H "$auth"
         run "$round" document "$c" "$meta" -H "$auth"
+        if [ -n "${OLD_BIN:-}" ]; then
+            run "$round" thumbnail-old "$c" "$thumb_old" -H "$auth_old"
+            run "$round" document-old "$c" "$meta_old" -H "$auth_old"
+        fi
     done
 done
 

@@ -5,7 +5,7 @@
 //! | [`Assets`] | the service: `tower::Service` of each request below; [`Assets::resolver`] for renders |
 //! | [`AssetsConfig`] | its settings: upload limit, asset bytes per render, pixel limit, the pool inspection runs on |
 //! | [`AssetRepo`], [`SqlAssets`] | where metadata is kept; the SQL implementation |
-//! | [`UploadAsset`], [`GetAsset`], [`GetAssetMeta`], [`ListAssets`], [`DeleteAsset`] | the requests, from [`crate::api`] |
+//! | [`UploadAsset`](crate::api::UploadAsset), [`GetAsset`](crate::api::GetAsset), [`GetAssetMeta`](crate::api::GetAssetMeta), [`ListAssets`](crate::api::ListAssets), [`DeleteAsset`](crate::api::DeleteAsset) | the requests, from [`crate::api`] |
 //!
 //! Uploads stream into a temporary blob and are refused past the size limit; the media
 //! type is sniffed from the bytes (a client's `Content-Type` is not trusted); assets are

@@ -52,7 +52,7 @@ impl Default for AssetsConfig {
     }
 }
 
-/// Uploaded images and fonts: one `tower::Service` per request of [`crate::api::assets`].
+/// Uploaded images and fonts: one `tower::Service` per request of [`crate::api`] (assets).
 ///
 /// Cheap to clone; `poll_ready` is always ready. Uploads stream into a temporary blob
 /// (refused past the size limit), are deduplicated per owner by SHA-256, and are

@@ -3,7 +3,7 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`Auth`] | the service: `tower::Service` for [`TokenRequest`], [`CreateUser`], [`GetMe`], [`CreateApiKey`], [`ListApiKeys`], [`RevokeApiKey`]; [`Auth::authenticate`] turns a bearer token or API key into a [`Principal`]; [`Auth::bootstrap_admin`] creates the first admin |
+//! | [`Auth`] | the service: `tower::Service` for [`TokenRequest`](crate::api::TokenRequest), [`CreateUser`](crate::api::CreateUser), [`GetMe`](crate::api::GetMe), [`CreateApiKey`](crate::api::CreateApiKey), [`ListApiKeys`](crate::api::ListApiKeys), [`RevokeApiKey`](crate::api::RevokeApiKey); [`Auth::authenticate`] turns a bearer token or API key into a [`Principal`](crate::api::Principal); [`Auth::bootstrap_admin`] creates the first admin |
 //! | [`AuthConfig`] | issuer, token lifetimes, hashing concurrency |
 //! | [`JwtSecret`] | the HS256 key: configured, or generated once into `<data_dir>/jwt_secret` (0600) |
 //! | [`API_KEY_PREFIX`] | `spv_`, how API keys are told apart from JWTs |

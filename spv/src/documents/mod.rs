@@ -5,7 +5,7 @@
 //! | [`Documents`] | the service: `tower::Service` of each request below |
 //! | [`DocumentsConfig`] | its settings: limits, the pool validation runs on |
 //! | [`DocumentRepo`], [`SqlDocuments`] | where documents are kept; the SQL implementation over [`crate::store::Db`] |
-//! | [`CreateDocument`], [`GetDocument`], [`ListDocuments`], [`GetContent`], [`PutContent`], [`PatchDocument`], [`DeleteDocument`] | the requests, from [`crate::api`] |
+//! | [`CreateDocument`](crate::api::CreateDocument), [`GetDocument`](crate::api::GetDocument), [`ListDocuments`](crate::api::ListDocuments), [`GetContent`](crate::api::GetContent), [`PutContent`](crate::api::PutContent), [`PatchDocument`](crate::api::PatchDocument), [`DeleteDocument`](crate::api::DeleteDocument) | the requests, from [`crate::api`] |
 //!
 //! Every stored document is validated with [`crate::glyph::load`] first; its bytes are
 //! kept exactly as uploaded (unknown fields intact; a package whole). Each change bumps

@@ -43,7 +43,7 @@ pub struct DocumentsConfig {
 }
 
 /// Stores, validates and serves `.glyph` documents: one `tower::Service` per request type
-/// of [`crate::api::documents`].
+/// of [`crate::api`] (documents).
 ///
 /// Cheap to clone. `poll_ready` is always ready; parsing runs on the bounded
 /// [`RenderPool`], which answers [`ErrorKind::Overloaded`] when it stays full.
@@ -187,7 +187,7 @@ impl Documents {
     /// ```
     /// # use futures_util::StreamExt as _;
     /// # async fn demo(documents: spv::documents::Documents) -> spv::Result<()> {
-    /// let request = spv::documents::ListDocuments { principal: None, query: Default::default() };
+    /// let request = spv::api::ListDocuments { principal: None, query: Default::default() };
     /// let mut stream = documents.stream(request);
     /// while let Some(document) = stream.next().await {
     ///     println!("{}", document?.title);

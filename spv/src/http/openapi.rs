@@ -143,7 +143,7 @@ const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
 /// to its script and to the document by relative URLs, and the document served at
 /// `/spv/openapi.json` names `/spv` as its server, so "try it" calls land under the prefix.
 pub fn docs_router(state: AppState) -> Router {
-    let doc = Arc::new(openapi(&state.config()));
+    let doc = Arc::new(openapi(state.config()));
     let json = Arc::new(serde_json::to_string(&*doc).unwrap_or_else(|e| {
         tracing::error!(error = %e, "serializing the OpenAPI document failed");
         "{}".to_owned()

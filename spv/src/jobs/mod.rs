@@ -3,11 +3,11 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`Jobs`] | the service: `tower::Service` for [`EnqueueRender`], [`GetJob`], [`CancelJob`], [`ListJobs`], [`GetJobOutput`], [`WatchJob`], with owner and scope checks |
+//! | [`Jobs`] | the service: `tower::Service` for [`EnqueueRender`](crate::api::EnqueueRender), [`GetJob`](crate::api::GetJob), [`CancelJob`](crate::api::CancelJob), [`ListJobs`](crate::api::ListJobs), [`GetJobOutput`](crate::api::GetJobOutput), [`WatchJob`](crate::api::WatchJob), with owner and scope checks |
 //! | [`JobQueue`] | enqueue, claim, renew, progress, succeed, fail, release, cancel, list, prune; wakes waiting workers and watchers in-process |
 //! | [`QueueConfig`] | attempts, exponential backoff, lease length |
-//! | [`NewJob`], [`Job`], [`JobState`], [`Claimed`] | a job to add, a stored job, its state, a worker's proof of its claim |
-//! | [`JobFilter`], [`JobList`] | a list's filter and page |
+//! | [`NewJob`], [`Job`](crate::api::Job), [`JobState`](crate::api::JobState), [`Claimed`] | a job to add, a stored job, its state, a worker's proof of its claim |
+//! | [`JobFilter`], [`JobList`](crate::api::JobList) | a list's filter and page |
 //! | [`Workers`], [`WorkersConfig`] | a pool of workers running [`JobHandler`]s (each given a [`JobContext`]), with graceful shutdown and a scheduler of [`Recurring`] jobs |
 //! | [`RenderHandler`], [`JobOutputs`] | render jobs (pages × sizes × formats of a stored document) and where their images are kept |
 //! | [`PruneHandler`], [`BackupHandler`], [`MaintenanceConfig`] | the maintenance jobs: pruning old jobs, outputs and refresh tokens; SQLite backups |
@@ -24,7 +24,8 @@
 //! ```
 //! use std::time::Duration;
 //! use serde_json::json;
-//! use spv::jobs::{JobQueue, JobState, NewJob, QueueConfig};
+//! use spv::api::JobState;
+//! use spv::jobs::{JobQueue, NewJob, QueueConfig};
 //! use spv::store::Db;
 //!
 //! let dir = tempfile::tempdir().unwrap();

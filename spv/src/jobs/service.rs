@@ -47,7 +47,8 @@ fn watch_poll(backend: Backend) -> Duration {
 /// ```
 /// use spv::api::{EnqueueRender, GetJob, Principal, RenderJobSpec, Scopes, CreateDocument};
 /// use spv::documents::{Documents, DocumentsConfig};
-/// use spv::jobs::{JobOutputs, JobQueue, JobState, Jobs, QueueConfig};
+/// use spv::api::JobState;
+/// use spv::jobs::{JobOutputs, JobQueue, Jobs, QueueConfig};
 /// use spv::store::{Db, LocalBlobs};
 /// use tower::ServiceExt;
 ///

@@ -36,7 +36,8 @@ use crate::{Error, ErrorKind, Result};
 /// ```
 /// use std::time::Duration;
 /// use serde_json::json;
-/// use spv::jobs::{JobOutcome, JobQueue, JobState, NewJob, QueueConfig, Workers, WorkersConfig,
+/// use spv::api::JobState;
+/// use spv::jobs::{JobOutcome, JobQueue, NewJob, QueueConfig, Workers, WorkersConfig,
 ///     handler_fn};
 /// use spv::store::Db;
 ///

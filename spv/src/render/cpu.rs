@@ -6,26 +6,7 @@
 //! on eight samples at 256 px (release build), reusing took 7.7 ms for all eight against
 //! 8.7 ms with a fresh context per render; at 1024 px the gain was within the noise.
 //!
-//! ```
-//! use spv::render::cpu;
-//! use spv::render::scene::{Command, FillPath, Scene};
-//! use spv::render::paint::Brush;
-//! use spv::render::Deadline;
-//! use kurbo::{Affine, Rect, Shape};
-//! use std::borrow::Cow;
-//!
-//! let fill = FillPath {
-//!     path: Cow::Owned(Rect::new(0.0, 0.0, 2.0, 1.0).to_path(0.1)),
-//!     transform: Affine::IDENTITY,
-//!     brush: Brush::Solid(vello_cpu::peniko::Color::from_rgba8(255, 0, 0, 255)),
-//!     brush_transform: Affine::IDENTITY,
-//!     fill_rule: vello_cpu::peniko::Fill::NonZero,
-//! };
-//! let scene = Scene { width: 2, height: 2, commands: vec![Command::FillPath(fill)] };
-//! let rgba = cpu::render(&scene, &Deadline::none()).unwrap();
-//! assert_eq!(&rgba[..4], &[255, 0, 0, 255]); // top row red
-//! assert_eq!(&rgba[8..12], &[0, 0, 0, 0]); // bottom row transparent
-//! ```
+//! (The example of this module is its test `a_red_rect_on_the_top_row`.)
 
 use std::cell::RefCell;
 
@@ -52,12 +33,12 @@ thread_local! {
 ///
 /// Errors: [`ErrorKind::RenderTimeout`] once `deadline` passes (checked between
 /// commands); [`ErrorKind::LimitExceeded`] for a side over 65,535 pixels.
-pub fn render(scene: &Scene<'_>, deadline: &Deadline) -> Result<Vec<u8>> {
+pub(crate) fn render(scene: &Scene<'_>, deadline: &Deadline) -> Result<Vec<u8>> {
     Ok(rasterize(scene, deadline)?.take_rgba8(ImageAlphaType::Alpha))
 }
 
 /// Renders `scene` to a premultiplied pixmap.
-pub fn rasterize(scene: &Scene<'_>, deadline: &Deadline) -> Result<Pixmap> {
+pub(crate) fn rasterize(scene: &Scene<'_>, deadline: &Deadline) -> Result<Pixmap> {
     let (Ok(width), Ok(height)) = (u16::try_from(scene.width), u16::try_from(scene.height)) else {
         return Err(Error::new(
             ErrorKind::LimitExceeded,
@@ -186,3 +167,33 @@ fn set_brush(ctx: &mut RenderContext, brush: &Brush, brush_transform: Affine) {
 #[cfg(test)]
 #[path = "cpu_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod example {
+    use crate::render::Deadline;
+    use crate::render::cpu;
+    use crate::render::paint::Brush;
+    use crate::render::scene::{Command, FillPath, Scene};
+    use kurbo::{Affine, Rect, Shape};
+    use std::borrow::Cow;
+
+    /// The module's example.
+    #[test]
+    fn a_red_rect_on_the_top_row() {
+        let fill = FillPath {
+            path: Cow::Owned(Rect::new(0.0, 0.0, 2.0, 1.0).to_path(0.1)),
+            transform: Affine::IDENTITY,
+            brush: Brush::Solid(vello_cpu::peniko::Color::from_rgba8(255, 0, 0, 255)),
+            brush_transform: Affine::IDENTITY,
+            fill_rule: vello_cpu::peniko::Fill::NonZero,
+        };
+        let scene = Scene {
+            width: 2,
+            height: 2,
+            commands: vec![Command::FillPath(fill)],
+        };
+        let rgba = cpu::render(&scene, &Deadline::none()).unwrap();
+        assert_eq!(&rgba[..4], &[255, 0, 0, 255]); // top row red
+        assert_eq!(&rgba[8..12], &[0, 0, 0, 0]); // bottom row transparent
+    }
+}

@@ -8,11 +8,10 @@
 //! | [`render_page`] | one page → RGBA8 pixels (unpremultiplied sRGB) |
 //! | [`render_thumbnail`] | one page → encoded PNG, WebP or JPEG |
 //! | [`geometry`] | thumbnail size and where the page lands in it |
-//! | [`scene`] | the backend-neutral scene: commands in kurbo/peniko terms |
-//! | [`cpu`] | the CPU backend (vello_cpu) |
+//! | `scene`, `paint`, `shapes` (private) | the backend-neutral scene built from a page: commands, paints, strokes, blend modes, outlines |
+//! | `cpu` (private) | the CPU backend (vello_cpu) |
 //! | [`Renderer`], [`RendererChoice`] | which backend draws: the user's choice and the GPU it renders with |
 //! | `gpu` | the GPU backend (vello on wgpu; feature `gpu`): `gpu::Gpu` |
-//! | [`paint`], [`shapes`] | paints, strokes and blend modes; shape outlines |
 //! | [`image`] | image assets: decoding, cache, `fit` |
 //! | [`text`], [`fonts`] | text layout (parley) and fonts |
 //! | [`encode`] | PNG, WebP and JPEG encoders |
@@ -36,18 +35,18 @@
 
 mod budget;
 mod build;
-pub mod cpu;
+pub(crate) mod cpu;
 pub mod encode;
 pub mod fonts;
 pub mod geometry;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod image;
-pub mod paint;
+pub(crate) mod paint;
 pub mod pool;
 mod renderer;
-pub mod scene;
-pub mod shapes;
+pub(crate) mod scene;
+pub(crate) mod shapes;
 pub mod svg;
 pub mod text;
 

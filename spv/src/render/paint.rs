@@ -5,15 +5,7 @@
 //! premultiplying, as SVG renderers do. Degenerate gradients follow SVG: a linear
 //! gradient whose ends coincide, or a radial one of radius 0, paints its last stop.
 //!
-//! ```
-//! use spv::glyph::{BlendMode, Color, Paint};
-//! use spv::render::paint::{Brush, brush, mix};
-//! use vello_cpu::peniko::Mix;
-//!
-//! let red = brush(&Paint::Solid(Color::rgba(255, 0, 0, 255))).unwrap();
-//! assert!(matches!(red, Brush::Solid(c) if c.to_rgba8().to_u32() == 0xff0000ff));
-//! assert_eq!(mix(BlendMode::ColorDodge), Mix::ColorDodge);
-//! ```
+//! (The example of this module is its test `brushes_and_blend_modes`.)
 
 use vello_cpu::peniko::color::{AlphaColor, Srgb};
 use vello_cpu::peniko::{
@@ -25,7 +17,7 @@ use crate::glyph::{self, BlendMode, Color, LineCap, LineJoin, Paint};
 
 /// A brush: what fills or strokes a shape.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Brush {
+pub(crate) enum Brush {
     /// One colour, unpremultiplied sRGB.
     Solid(AlphaColor<Srgb>),
     /// A linear or radial gradient, in the same space as the path it paints.
@@ -35,7 +27,7 @@ pub enum Brush {
 impl Brush {
     /// The brush with its alpha multiplied by `alpha` (to fold a node's opacity into its
     /// only paint).
-    pub fn multiply_alpha(self, alpha: f32) -> Brush {
+    pub(crate) fn multiply_alpha(self, alpha: f32) -> Brush {
         match self {
             Brush::Solid(c) => Brush::Solid(c.multiply_alpha(alpha)),
             Brush::Gradient(g) => Brush::Gradient(g.multiply_alpha(alpha)),
@@ -43,7 +35,7 @@ impl Brush {
     }
 
     /// Whether the brush paints nothing at all (fully transparent everywhere).
-    pub fn is_invisible(&self) -> bool {
+    pub(crate) fn is_invisible(&self) -> bool {
         match self {
             Brush::Solid(c) => c.components[3] <= 0.0,
             Brush::Gradient(g) => g.stops.iter().all(|s| s.color.components[3] <= 0.0),
@@ -52,13 +44,13 @@ impl Brush {
 }
 
 /// A document colour as a peniko colour.
-pub fn color(c: Color) -> AlphaColor<Srgb> {
+pub(crate) fn color(c: Color) -> AlphaColor<Srgb> {
     AlphaColor::from_rgba8(c.r, c.g, c.b, c.a)
 }
 
 /// A document paint as a brush; `None` when it paints nothing (a gradient without
 /// stops).
-pub fn brush(paint: &Paint) -> Option<Brush> {
+pub(crate) fn brush(paint: &Paint) -> Option<Brush> {
     match paint {
         Paint::Solid(c) => Some(Brush::Solid(color(*c))),
         Paint::Linear(g) => {
@@ -105,7 +97,7 @@ fn gradient(kind: peniko::GradientKind, stops: &[glyph::Stop], degenerate: bool)
 
 /// A stroke's geometry as a [`kurbo::Stroke`]; `None` when it draws nothing (a width
 /// that is not positive).
-pub fn stroke_style(stroke: &glyph::Stroke) -> Option<kurbo::Stroke> {
+pub(crate) fn stroke_style(stroke: &glyph::Stroke) -> Option<kurbo::Stroke> {
     let width = stroke.width();
     if !(width > 0.0 && width.is_finite()) {
         return None;
@@ -132,7 +124,7 @@ pub fn stroke_style(stroke: &glyph::Stroke) -> Option<kurbo::Stroke> {
 }
 
 /// The peniko colour-mixing function of a CSS blend mode.
-pub fn mix(blend: BlendMode) -> Mix {
+pub(crate) fn mix(blend: BlendMode) -> Mix {
     match blend {
         BlendMode::Normal => Mix::Normal,
         BlendMode::Multiply => Mix::Multiply,
@@ -238,5 +230,20 @@ mod tests {
         assert!(stroke_style(&stroke).unwrap().dash_pattern.is_empty());
         stroke.width = Some(0.0);
         assert!(stroke_style(&stroke).is_none());
+    }
+}
+
+#[cfg(test)]
+mod example {
+    use crate::glyph::{BlendMode, Color, Paint};
+    use crate::render::paint::{Brush, brush, mix};
+    use vello_cpu::peniko::Mix;
+
+    /// The module's example.
+    #[test]
+    fn brushes_and_blend_modes() {
+        let red = brush(&Paint::Solid(Color::rgba(255, 0, 0, 255))).unwrap();
+        assert!(matches!(red, Brush::Solid(c) if c.to_rgba8().to_u32() == 0xff0000ff));
+        assert_eq!(mix(BlendMode::ColorDodge), Mix::ColorDodge);
     }
 }

@@ -4,24 +4,7 @@
 //! Each command carries its full transform (local space → output pixels). Layers nest:
 //! every [`Command::PushLayer`] has its [`Command::PopLayer`].
 //!
-//! ```
-//! use spv::render::scene::{Command, Resources, Scene};
-//! use spv::render::geometry::Placement;
-//! use spv::api::ThumbnailSize;
-//! use spv::glyph::{self, Limits, NoAssets};
-//!
-//! let doc = glyph::parse_json(br##"{"format":"glyph","version":1,"pages":[{"width":100,
-//!     "height":50,"layers":[{"type":"rect","x":0,"y":0,"width":10,"height":10,
-//!     "fill":"#ff0000","opacity":0.5}]}]}"##, &Limits::default()).unwrap();
-//! let placement = Placement::new(100.0, 50.0, ThumbnailSize::Longest { size: 100 },
-//!     &Limits::default()).unwrap();
-//! let limits = Limits::default();
-//! let mut resources = Resources::new(&NoAssets, &limits);
-//! let scene = Scene::build(&doc, 0, &placement, &mut resources).unwrap();
-//! // A lone fill folds its opacity into its colour: no layer needed.
-//! assert_eq!(scene.commands.len(), 1);
-//! assert!(matches!(scene.commands[0], Command::FillPath(_)));
-//! ```
+//! (The example of this module is its test `a_lone_fill_folds_its_opacity_into_its_colour`.)
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -40,7 +23,7 @@ use crate::glyph::{AssetResolver, Document, Limits};
 
 /// One page, ready to draw.
 #[derive(Debug, Clone)]
-pub struct Scene<'a> {
+pub(crate) struct Scene<'a> {
     /// Output width in pixels.
     pub width: u32,
     /// Output height in pixels.
@@ -51,7 +34,7 @@ pub struct Scene<'a> {
 
 /// A drawing command.
 #[derive(Debug, Clone)]
-pub enum Command<'a> {
+pub(crate) enum Command<'a> {
     /// Start an isolated layer; what follows until the matching [`Command::PopLayer`]
     /// is painted into it, then composited.
     PushLayer(Layer<'a>),
@@ -69,7 +52,7 @@ pub enum Command<'a> {
 
 /// An isolated layer.
 #[derive(Debug, Clone)]
-pub struct Layer<'a> {
+pub(crate) struct Layer<'a> {
     /// How the layer mixes with what is beneath it (composited source-over).
     pub mix: Mix,
     /// The layer's alpha, `0..=1`.
@@ -80,7 +63,7 @@ pub struct Layer<'a> {
 
 /// A clip shape.
 #[derive(Debug, Clone)]
-pub struct Clip<'a> {
+pub(crate) struct Clip<'a> {
     /// The outline, in its local space.
     pub path: Cow<'a, BezPath>,
     /// Local space → output pixels.
@@ -91,7 +74,7 @@ pub struct Clip<'a> {
 
 /// Fill a path with a brush.
 #[derive(Debug, Clone)]
-pub struct FillPath<'a> {
+pub(crate) struct FillPath<'a> {
     /// The outline, in local space (borrowed from the document where it can be).
     pub path: Cow<'a, BezPath>,
     /// Local space → output pixels.
@@ -106,7 +89,7 @@ pub struct FillPath<'a> {
 
 /// Stroke a path with a brush.
 #[derive(Debug, Clone)]
-pub struct StrokePath<'a> {
+pub(crate) struct StrokePath<'a> {
     /// The outline, in local space.
     pub path: Cow<'a, BezPath>,
     /// Local space → output pixels.
@@ -121,7 +104,7 @@ pub struct StrokePath<'a> {
 
 /// Draw (part of) an image.
 #[derive(Debug, Clone)]
-pub struct DrawImage {
+pub(crate) struct DrawImage {
     /// The pixels (possibly a halved copy of the asset, see `image_transform`).
     pub image: Arc<DecodedImage>,
     /// Local space → output pixels.
@@ -138,7 +121,7 @@ pub struct DrawImage {
 
 /// Fill the glyphs of a laid-out text node.
 #[derive(Debug, Clone)]
-pub struct DrawText {
+pub(crate) struct DrawText {
     /// The glyph runs, positioned in the node's local space.
     pub layout: TextLayout,
     /// Local space → output pixels.
@@ -151,7 +134,7 @@ pub struct DrawText {
 
 /// What a scene is built with: where assets come from, limits, leniency, the deadline,
 /// and the images decoded so far (reused by every page built with the same resources).
-pub struct Resources<'r> {
+pub(crate) struct Resources<'r> {
     pub(crate) resolver: &'r dyn AssetResolver,
     pub(crate) limits: &'r Limits,
     pub(crate) lenient: bool,
@@ -173,7 +156,7 @@ impl std::fmt::Debug for Resources<'_> {
 impl<'r> Resources<'r> {
     /// Resources that resolve assets with `resolver`, strict (a missing asset is an
     /// error), with no deadline.
-    pub fn new(resolver: &'r dyn AssetResolver, limits: &'r Limits) -> Self {
+    pub(crate) fn new(resolver: &'r dyn AssetResolver, limits: &'r Limits) -> Self {
         Resources {
             resolver,
             limits,
@@ -186,32 +169,27 @@ impl<'r> Resources<'r> {
     }
 
     /// Paints placeholders for missing assets (with a warning) instead of failing.
-    pub fn lenient(mut self, lenient: bool) -> Self {
+    pub(crate) fn lenient(mut self, lenient: bool) -> Self {
         self.lenient = lenient;
         self
     }
 
     /// Stops building with [`crate::ErrorKind::RenderTimeout`] once `deadline` passes.
-    pub fn deadline(mut self, deadline: Deadline) -> Self {
+    pub(crate) fn deadline(mut self, deadline: Deadline) -> Self {
         self.deadline = deadline;
         self
     }
 
     /// Text uses `fonts` (by default only the bundled `sans`); see
     /// [`FontBook::load`].
-    pub fn fonts(mut self, fonts: FontBook) -> Self {
+    pub(crate) fn fonts(mut self, fonts: FontBook) -> Self {
         self.warnings.extend(fonts.warnings().iter().cloned());
         self.fonts = fonts;
         self
     }
 
-    /// The warnings so far (placeholders painted, fonts substituted).
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
-
     /// Takes the warnings.
-    pub fn take_warnings(&mut self) -> Vec<String> {
+    pub(crate) fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
     }
 }
@@ -221,7 +199,7 @@ impl<'a> Scene<'a> {
     ///
     /// Errors: a page out of range is [`crate::ErrorKind::InvalidRequest`]; missing or
     /// broken assets, and the deadline passing, as their kinds say.
-    pub fn build(
+    pub(crate) fn build(
         document: &'a Document,
         page: usize,
         placement: &Placement,
@@ -237,5 +215,38 @@ impl<'a> Scene<'a> {
             height: placement.height,
             commands: builder.commands,
         })
+    }
+}
+
+#[cfg(test)]
+mod example {
+    use crate::api::ThumbnailSize;
+    use crate::glyph::{self, Limits, NoAssets};
+    use crate::render::geometry::Placement;
+    use crate::render::scene::{Command, Resources, Scene};
+
+    /// The module's example.
+    #[test]
+    fn a_lone_fill_folds_its_opacity_into_its_colour() {
+        let doc = glyph::parse_json(
+            br##"{"format":"glyph","version":1,"pages":[{"width":100,
+            "height":50,"layers":[{"type":"rect","x":0,"y":0,"width":10,"height":10,
+            "fill":"#ff0000","opacity":0.5}]}]}"##,
+            &Limits::default(),
+        )
+        .unwrap();
+        let placement = Placement::new(
+            100.0,
+            50.0,
+            ThumbnailSize::Longest { size: 100 },
+            &Limits::default(),
+        )
+        .unwrap();
+        let limits = Limits::default();
+        let mut resources = Resources::new(&NoAssets, &limits);
+        let scene = Scene::build(&doc, 0, &placement, &mut resources).unwrap();
+        // A lone fill folds its opacity into its colour: no layer needed.
+        assert_eq!(scene.commands.len(), 1);
+        assert!(matches!(scene.commands[0], Command::FillPath(_)));
     }
 }

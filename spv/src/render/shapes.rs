@@ -5,13 +5,7 @@
 //! at its rightmost point; both run clockwise on screen (towards +x along the top edge,
 //! down first from the rightmost point), as SVG's `rect` and `ellipse`.
 //!
-//! ```
-//! use kurbo::{PathEl, Point};
-//! use spv::render::shapes::ellipse;
-//!
-//! let path = ellipse(50.0, 50.0, 20.0, 10.0);
-//! assert_eq!(path.elements()[0], PathEl::MoveTo(Point::new(70.0, 50.0)));
-//! ```
+//! (The example of this module is its test `an_ellipse_starts_at_its_rightmost_point`.)
 
 use std::f64::consts::{FRAC_PI_2, PI};
 
@@ -23,7 +17,7 @@ const CUBICS_PER_QUARTER: usize = 2;
 
 /// A rectangle with corner radii `[top-left, top-right, bottom-right, bottom-left]`
 /// (already clamped, as [`crate::glyph::RectNode::radii`] gives them).
-pub fn rounded_rect(x: f64, y: f64, width: f64, height: f64, radii: [f64; 4]) -> BezPath {
+pub(crate) fn rounded_rect(x: f64, y: f64, width: f64, height: f64, radii: [f64; 4]) -> BezPath {
     let [tl, tr, br, bl] = radii;
     let (x1, y1) = (x + width, y + height);
     let mut path = BezPath::new();
@@ -41,7 +35,7 @@ pub fn rounded_rect(x: f64, y: f64, width: f64, height: f64, radii: [f64; 4]) ->
 }
 
 /// An ellipse starting at its rightmost point and running clockwise on screen.
-pub fn ellipse(cx: f64, cy: f64, rx: f64, ry: f64) -> BezPath {
+pub(crate) fn ellipse(cx: f64, cy: f64, rx: f64, ry: f64) -> BezPath {
     let mut path = BezPath::new();
     path.move_to((cx + rx, cy));
     arc(&mut path, Point::new(cx, cy), Vec2::new(rx, ry), 0.0, 4);
@@ -160,5 +154,18 @@ mod tests {
                 assert!((p.to_vec2().hypot() - r).abs() < 0.1, "{p:?}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod example {
+    use crate::render::shapes::ellipse;
+    use kurbo::{PathEl, Point};
+
+    /// The module's example.
+    #[test]
+    fn an_ellipse_starts_at_its_rightmost_point() {
+        let path = ellipse(50.0, 50.0, 20.0, 10.0);
+        assert_eq!(path.elements()[0], PathEl::MoveTo(Point::new(70.0, 50.0)));
     }
 }

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | [`Thumbnails`] | the service, a cheap-to-clone `tower::Service<RenderThumbnail>` |
 //! | [`ThumbnailsConfig`] | its settings: limits, largest size, render pool, default assets |
-//! | [`RenderThumbnail`], [`Thumbnail`] | the request and the response, from [`crate::api`] |
+//! | [`RenderThumbnail`](crate::api::RenderThumbnail), [`Thumbnail`](crate::api::Thumbnail) | the request and the response, from [`crate::api`] |
 //! | [`LoadDocument`], [`LoadedDocument`] | a document parsed once on the pool, for several renders of its pages |
 //! | `DocumentThumbnails` | thumbnails of stored documents: two cache levels, single flight, owner's assets; and `POST /api/v1/thumbnails` (feature `store`) |
 //! | `InlineThumbnails` | `POST /api/v1/thumbnails` for documents sent in the request, without a document store (feature `store`) |

@@ -1,4 +1,4 @@
-//! The GPU backend (feature `gpu`): the same [`Scene`](super::scene::Scene) drawn by
+//! The GPU backend (feature `gpu`): the same scene the CPU draws, drawn by
 //! vello on wgpu, headless, with renders batched into one target.
 //!
 //! A [`Gpu`] is a value: a cheap-to-clone handle that owns its device, its GPU threads,
