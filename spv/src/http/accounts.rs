@@ -61,6 +61,9 @@ fn created(prefix: &MountPrefix, location: &str, body: impl serde::Serialize) ->
 }
 
 /// Exchanges a password, an API key or a refresh token for an access token.
+///
+/// Errors: 400 for a malformed request; 401 when the password, API key or refresh token
+/// is not valid (see `WWW-Authenticate`).
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
     request_body(content(
         (TokenRequest = "application/json"),
@@ -117,6 +120,9 @@ pub(crate) async fn me(
 }
 
 /// Creates a user (administrators only).
+///
+/// Errors: 400 for a bad username or password; 403 when the caller is not an
+/// administrator; 409 when the username is taken.
 #[utoipa::path(post, path = "/api/v1/users", tag = "auth",
     request_body = CreateUser,
     responses(
@@ -142,6 +148,9 @@ pub(crate) async fn create_user(
 }
 
 /// Creates an API key for the caller; the answer is the only time `key` is shown.
+///
+/// Errors: 400 for a bad name, scope or expiry; 403 when it asks for scopes the caller
+/// lacks.
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "auth",
     request_body = CreateApiKey,
     responses(
@@ -180,6 +189,8 @@ pub(crate) async fn list_api_keys(
 }
 
 /// Revokes an API key of the caller (an administrator: any key).
+///
+/// Errors: 404 when the caller has no such key.
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "auth",
     params(("id" = Uuid, Path, description = "The key's id")),
     responses(

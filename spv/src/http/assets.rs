@@ -24,7 +24,8 @@ use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::responses::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unauthorized,
+    AssetNotFound, BadQuery, BadRequest, LacksAssetsRead, LacksAssetsWrite, PayloadTooLarge,
+    RangeNotSatisfiable, Unauthorized,
 };
 use super::state::AppState;
 use crate::api::{
@@ -143,6 +144,9 @@ where
 
 /// Uploads an image or font (raw body or multipart); the caller's same bytes answer the
 /// existing asset.
+///
+/// Errors: 400 for an empty upload, or a bad multipart body or query; 413 when the file
+/// is over the upload or body limit (nothing is stored).
 #[utoipa::path(post, path = "/api/v1/assets", tag = "assets",
     params(UploadQuery,
         ("Content-Disposition" = Option<String>, Header,
@@ -154,7 +158,7 @@ where
         (status = 201, description = "Stored; `Location` names it", body = Asset),
         (status = 200, description = "The caller already had these bytes: that asset, \
             with `Location`", body = Asset),
-        BadRequest, Unauthorized, Forbidden, PayloadTooLarge),
+        BadRequest, Unauthorized, LacksAssetsWrite, PayloadTooLarge),
     security(("bearer" = ["assets:write"]), ("apiKey" = ["assets:write"])))]
 pub(crate) async fn upload_asset(
     State(state): State<AppState>,
@@ -225,7 +229,7 @@ pub(crate) async fn upload_asset(
     params(ListQuery),
     responses(
         (status = 200, description = "A page", body = crate::api::AssetList),
-        BadRequest, Unauthorized, Forbidden),
+        BadQuery, Unauthorized, LacksAssetsRead),
     security(("bearer" = ["assets:read"]), ("apiKey" = ["assets:read"])))]
 pub(crate) async fn list_assets(
     State(state): State<AppState>,
@@ -259,7 +263,7 @@ pub(crate) async fn list_assets(
         (status = 206, description = "The requested range, with `Content-Range`",
             content_type = "application/octet-stream", body = Vec<u8>),
         (status = 304, description = "`If-None-Match` matched"),
-        Unauthorized, Forbidden, NotFound, RangeNotSatisfiable),
+        Unauthorized, LacksAssetsRead, AssetNotFound, RangeNotSatisfiable),
     security(("bearer" = ["assets:read"]), ("apiKey" = ["assets:read"])))]
 pub(crate) async fn get_asset(
     State(state): State<AppState>,
@@ -327,7 +331,7 @@ pub(crate) async fn head_asset(
     responses(
         (status = 200, description = "The metadata, with an `ETag`", body = Asset),
         (status = 304, description = "`If-None-Match` matched"),
-        Unauthorized, Forbidden, NotFound),
+        Unauthorized, LacksAssetsRead, AssetNotFound),
     security(("bearer" = ["assets:read"]), ("apiKey" = ["assets:read"])))]
 pub(crate) async fn get_asset_meta(
     State(state): State<AppState>,
@@ -353,7 +357,7 @@ pub(crate) async fn get_asset_meta(
     params(("id" = Uuid, Path, description = "The asset's id")),
     responses(
         (status = 204, description = "Deleted"),
-        Unauthorized, Forbidden, NotFound),
+        Unauthorized, LacksAssetsWrite, AssetNotFound),
     security(("bearer" = ["assets:write"]), ("apiKey" = ["assets:write"])))]
 pub(crate) async fn delete_asset(
     State(state): State<AppState>,

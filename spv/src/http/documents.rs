@@ -21,7 +21,9 @@ use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::responses::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed, Unauthorized,
+    BadDocument, BadQuery, BadRequest, DocumentNotFound, InvalidCredential, LacksDocumentsRead,
+    LacksDocumentsWrite, PayloadTooLarge, PreconditionFailed, ReadableDocumentNotFound,
+    Unauthorized,
 };
 use super::state::AppState;
 use crate::Error;
@@ -75,6 +77,8 @@ pub(crate) fn documents_routes() -> Router<AppState> {
 }
 
 /// Stores a new document.
+///
+/// Errors: 400 for an invalid document or a bad query.
 #[utoipa::path(post, path = "/api/v1/documents", tag = "documents",
     params(CreateQuery),
     request_body(content(
@@ -82,7 +86,7 @@ pub(crate) fn documents_routes() -> Router<AppState> {
         (Vec<u8> = "application/octet-stream"))),
     responses(
         (status = 201, description = "Stored; `Location` and `ETag` name it", body = Document),
-        BadRequest, Unauthorized, Forbidden, PayloadTooLarge),
+        BadDocument, Unauthorized, LacksDocumentsWrite, PayloadTooLarge),
     security(("bearer" = ["documents:write"]), ("apiKey" = ["documents:write"])))]
 pub(crate) async fn create_document(
     State(state): State<AppState>,
@@ -121,7 +125,7 @@ pub(crate) async fn create_document(
             matching document (paging ignored), one JSON object per line, streamed", content(
             (crate::api::DocumentList = "application/json"),
             (Document = "application/x-ndjson"))),
-        BadRequest, Unauthorized, Forbidden),
+        BadQuery, InvalidCredential, LacksDocumentsRead),
     security((), ("bearer" = ["documents:read"]), ("apiKey" = ["documents:read"])))]
 pub(crate) async fn list_documents(
     State(state): State<AppState>,
@@ -200,7 +204,7 @@ fn ndjson(stream: futures_util::stream::BoxStream<'static, crate::Result<Documen
     responses(
         (status = 200, description = "The metadata; `ETag` names this version", body = Document),
         (status = 304, description = "`If-None-Match` matched"),
-        Unauthorized, Forbidden, NotFound),
+        InvalidCredential, LacksDocumentsRead, ReadableDocumentNotFound),
     security((), ("bearer" = ["documents:read"]), ("apiKey" = ["documents:read"])))]
 pub(crate) async fn get_document(
     State(state): State<AppState>,
@@ -243,7 +247,7 @@ pub(crate) async fn head_document(
         (status = 200, description = "The `.glyph` bytes", content(
             (Object = "application/json"), (Vec<u8> = "application/zip"))),
         (status = 304, description = "`If-None-Match` matched"),
-        Unauthorized, Forbidden, NotFound),
+        InvalidCredential, LacksDocumentsRead, ReadableDocumentNotFound),
     security((), ("bearer" = ["documents:read"]), ("apiKey" = ["documents:read"])))]
 pub(crate) async fn get_content(
     State(state): State<AppState>,
@@ -274,7 +278,8 @@ pub(crate) async fn get_content(
         (Vec<u8> = "application/octet-stream"))),
     responses(
         (status = 200, description = "The new metadata and `ETag`", body = Document),
-        BadRequest, Unauthorized, Forbidden, NotFound, PreconditionFailed, PayloadTooLarge),
+        BadDocument, Unauthorized, LacksDocumentsWrite, DocumentNotFound, PreconditionFailed,
+        PayloadTooLarge),
     security(("bearer" = ["documents:write"]), ("apiKey" = ["documents:write"])))]
 pub(crate) async fn put_content(
     State(state): State<AppState>,
@@ -301,6 +306,8 @@ pub(crate) async fn put_content(
 }
 
 /// Changes metadata by a JSON merge patch of `title`, `tags` and `public`.
+///
+/// Errors: 400 for a bad patch.
 #[utoipa::path(patch, path = "/api/v1/documents/{id}", tag = "documents",
     params(("id" = Uuid, Path, description = "The document's id"),
         ("If-Match" = Option<String>, Header, description = "The ETag the change is based on")),
@@ -309,7 +316,7 @@ pub(crate) async fn put_content(
         (crate::api::DocumentPatch = "application/json"))),
     responses(
         (status = 200, description = "The new metadata and `ETag`", body = Document),
-        BadRequest, Unauthorized, Forbidden, NotFound, PreconditionFailed),
+        BadRequest, Unauthorized, LacksDocumentsWrite, DocumentNotFound, PreconditionFailed),
     security(("bearer" = ["documents:write"]), ("apiKey" = ["documents:write"])))]
 pub(crate) async fn patch_document(
     State(state): State<AppState>,
@@ -351,7 +358,7 @@ pub(crate) async fn patch_document(
         ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on")),
     responses(
         (status = 204, description = "Deleted"),
-        Unauthorized, Forbidden, NotFound, PreconditionFailed),
+        Unauthorized, LacksDocumentsWrite, DocumentNotFound, PreconditionFailed),
     security(("bearer" = ["documents:write"]), ("apiKey" = ["documents:write"])))]
 pub(crate) async fn delete_document(
     State(state): State<AppState>,

@@ -18,7 +18,7 @@ use super::extract::{caller_with, configured, query};
 use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
-use super::responses::{BadRequest, Forbidden, Unauthorized};
+use super::responses::{BadQuery, Forbidden, InvalidCredential};
 use super::state::AppState;
 use crate::api::{DocumentQuery, GalleryItem, GalleryList, ListDocuments, Scope};
 
@@ -37,6 +37,9 @@ pub(crate) fn gallery_routes() -> Router<AppState> {
 }
 
 /// Pages of public documents, newest first, each with its thumbnail's URL.
+///
+/// Errors: 403 when a credential is sent that holds neither `gallery:read` nor
+/// `documents:read`.
 #[utoipa::path(get, path = "/api/v1/gallery", tag = "gallery",
     params(
         ("page" = Option<u32>, Query, description = "1-based page (default 1)"),
@@ -45,7 +48,7 @@ pub(crate) fn gallery_routes() -> Router<AppState> {
         ("tag" = Option<String>, Query, description = "Only documents with this tag")),
     responses(
         (status = 200, description = "A page of public documents", body = GalleryList),
-        BadRequest, Unauthorized, Forbidden),
+        BadQuery, InvalidCredential, Forbidden),
     security((), ("bearer" = ["gallery:read"]), ("apiKey" = ["gallery:read"]),
         ("bearer" = ["documents:read"]), ("apiKey" = ["documents:read"])))]
 pub(crate) async fn gallery(

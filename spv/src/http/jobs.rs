@@ -28,7 +28,10 @@ use super::extract::{BodyLimit, configured, parse_id};
 use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
-use super::responses::{BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized};
+use super::responses::{
+    BadQuery, BadRequest, Conflict, JobFinished, JobNotFound, LacksJobsRead, LacksJobsWrite,
+    PayloadTooLarge, ReadableDocumentNotFound, Unauthorized,
+};
 use super::state::AppState;
 use crate::api::{
     CancelJob, EnqueueRender, GetJob, GetJobOutput, Job, JobState, ListJobs, RenderJobSpec, Scope,
@@ -145,6 +148,10 @@ fn json_response(status: StatusCode, job: &Job) -> Response {
 
 /// Enqueues a render of a stored document: every page × size × format, in the
 /// background.
+///
+/// Errors: 400 for a bad spec (the problem's `detail` names the field) or a bad
+/// `Idempotency-Key`; 409 when the `Idempotency-Key` was used for another kind of
+/// job; 413 for a body over 64 KiB.
 #[utoipa::path(post, path = "/api/v1/jobs/render", tag = "jobs",
     params(("Idempotency-Key" = Option<String>, Header,
         description = "1 to 200 characters; the caller's same key answers the first job \
@@ -152,7 +159,8 @@ fn json_response(status: StatusCode, job: &Job) -> Response {
     request_body = RenderJobSpec,
     responses(
         (status = 202, description = "Queued; `Location` names the job", body = Job),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge),
+        BadRequest, Unauthorized, LacksJobsWrite, ReadableDocumentNotFound, Conflict,
+        PayloadTooLarge),
     security(("bearer" = ["jobs:write"]), ("apiKey" = ["jobs:write"])))]
 pub(crate) async fn enqueue_render(
     State(state): State<AppState>,
@@ -178,11 +186,13 @@ pub(crate) async fn enqueue_render(
 }
 
 /// Pages of the caller's jobs (an admin's: everyone's), newest first.
+///
+/// Errors: 400 also for an unknown `state`.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs",
     params(ListQuery),
     responses(
         (status = 200, description = "A page", body = crate::api::JobList),
-        BadRequest, Unauthorized, Forbidden),
+        BadQuery, Unauthorized, LacksJobsRead),
     security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])))]
 pub(crate) async fn list_jobs(
     State(state): State<AppState>,
@@ -228,7 +238,7 @@ pub(crate) async fn list_jobs(
     responses(
         (status = 200, description = "The job; a succeeded render's `result` is a \
             `RenderJobResult`", body = Job),
-        Unauthorized, Forbidden, NotFound),
+        Unauthorized, LacksJobsRead, JobNotFound),
     security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])))]
 pub(crate) async fn get_job(
     State(state): State<AppState>,
@@ -248,7 +258,7 @@ pub(crate) async fn get_job(
     params(("id" = Uuid, Path, description = "The job's id")),
     responses(
         (status = 200, description = "The job as it is now", body = Job),
-        Unauthorized, Forbidden, NotFound, Conflict),
+        Unauthorized, LacksJobsWrite, JobNotFound, JobFinished),
     security(("bearer" = ["jobs:write"]), ("apiKey" = ["jobs:write"])))]
 pub(crate) async fn cancel_job(
     State(state): State<AppState>,
@@ -291,6 +301,9 @@ fn cache_headers(id: Uuid, index: u32) -> HeaderMap {
 }
 
 /// One output of a succeeded render job: the image bytes.
+///
+/// Errors: 404 also when the job has no output `index`; 409 when the job has not
+/// succeeded.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/outputs/{index}", tag = "jobs",
     params(("id" = Uuid, Path, description = "The job's id"),
         ("index" = u32, Path, description = "The output's index in the result, from 0"),
@@ -300,7 +313,7 @@ fn cache_headers(id: Uuid, index: u32) -> HeaderMap {
             cached for a year", content(
             (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/jpeg"))),
         (status = 304, description = "`If-None-Match` matched"),
-        Unauthorized, Forbidden, NotFound, Conflict),
+        Unauthorized, LacksJobsRead, JobNotFound, Conflict),
     security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])))]
 pub(crate) async fn get_output(
     State(state): State<AppState>,

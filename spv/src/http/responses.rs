@@ -3,11 +3,15 @@
 //! route's `#[utoipa::path]` names the statuses it answers and nothing more:
 //!
 //! ```text
-//! responses((status = 200, description = "The job", body = Job), Unauthorized, NotFound)
+//! responses((status = 200, description = "The job", body = Job), Unauthorized, JobNotFound)
 //! ```
 //!
-//! Their descriptions are generic: the problem's `detail` says what was wrong, and the
-//! operation's `security` names the scopes behind a 403.
+//! The first set is generic: the problem's `detail` says what was wrong, and the
+//! operation's `security` names the scopes behind a 403. The second set says the same
+//! with the detail that recurs across routes (which scope, which resource, which
+//! state): a route names the most specific one that is true of it. What only one route
+//! means by a status goes in its own description (an `Errors:` paragraph of the
+//! handler's doc comment), so the document never says less than the route does.
 
 use std::collections::BTreeMap;
 
@@ -69,4 +73,40 @@ problem_responses! {
     Overloaded = 503, "Render pool saturated; see `Retry-After`";
     /// 503: the server is not ready for traffic.
     NotReady = 503, "Not ready";
+}
+
+// The specific ones: a generic status with the meaning that several routes share.
+problem_responses! {
+    /// 400: a bad query of a paged list.
+    BadQuery = 400, "A bad query (`page` counts from 1; `perPage` is 1 to 100)";
+    /// 400: a `.glyph` document that does not validate.
+    BadDocument = 400, "An invalid document";
+    /// 401 of a route that anonymous callers may use: only a credential that is sent
+    /// can be wrong.
+    InvalidCredential = 401, "A credential was sent but is not valid (anonymous callers \
+        send none); see `WWW-Authenticate`";
+    /// 403: the credential lacks `documents:read`.
+    LacksDocumentsRead = 403, "The credential lacks `documents:read`";
+    /// 403: the credential lacks `documents:write`.
+    LacksDocumentsWrite = 403, "The credential lacks `documents:write`";
+    /// 403: the credential lacks `assets:read`.
+    LacksAssetsRead = 403, "The credential lacks `assets:read`";
+    /// 403: the credential lacks `assets:write`.
+    LacksAssetsWrite = 403, "The credential lacks `assets:write`";
+    /// 403: the credential lacks `jobs:read`.
+    LacksJobsRead = 403, "The credential lacks `jobs:read`";
+    /// 403: the credential lacks `jobs:write`.
+    LacksJobsWrite = 403, "The credential lacks `jobs:write`";
+    /// 404 of a route that changes a document: one the caller may not even read is
+    /// missing too, so its existence is not revealed.
+    DocumentNotFound = 404, "No such document of the caller";
+    /// 404 of a route that reads a document (the caller's own, a public one, any for an
+    /// administrator): one the caller may not read is missing too.
+    ReadableDocumentNotFound = 404, "No such document readable by the caller";
+    /// 404: no such asset of the caller.
+    AssetNotFound = 404, "No such asset of the caller";
+    /// 404: no such job of the caller.
+    JobNotFound = 404, "No such job of the caller";
+    /// 409: the job has finished, so it can no longer change.
+    JobFinished = 409, "The job has already finished";
 }

@@ -22,7 +22,7 @@ use super::super::auth::Authenticated;
 use super::super::extract::parse_id;
 use super::super::prefix::MountPrefix;
 use super::super::problem::ApiError;
-use super::super::responses::{Forbidden, NotFound, Unauthorized};
+use super::super::responses::{JobNotFound, LacksJobsRead, Unauthorized};
 use super::super::state::AppState;
 use super::{present, service};
 use crate::api::{JobEvents, Scope, WatchJob};
@@ -38,7 +38,7 @@ pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
             JSON on each change, then `event: done` with the finished job; `id:` counts \
             from 0; a keep-alive comment every 15 s. A server that stops ends the stream \
             without `done`", content_type = "text/event-stream", body = String),
-        Unauthorized, Forbidden, NotFound),
+        Unauthorized, LacksJobsRead, JobNotFound),
     security(("bearer" = ["jobs:read"]), ("apiKey" = ["jobs:read"])))]
 pub(crate) async fn job_events(
     State(state): State<AppState>,
