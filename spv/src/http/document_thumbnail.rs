@@ -23,7 +23,7 @@ use super::auth::Authenticated;
 use super::extract::{caller_with, parse_id};
 use super::json::FinishJsonLayer;
 use super::problem::ApiError;
-use super::responses::{NotFound, Overloaded, Unauthorized, Unprocessable};
+use super::responses::{InvalidCredential, Overloaded, ReadableDocumentNotFound, Unprocessable};
 use super::state::AppState;
 use super::thumbnails::{no_store, respond};
 use crate::Error;
@@ -184,11 +184,11 @@ pub(crate) fn document_thumbnail_routes() -> Router<AppState> {
         (status = 400, description = "Bad options (e.g. over `SPV_MAX_THUMBNAIL_SIZE`, a \
             page that does not exist)", body = super::Problem,
             content_type = "application/problem+json"),
-        Unauthorized,
+        InvalidCredential,
         (status = 403, description = "The credential lacks `thumbnails:read` (or \
             `gallery:read`, enough for public documents)",
             body = super::Problem, content_type = "application/problem+json"),
-        NotFound, Unprocessable, Overloaded),
+        ReadableDocumentNotFound, Unprocessable, Overloaded),
     security((), ("bearer" = ["thumbnails:read"]), ("apiKey" = ["thumbnails:read"]),
         ("bearer" = ["gallery:read"]), ("apiKey" = ["gallery:read"])))]
 pub(crate) async fn get_document_thumbnail(

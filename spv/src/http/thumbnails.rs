@@ -16,7 +16,7 @@ use super::document_thumbnail::PUBLIC_CACHE_CONTROL;
 use super::extract::BodyLimit;
 use super::json::FinishJsonLayer;
 use super::problem::ApiError;
-use super::responses::{Forbidden, Overloaded, PayloadTooLarge, Unauthorized, Unprocessable};
+use super::responses::{Overloaded, PayloadTooLarge, Unauthorized, Unprocessable};
 use super::state::AppState;
 use crate::api::{CreateThumbnail, DocumentThumbnail, Scope, ThumbnailBody};
 use crate::thumbnails::InlineThumbnails;
@@ -48,7 +48,9 @@ pub(crate) fn thumbnails_routes() -> Router<AppState> {
         (status = 400, description = "Bad document or options (e.g. over \
             `SPV_MAX_THUMBNAIL_SIZE`, a page that does not exist)", body = super::Problem,
             content_type = "application/problem+json"),
-        Unauthorized, Forbidden,
+        Unauthorized,
+        (status = 403, description = "The credential lacks `thumbnails:read`",
+            body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`document` names a stored document the caller may \
             not read, or none", body = super::Problem,
             content_type = "application/problem+json"),
