@@ -110,13 +110,7 @@ impl InlineThumbnails {
         let cached = !prepared.resolver.missed() && thumbnail.timing.backend == backend;
         answer.etag = cached.then_some(etag);
         answer.rendered = Some(thumbnail.timing.after(prepared.timing));
-        answer.image = Some(CachedImage {
-            bytes: thumbnail.bytes.into(),
-            format: thumbnail.format,
-            width: thumbnail.width,
-            height: thumbnail.height,
-            warnings: thumbnail.warnings,
-        });
+        answer.image = Some(CachedImage::from(thumbnail));
         Ok(answer)
     }
 }

@@ -368,17 +368,11 @@ impl DocumentThumbnails {
         let request = prepared.request(page, size, format, lenient);
         let thumbnail = inner.thumbnails.clone().oneshot(request).await?;
         inner.renders.fetch_add(1, Ordering::Relaxed);
-        let image = CachedImage {
-            bytes: thumbnail.bytes.into(),
-            format: thumbnail.format,
-            width: thumbnail.width,
-            height: thumbnail.height,
-            warnings: thumbnail.warnings,
-        };
         // Drawn by the other backend (the render that initialised the GPU, or a fallback
         // to the CPU): served, but not under this key, whose ETag names the other pixels.
         let cached = same && !prepared.resolver.missed() && thumbnail.timing.backend == backend;
         let timing = thumbnail.timing.after(prepared.timing);
+        let image = CachedImage::from(thumbnail);
         if cached {
             inner.memory.insert(key, image.clone());
             if let Some(store) = &inner.rendered

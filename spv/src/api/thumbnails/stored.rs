@@ -140,6 +140,19 @@ pub struct CachedImage {
     pub warnings: Vec<String>,
 }
 
+impl From<super::Thumbnail> for CachedImage {
+    /// The image of a render, as the caches keep it.
+    fn from(thumbnail: super::Thumbnail) -> Self {
+        CachedImage {
+            bytes: thumbnail.bytes.into(),
+            format: thumbnail.format,
+            width: thumbnail.width,
+            height: thumbnail.height,
+            warnings: thumbnail.warnings,
+        }
+    }
+}
+
 impl CachedImage {
     /// The media type of `bytes`.
     pub fn content_type(&self) -> &'static str {
