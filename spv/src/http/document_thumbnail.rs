@@ -29,9 +29,6 @@ use super::thumbnails::{no_store, respond};
 use crate::Error;
 use crate::api::{GetDocumentThumbnail, ImageFormat, Scope, ThumbnailSize};
 
-/// How long shared caches and browsers may keep a public thumbnail without asking again.
-pub(crate) const PUBLIC_CACHE_CONTROL: &str = "public, max-age=60";
-
 /// The query of `GET /api/v1/documents/{id}/thumbnail` (for the OpenAPI document; the
 /// handler reads the query with [`ThumbnailQuery::parse`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]

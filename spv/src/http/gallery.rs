@@ -13,13 +13,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::auth::Authenticated;
-use super::document_thumbnail::PUBLIC_CACHE_CONTROL;
 use super::extract::{caller_with, configured, query};
 use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::responses::{BadQuery, Forbidden, InvalidCredential};
 use super::state::AppState;
+use super::thumbnails::PUBLIC_CACHE_CONTROL;
 use crate::api::{DocumentQuery, GalleryItem, GalleryList, ListDocuments, Scope};
 
 /// The gallery's path, to find the prefix the API is mounted under.

@@ -12,7 +12,6 @@ use axum::routing::post;
 use tower::ServiceExt;
 
 use super::auth::Authenticated;
-use super::document_thumbnail::PUBLIC_CACHE_CONTROL;
 use super::extract::BodyLimit;
 use super::json::FinishJsonLayer;
 use super::problem::ApiError;
@@ -80,6 +79,9 @@ pub(crate) async fn create_thumbnail(
     };
     Ok(respond(&state, answer, negotiated))
 }
+
+/// How long shared caches and browsers may keep a public thumbnail without asking again.
+pub(crate) const PUBLIC_CACHE_CONTROL: &str = "public, max-age=60";
 
 /// The error of a thumbnail route on a state without [`crate::thumbnails::DocumentThumbnails`].
 pub(crate) fn no_store() -> Error {
