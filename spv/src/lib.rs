@@ -26,7 +26,7 @@
 //! | `gpu` | no | `render::gpu`: the GPU backend (vello 0.11 on wgpu: Vulkan, Metal, DX12), chosen at run time by `RendererChoice`; implies `render`. On by default in `spv-server` and `spv-cli` |
 //! | `api` | no | [`api`] in full (documents, assets, auth, jobs types) without the renderer or the database: what `spv-client` uses; implied by `store` |
 //! | `store` | no | `store`, `documents`, `assets`, `auth`, `config`: SQLite/PostgreSQL through sqlx, blobs, argon2, JWT; implies `render` |
-//! | `http` | no | `http`: the HTTP adapters (axum, utoipa, Scalar, prometheus-client); implies `store` |
+//! | `http` | no | `http`: the HTTP adapters (axum, utoipa, Scalar, prometheus-client); implies `render`. Alone it has the thumbnails-only `render_router`; with `store`, every route and `AppState` |
 //!
 //! # Example
 //!

@@ -3,7 +3,8 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`api`] | every router below in one, with metrics and a problem+json fallback |
+//! | [`render_router`], [`RenderState`] | `POST /api/v1/thumbnails` for documents sent in the request, over a `Thumbnails` service alone: the one router that builds without `store` |
+//! | [`api`] | every router below in one, with metrics and a problem+json fallback (this and everything below: feature `store`) |
 //! | [`thumbnails_router`] | `POST /api/v1/thumbnails` (scope `thumbnails:read`) |
 //! | [`document_thumbnail_router`] | `GET /api/v1/documents/{id}/thumbnail` (cached; public documents for anyone) |
 //! | [`gallery_router`] | `GET /api/v1/gallery`: public documents with thumbnail URLs |
@@ -34,45 +35,76 @@
 //! Every JSON response honours `?pretty` (pretty-printed), and problem responses get
 //! `instance` set to the request path.
 
+#[cfg(feature = "store")]
 mod accounts;
+#[cfg(feature = "store")]
 mod assets;
+#[cfg(feature = "store")]
 mod auth;
+#[cfg(feature = "store")]
 mod conditional;
+#[cfg(feature = "store")]
 mod document_thumbnail;
+#[cfg(feature = "store")]
 mod documents;
+#[cfg(feature = "store")]
 mod extract;
+#[cfg(feature = "store")]
 mod gallery;
+#[cfg(feature = "store")]
 mod health;
+#[cfg(feature = "store")]
 mod jobs;
 mod json;
+#[cfg(feature = "store")]
 mod metrics;
+#[cfg(feature = "store")]
 mod open;
+#[cfg(feature = "store")]
 mod openapi;
+#[cfg(feature = "store")]
 mod prefix;
 mod problem;
+mod render;
+#[cfg(feature = "store")]
 mod responses;
+#[cfg(feature = "store")]
 mod state;
-#[cfg(test)]
+#[cfg(all(test, feature = "store"))]
 mod tests;
+#[cfg(feature = "store")]
 mod thumbnails;
 
-use axum::Router;
+#[cfg(feature = "store")]
 use axum::extract::Request;
 
+#[cfg(feature = "store")]
 pub use accounts::auth_router;
+#[cfg(feature = "store")]
 pub use assets::assets_router;
+#[cfg(feature = "store")]
 pub use auth::Authenticated;
-
+#[cfg(feature = "store")]
 pub use document_thumbnail::document_thumbnail_router;
+#[cfg(feature = "store")]
 pub use documents::documents_router;
+#[cfg(feature = "store")]
 pub use gallery::gallery_router;
+#[cfg(feature = "store")]
 pub use health::{health_router, metrics_router};
+#[cfg(feature = "store")]
 pub use jobs::jobs_router;
+#[cfg(feature = "store")]
 pub use metrics::Metrics;
+#[cfg(feature = "store")]
 pub use open::Opened;
+#[cfg(feature = "store")]
 pub use openapi::{ApiDoc, docs_router, openapi};
 pub use problem::{ApiError, Problem, status_for};
+pub use render::{RenderState, render_router};
+#[cfg(feature = "store")]
 pub use state::{AppState, Closing, ReadyCheck};
+#[cfg(feature = "store")]
 pub use thumbnails::thumbnails_router;
 
 /// Every router of spv in one: thumbnails, auth, documents, assets, jobs, health, docs
@@ -83,9 +115,10 @@ pub use thumbnails::thumbnails_router;
 /// once here, in one `Router::layer` call: it wraps every route in a boxed service that
 /// is cloned per request, so each separate call would cost that again. The layers
 /// themselves answer with named futures, nothing boxed per request.
-pub fn api(state: AppState) -> Router {
+#[cfg(feature = "store")]
+pub fn api(state: AppState) -> axum::Router {
     let limit = state.config().body_limit_bytes;
-    let mut router = Router::new()
+    let mut router = axum::Router::new()
         .merge(thumbnails::thumbnails_routes())
         .merge(accounts::auth_routes())
         .merge(documents::documents_routes())
@@ -107,6 +140,7 @@ pub fn api(state: AppState) -> Router {
     )
 }
 
+#[cfg(feature = "store")]
 async fn not_found(request: Request) -> ApiError {
     ApiError::new(crate::Error::new(
         crate::ErrorKind::NotFound,

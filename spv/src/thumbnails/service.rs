@@ -113,6 +113,7 @@ impl Thumbnails {
 
     /// Refuses a size of 0 or beyond [`max_size`](Self::max_size), as a render would,
     /// before any other work is done.
+    #[cfg(feature = "store")]
     pub(crate) fn check_size(&self, size: ThumbnailSize) -> Result<()> {
         check_size(size, self.inner.max_size, self.inner.max_size_setting)
     }

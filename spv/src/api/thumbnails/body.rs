@@ -170,10 +170,10 @@ mod tests {
     #[test]
     fn documents_inline_base64_or_stored() {
         let inline = body(serde_json::json!({"format": "glyph"}));
-        let ThumbnailSource::Inline(bytes) = inline.source().unwrap() else {
-            panic!("inline JSON is inline");
-        };
-        assert_eq!(&*bytes, br#"{"format":"glyph"}"#);
+        assert_eq!(
+            inline.source().unwrap(),
+            ThumbnailSource::Inline(Arc::from(&br#"{"format":"glyph"}"#[..]))
+        );
         let encoded = body(serde_json::json!("eyJhIjoxfQ=="));
         assert_eq!(
             encoded.source().unwrap(),
