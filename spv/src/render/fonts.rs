@@ -8,19 +8,7 @@
 //! The bundled fonts are parsed once per process; a [`FontBook`] for a document costs only
 //! the loading of the font assets its text nodes use.
 //!
-//! ```
-//! use spv::render::fonts::FontBook;
-//!
-//! let fonts = FontBook::bundled();
-//! let bold = fonts.select("sans", 700);
-//! assert_eq!(bold.face.family_name(), "DejaVu Sans");
-//! assert_eq!(bold.face.weight(), 700);
-//! assert!(bold.warning.is_none());
-//! // An unknown family falls back to `sans`, with a warning.
-//! let other = fonts.select("Comic Sans MS", 400);
-//! assert_eq!(other.face.weight(), 400);
-//! assert!(other.warning.unwrap().contains("Comic Sans MS"));
-//! ```
+//! (The example of this module is its test `weights_pick_a_face_and_unknown_families_fall_back`.)
 
 mod context;
 mod sfnt;
@@ -43,11 +31,11 @@ pub(crate) static BOLD_TTF: &[u8] = include_bytes!("../../fonts/DejaVuSans-Bold.
 
 /// The family name of the bundled `sans` faces, as their `name` table gives it (use it as
 /// the SVG `font-family`).
-pub const SANS_FAMILY: &str = "DejaVu Sans";
+pub(crate) const SANS_FAMILY: &str = "DejaVu Sans";
 
 /// One font face: its bytes, its family name and weight, and its vertical metrics.
 #[derive(Debug)]
-pub struct Face {
+pub(crate) struct Face {
     data: FontData,
     family: String,
     asset: Option<String>,
@@ -81,38 +69,40 @@ impl Face {
     }
 
     /// The font file and face index, as the glyph renderers take it.
-    pub fn font_data(&self) -> &FontData {
+    pub(crate) fn font_data(&self) -> &FontData {
         &self.data
     }
 
     /// The family name in the font's `name` table (`DejaVu Sans` for the bundled faces).
-    pub fn family_name(&self) -> &str {
+    pub(crate) fn family_name(&self) -> &str {
         &self.family
     }
 
     /// The name of the document asset this face came from; `None` for bundled faces.
-    pub fn asset(&self) -> Option<&str> {
+    pub(crate) fn asset(&self) -> Option<&str> {
         self.asset.as_deref()
     }
 
     /// The face's weight class (`OS/2` usWeightClass): 400 for Book, 700 for Bold.
-    pub fn weight(&self) -> u16 {
+    pub(crate) fn weight(&self) -> u16 {
         self.weight
     }
 
     /// The `hhea` ascender scaled to `size` px: the first baseline's distance below the
     /// top of a text box.
-    pub fn ascender(&self, size: f64) -> f64 {
+    pub(crate) fn ascender(&self, size: f64) -> f64 {
         f64::from(self.metrics.ascender) * size / f64::from(self.metrics.units_per_em)
     }
 
     /// The `hhea` descender scaled to `size` px (negative: below the baseline).
-    pub fn descender(&self, size: f64) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn descender(&self, size: f64) -> f64 {
         f64::from(self.metrics.descender) * size / f64::from(self.metrics.units_per_em)
     }
 
     /// `head.unitsPerEm`.
-    pub fn units_per_em(&self) -> u16 {
+    #[cfg(test)]
+    pub(crate) fn units_per_em(&self) -> u16 {
         self.metrics.units_per_em
     }
 }
@@ -146,7 +136,7 @@ static BUNDLED: LazyLock<Bundled> = LazyLock::new(|| {
 });
 
 /// The bundled `sans` face for `weight`: Bold from 600 up, Book below.
-pub fn sans(weight: u16) -> &'static Arc<Face> {
+pub(crate) fn sans(weight: u16) -> &'static Arc<Face> {
     if weight >= 600 {
         &BUNDLED.bold
     } else {
@@ -160,7 +150,7 @@ pub(crate) fn bundled_collection() -> &'static Collection {
 
 /// The face chosen for a text node, with a warning when it is a fallback.
 #[derive(Debug, Clone)]
-pub struct Selection<'a> {
+pub(crate) struct Selection<'a> {
     /// The face to lay the text out in.
     pub face: &'a Arc<Face>,
     /// Why the face is not the one asked for, when it is not (an unknown family).
@@ -169,7 +159,7 @@ pub struct Selection<'a> {
 
 /// The fonts a render can use: the bundled `sans` family and the document's font assets.
 #[derive(Debug, Default, Clone)]
-pub struct FontBook {
+pub(crate) struct FontBook {
     /// Font assets by name; `None` for an asset that was missing or broken in lenient mode.
     assets: HashMap<String, Option<Arc<Face>>>,
     warnings: Vec<String>,
@@ -177,7 +167,7 @@ pub struct FontBook {
 
 impl FontBook {
     /// A font book with only the bundled `sans` family.
-    pub fn bundled() -> FontBook {
+    pub(crate) fn bundled() -> FontBook {
         FontBook::default()
     }
 
@@ -188,7 +178,7 @@ impl FontBook {
     /// TrueType/OpenType font an [`ErrorKind::InvalidAsset`] error, both naming the asset;
     /// with `lenient`, either gives a warning instead and text in that font falls back to
     /// `sans`.
-    pub fn load(
+    pub(crate) fn load(
         document: &Document,
         resolver: &dyn AssetResolver,
         lenient: bool,
@@ -224,7 +214,7 @@ impl FontBook {
 
     /// Adds the font asset `name` from its bytes; an [`ErrorKind::InvalidAsset`] error
     /// naming the asset when they are not a TrueType/OpenType font.
-    pub fn add_asset(&mut self, name: &str, bytes: Bytes) -> Result<()> {
+    pub(crate) fn add_asset(&mut self, name: &str, bytes: Bytes) -> Result<()> {
         let face = parse_asset(name, bytes).ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidAsset,
@@ -237,13 +227,13 @@ impl FontBook {
     }
 
     /// Warnings from loading (assets that were missing or broken in lenient mode).
-    pub fn warnings(&self) -> &[String] {
+    pub(crate) fn warnings(&self) -> &[String] {
         &self.warnings
     }
 
     /// The face for a node's `font` and `weight`: the font asset of that name, else the
     /// `sans` family (also reachable as `DejaVu Sans`), else `sans` with a warning.
-    pub fn select(&self, font: &str, weight: u16) -> Selection<'_> {
+    pub(crate) fn select(&self, font: &str, weight: u16) -> Selection<'_> {
         match self.assets.get(font) {
             Some(Some(face)) => Selection {
                 face,
@@ -317,3 +307,22 @@ fn parse_asset(name: &str, bytes: Bytes) -> Option<Arc<Face>> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod example {
+    use crate::render::fonts::FontBook;
+
+    /// The module's example.
+    #[test]
+    fn weights_pick_a_face_and_unknown_families_fall_back() {
+        let fonts = FontBook::bundled();
+        let bold = fonts.select("sans", 700);
+        assert_eq!(bold.face.family_name(), "DejaVu Sans");
+        assert_eq!(bold.face.weight(), 700);
+        assert!(bold.warning.is_none());
+        // An unknown family falls back to `sans`, with a warning.
+        let other = fonts.select("Comic Sans MS", 400);
+        assert_eq!(other.face.weight(), 400);
+        assert!(other.warning.unwrap().contains("Comic Sans MS"));
+    }
+}

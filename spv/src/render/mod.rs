@@ -13,7 +13,7 @@
 //! | [`Renderer`], [`RendererChoice`] | which backend draws: the user's choice and the GPU it renders with |
 //! | `gpu` | the GPU backend (vello on wgpu; feature `gpu`): `gpu::Gpu` |
 //! | [`image`] | image assets: decoding, cache, `fit` |
-//! | [`text`], [`fonts`] | text layout (parley) and fonts |
+//! | `text`, `fonts` (private) | text layout (parley) and fonts: the bundled `sans` and a document's font assets |
 //! | [`encode`] | PNG, WebP and JPEG encoders |
 //! | [`pool`] | the bounded render pool |
 //! | [`svg`] | a page as SVG, laid out as the renderer lays it out |
@@ -37,7 +37,7 @@ mod budget;
 mod build;
 pub(crate) mod cpu;
 pub mod encode;
-pub mod fonts;
+pub(crate) mod fonts;
 pub mod geometry;
 #[cfg(feature = "gpu")]
 pub mod gpu;
@@ -48,7 +48,7 @@ mod renderer;
 pub(crate) mod scene;
 pub(crate) mod shapes;
 pub mod svg;
-pub mod text;
+pub(crate) mod text;
 
 use std::time::{Duration, Instant};
 

@@ -14,22 +14,7 @@
 //! The same [`TextLine`]s drive the raster renderer and the SVG export, so both place every
 //! line identically.
 //!
-//! ```
-//! use spv::glyph::TextNode;
-//! use spv::render::{fonts::FontBook, text};
-//!
-//! let node = TextNode {
-//!     x: 10.0, y: 20.0, text: "Hello\nworld".into(), font: None, size: 20.0,
-//!     weight: None, line_height: None, align: None, max_width: None,
-//! };
-//! let layout = text::layout(&node, &FontBook::bundled());
-//! assert_eq!(layout.lines.len(), 2);
-//! assert_eq!(layout.lines[1].text, "world");
-//! // DejaVu Sans: hhea ascender 1901 of 2048 units per em; lines 1.2 × size apart.
-//! assert!((layout.lines[0].baseline - (20.0 + 1901.0 * 20.0 / 2048.0)).abs() < 1e-9);
-//! assert!((layout.lines[1].baseline - layout.lines[0].baseline - 24.0).abs() < 1e-9);
-//! assert_eq!(layout.family, "DejaVu Sans");
-//! ```
+//! (The example of this module is its test `lines_and_baselines_follow_the_format`.)
 
 use parley::{
     Alignment, AlignmentOptions, FontData, FontFamily, FontWeight, PositionedLayoutItem,
@@ -42,7 +27,7 @@ use crate::glyph::{TextAlign, TextNode};
 /// One glyph: its id in the run's font and the position of its origin (on the baseline)
 /// in the node's space.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PositionedGlyph {
+pub(crate) struct PositionedGlyph {
     /// Glyph id in the font.
     pub id: u32,
     /// Left of the glyph's origin, px.
@@ -53,7 +38,7 @@ pub struct PositionedGlyph {
 
 /// Glyphs that share a font and a size, ready to fill with one paint.
 #[derive(Debug, Clone)]
-pub struct GlyphRun {
+pub(crate) struct GlyphRun {
     /// The font file and face index the glyph ids refer to.
     pub font: FontData,
     /// Font size in px per em.
@@ -64,7 +49,7 @@ pub struct GlyphRun {
 
 /// One laid-out line of a text node.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TextLine {
+pub(crate) struct TextLine {
     /// The line's characters, without the line break and trailing white space that ends
     /// it (leading white space is kept: write it with `xml:space="preserve"` in SVG).
     pub text: String,
@@ -78,7 +63,7 @@ pub struct TextLine {
 
 /// A text node laid out: its lines (for SVG) and glyph runs (for the renderers).
 #[derive(Debug, Clone)]
-pub struct TextLayout {
+pub(crate) struct TextLayout {
     /// The lines, top to bottom.
     pub lines: Vec<TextLine>,
     /// The glyphs, in runs of one font and size.
@@ -98,7 +83,7 @@ pub struct TextLayout {
 
 /// Lays out `node` with the fonts of `fonts`. Layout cannot fail: an unknown font falls
 /// back to `sans` and says so in [`TextLayout::warning`].
-pub fn layout(node: &TextNode, fonts: &FontBook) -> TextLayout {
+pub(crate) fn layout(node: &TextNode, fonts: &FontBook) -> TextLayout {
     let selection = fonts.select(node.font(), node.weight());
     let face = selection.face;
     let size = node.size;
@@ -253,3 +238,32 @@ pub(crate) fn draw_run(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod example {
+    use crate::glyph::TextNode;
+    use crate::render::{fonts::FontBook, text};
+
+    /// The module's example.
+    #[test]
+    fn lines_and_baselines_follow_the_format() {
+        let node = TextNode {
+            x: 10.0,
+            y: 20.0,
+            text: "Hello\nworld".into(),
+            font: None,
+            size: 20.0,
+            weight: None,
+            line_height: None,
+            align: None,
+            max_width: None,
+        };
+        let layout = text::layout(&node, &FontBook::bundled());
+        assert_eq!(layout.lines.len(), 2);
+        assert_eq!(layout.lines[1].text, "world");
+        // DejaVu Sans: hhea ascender 1901 of 2048 units per em; lines 1.2 × size apart.
+        assert!((layout.lines[0].baseline - (20.0 + 1901.0 * 20.0 / 2048.0)).abs() < 1e-9);
+        assert!((layout.lines[1].baseline - layout.lines[0].baseline - 24.0).abs() < 1e-9);
+        assert_eq!(layout.family, "DejaVu Sans");
+    }
+}
