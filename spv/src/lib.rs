@@ -59,6 +59,7 @@ pub mod config;
 pub mod documents;
 pub mod error;
 pub mod glyph;
+mod hex;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "store")]

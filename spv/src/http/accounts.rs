@@ -12,7 +12,7 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::auth::Authenticated;
-use super::extract::BodyLimit;
+use super::body::BodyLimit;
 use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;

@@ -16,7 +16,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::auth::Authenticated;
-use super::extract::{BodyLimit, caller_with, parse_id, query};
+use super::body::BodyLimit;
+use super::extract::{caller_with, parse_id, query};
 use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;

@@ -1,5 +1,5 @@
 //! What the handlers read from a request, written once: the optional caller, ids in
-//! paths, the services a server may lack, and what a failed body read means.
+//! paths, the services a server may lack (bodies: [`super::body::BodyLimit`]).
 //!
 //! | item | what it is |
 //! |---|---|
@@ -8,13 +8,11 @@
 //! | [`parse_id`] | an id in a path: a UUID, else 404 naming the resource |
 //! | [`query`] | a query string, else 400 |
 //! | [`configured`] | a service this server may not have: 404 without it |
-//! | [`BodyLimit`] | a request body over its limit is 413, one that cannot be read 400 |
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{OptionalFromRequestParts, Query};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use uuid::Uuid;
 
 use super::auth::Authenticated;
@@ -99,80 +97,6 @@ pub(crate) fn configured<T: Clone>(service: Option<&T>, what: &str) -> Result<T,
     })
 }
 
-/// A limit on request bodies, for what a body over it or a failed read answers: 413
-/// (`limit-exceeded`) naming the limit and what sets it, or 400.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BodyLimit {
-    bytes: Option<usize>,
-    set_by: &'static str,
-}
-
-impl BodyLimit {
-    /// The server's limit of `bytes` (`SPV_BODY_LIMIT_BYTES`).
-    pub(crate) const fn server(bytes: usize) -> Self {
-        BodyLimit {
-            bytes: Some(bytes),
-            set_by: "(SPV_BODY_LIMIT_BYTES)",
-        }
-    }
-
-    /// The server's limit where its size is not known here (a router may be served
-    /// without the server's limit, under axum's default).
-    pub(crate) const fn server_unsized() -> Self {
-        BodyLimit {
-            bytes: None,
-            set_by: "(SPV_BODY_LIMIT_BYTES)",
-        }
-    }
-
-    /// A limit of `bytes` of its own; `set_by` ends the message (`"of a job spec"`).
-    pub(crate) const fn new(bytes: usize, set_by: &'static str) -> Self {
-        BodyLimit {
-            bytes: Some(bytes),
-            set_by,
-        }
-    }
-
-    /// A body over the limit: 413.
-    pub(crate) fn exceeded(&self) -> ApiError {
-        let message = match self.bytes {
-            Some(bytes) => format!(
-                "request body is larger than the limit of {bytes} bytes {}",
-                self.set_by
-            ),
-            None => format!("request body is larger than the limit {}", self.set_by),
-        };
-        ApiError::with_status(
-            Error::new(ErrorKind::LimitExceeded, message),
-            StatusCode::PAYLOAD_TOO_LARGE,
-        )
-    }
-
-    /// What a body rejection answers: 413 past the limit, else 400 with axum's text.
-    pub(crate) fn reject(&self, rejection: &BytesRejection) -> ApiError {
-        self.reject_with(
-            rejection.status(),
-            "request body could not be read",
-            &rejection.body_text(),
-        )
-    }
-
-    /// What any rejection of a body (JSON, form, multipart) answers: 413 past the limit,
-    /// else 400 saying `context: text`.
-    pub(crate) fn reject_with(&self, status: StatusCode, context: &str, text: &str) -> ApiError {
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            self.exceeded()
-        } else {
-            ApiError::new(Error::invalid_request(format!("{context}: {text}")))
-        }
-    }
-
-    /// The body's bytes, or what its rejection answers.
-    pub(crate) fn read(&self, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-        body.map_err(|rejection| self.reject(&rejection))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,24 +110,5 @@ mod tests {
             "document \"nope\" not found: expected a UUID"
         );
         assert!(parse_id("job", &Uuid::from_u128(7).to_string()).is_ok());
-    }
-
-    #[test]
-    fn limits_name_their_size_and_setting() {
-        let detail = |e: ApiError| e.problem().detail.unwrap_or_default();
-        assert_eq!(
-            detail(BodyLimit::server(10).exceeded()),
-            "request body is larger than the limit of 10 bytes (SPV_BODY_LIMIT_BYTES)"
-        );
-        assert_eq!(
-            detail(BodyLimit::server_unsized().exceeded()),
-            "request body is larger than the limit (SPV_BODY_LIMIT_BYTES)"
-        );
-        assert_eq!(
-            detail(BodyLimit::new(64, "of a job spec").exceeded()),
-            "request body is larger than the limit of 64 bytes of a job spec"
-        );
-        let bad = BodyLimit::server(10).reject_with(StatusCode::BAD_REQUEST, "request body", "x");
-        assert_eq!(detail(bad), "request body: x");
     }
 }

@@ -23,8 +23,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::auth::Authenticated;
+use super::body::BodyLimit;
 use super::conditional::{etag_matches, strong_etag};
-use super::extract::{BodyLimit, configured, parse_id};
+use super::extract::{configured, parse_id};
 use super::json::FinishJsonLayer;
 use super::prefix::MountPrefix;
 use super::problem::ApiError;

@@ -41,6 +41,7 @@ mod accounts;
 mod assets;
 #[cfg(feature = "store")]
 mod auth;
+mod body;
 #[cfg(feature = "store")]
 mod conditional;
 #[cfg(feature = "store")]

@@ -38,12 +38,14 @@ use axum::routing::post;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
+use super::body::BodyLimit;
 use super::json::FinishJsonLayer;
 use super::problem::ApiError;
+use crate::Error;
+#[cfg(feature = "api")]
+use crate::ErrorKind;
 use crate::api::{RenderThumbnail, ThumbnailBody, ThumbnailSource};
-use crate::render::renderer_version;
-use crate::thumbnails::Thumbnails;
-use crate::{Error, ErrorKind};
+use crate::thumbnails::{CacheKey, Thumbnails, etag_matches};
 
 /// What [`render_router`] needs: the thumbnails service and the body limit. With the
 /// `store` feature it also comes from a whole `AppState` (`RenderState::from_ref`).
@@ -90,19 +92,7 @@ async fn render_sent(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            let limit = state.body_limit;
-            let error = Error::new(
-                ErrorKind::LimitExceeded,
-                format!("request body is larger than the limit of {limit} bytes"),
-            );
-            ApiError::with_status(error, StatusCode::PAYLOAD_TOO_LARGE)
-        } else {
-            let text = rejection.body_text();
-            Error::invalid_request(format!("request body could not be read: {text}")).into()
-        }
-    })?;
+    let body = BodyLimit::new(state.body_limit, "(RenderState::body_limit)").read(body)?;
     let body: ThumbnailBody = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid_request(format!("request body: {e}")))?;
     // (Without the `api` feature there is no other variant.)
@@ -124,12 +114,24 @@ async fn render_sent(
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let (format, negotiated) = crate::api::ImageFormat::negotiate(body.format.as_deref(), accept)?;
     let backend = state.thumbnails.expected_backend();
-    let etag = sent_etag(&bytes, &body, size, format, renderer_version(backend));
+    // The key a stored document of these bytes would have, with no owner: this router
+    // knows no callers, and resolves no one's uploads.
+    let content_sha256 = crate::hex::hex(&Sha256::digest(&bytes));
+    let key = CacheKey::for_owner(
+        backend,
+        &[],
+        &content_sha256,
+        body.page,
+        size,
+        format,
+        body.lenient,
+    );
+    let etag = key.etag();
     let mut response = Response::new(Body::empty());
     let inm = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok());
-    if inm.is_some_and(|inm| inm.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+    if inm.is_some_and(|inm| etag_matches(inm, &etag)) {
         *response.status_mut() = StatusCode::NOT_MODIFIED;
     } else {
         let request = RenderThumbnail::new(bytes)
@@ -161,43 +163,6 @@ async fn render_sent(
             .insert(header::VARY, HeaderValue::from_static("accept"));
     }
     Ok(response)
-}
-
-/// The strong ETag of a sent document's thumbnail: the SHA-256 of its bytes and every
-/// option, each part length-prefixed (as the cache keys are), and the renderer version.
-fn sent_etag(
-    bytes: &[u8],
-    body: &ThumbnailBody,
-    size: crate::api::ThumbnailSize,
-    format: crate::api::ImageFormat,
-    renderer: &str,
-) -> String {
-    let (longest, width, height, fit) = size.fields();
-    let options = format!(
-        "{}:{longest:?}:{width:?}:{height:?}:{}:{}:{}",
-        body.page,
-        fit.unwrap_or(""),
-        format.extension(),
-        body.lenient
-    );
-    let mut hasher = Sha256::new();
-    for part in [
-        &Sha256::digest(bytes)[..],
-        options.as_bytes(),
-        renderer.as_bytes(),
-    ] {
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part);
-    }
-    let digest = hasher.finalize();
-    let mut etag = String::with_capacity(66);
-    etag.push('"');
-    for byte in digest {
-        etag.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        etag.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
-    }
-    etag.push('"');
-    etag
 }
 
 #[cfg(test)]

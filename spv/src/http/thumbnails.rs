@@ -12,7 +12,7 @@ use axum::routing::post;
 use tower::ServiceExt;
 
 use super::auth::Authenticated;
-use super::extract::BodyLimit;
+use super::body::BodyLimit;
 use super::json::FinishJsonLayer;
 use super::problem::ApiError;
 use super::responses::{Overloaded, PayloadTooLarge, Unauthorized, Unprocessable};

@@ -8,6 +8,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+use crate::hex::hex;
 use tokio::io::AsyncWriteExt;
 
 use super::BoxFuture;
@@ -275,28 +277,6 @@ impl Drop for LocalWriter {
             // Abandoned mid-way: the partial blob must not linger.
             let _ = std::fs::remove_file(&self.tmp);
         }
-    }
-}
-
-/// Lowercase hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut out, bytes);
-    out
-}
-
-/// Appends `bytes` as lowercase hex digits to `out`.
-pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
-    // A table rather than `write!` per byte: ETags are made on every thumbnail request.
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 64];
-    for chunk in bytes.chunks(32) {
-        for (pair, &b) in digits.chunks_exact_mut(2).zip(chunk) {
-            pair[0] = DIGITS[usize::from(b >> 4)];
-            pair[1] = DIGITS[usize::from(b & 0x0f)];
-        }
-        // Only ASCII digits were written.
-        out.push_str(std::str::from_utf8(&digits[..chunk.len() * 2]).unwrap_or_default());
     }
 }
 

@@ -35,8 +35,8 @@ pub(crate) mod testing;
 use std::future::Future;
 use std::pin::Pin;
 
+pub(crate) use crate::hex::hex;
 pub use blobs::{BlobKey, BlobStore, BlobWriter, LocalBlobs, PutBlob};
-pub(crate) use blobs::{hex, push_hex};
 pub(crate) use db::db_err;
 pub use db::{Backend, Db, DbOptions, SQLITE_FILE};
 pub(crate) use paging::Paging;

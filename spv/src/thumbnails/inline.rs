@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
-use super::cache::{CacheKey, etag_matches};
+use super::key::{CacheKey, etag_matches};
 use super::prepare::prepare;
 use super::service::Thumbnails;
 use crate::api::{CachedImage, CreateThumbnail, DocumentThumbnail, Scope, ThumbnailSource};
@@ -87,7 +87,7 @@ impl InlineThumbnails {
         let inner = &self.inner;
         inner.thumbnails.check_size(size)?;
         let backend = inner.thumbnails.expected_backend();
-        let content_sha256 = crate::store::hex(&Sha256::digest(&bytes));
+        let content_sha256 = crate::hex::hex(&Sha256::digest(&bytes));
         let owner = principal.user_id;
         let key =
             CacheKey::for_backend(backend, owner, &content_sha256, page, size, format, lenient);

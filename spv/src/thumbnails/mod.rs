@@ -8,7 +8,8 @@
 //! | [`LoadDocument`], [`LoadedDocument`] | a document parsed once on the pool, for several renders of its pages |
 //! | `DocumentThumbnails` | thumbnails of stored documents: two cache levels, single flight, owner's assets; and `POST /api/v1/thumbnails` (feature `store`) |
 //! | `InlineThumbnails` | `POST /api/v1/thumbnails` for documents sent in the request, without a document store (feature `store`) |
-//! | `CacheKey`, `MemoryCache` | the cache key (the ETag) and the in-process level, weighed by bytes (feature `store`) |
+//! | [`CacheKey`] | the cache key, which is the ETag |
+//! | `MemoryCache` | the in-process level, weighed by bytes (feature `store`) |
 //! | `RenderedStore` | the second level: rendered blobs recorded in the `rendered` table, bounded by bytes (feature `store`) |
 //!
 //! The CLI and the HTTP layer both go through this service; call it with
@@ -35,6 +36,7 @@
 mod cache;
 #[cfg(feature = "store")]
 mod inline;
+mod key;
 #[cfg(feature = "store")]
 mod prepare;
 #[cfg(feature = "store")]
@@ -45,11 +47,11 @@ mod stored;
 mod types;
 
 #[cfg(feature = "store")]
-pub(crate) use cache::etag_matches;
-#[cfg(feature = "store")]
-pub use cache::{CacheKey, MemoryCache};
+pub use cache::MemoryCache;
 #[cfg(feature = "store")]
 pub use inline::InlineThumbnails;
+pub use key::CacheKey;
+pub(crate) use key::etag_matches;
 #[cfg(feature = "store")]
 pub(crate) use prepare::prepare;
 #[cfg(feature = "store")]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use sqlx::Row;
 
-use super::cache::CacheKey;
+use super::key::CacheKey;
 use crate::api::{CachedImage, ImageFormat};
 use crate::store::{BlobKey, BlobStore, Db, db_err, lock_blob, now_ms};
 use crate::{Error, Result};

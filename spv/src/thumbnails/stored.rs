@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 use tower::ServiceExt;
 
-use super::cache::{CacheKey, MemoryCache, etag_matches};
+use super::cache::MemoryCache;
 use super::inline::InlineThumbnails;
+use super::key::{CacheKey, etag_matches};
 use super::prepare::prepare;
 use super::rendered::RenderedStore;
 use super::service::Thumbnails;

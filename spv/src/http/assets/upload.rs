@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, LengthLimitError};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
-use super::super::extract::BodyLimit;
+use super::super::body::BodyLimit;
 use super::super::problem::ApiError;
 use crate::Error;
 
