@@ -13,6 +13,7 @@
 //! | `SPV_DATA_DIR` | `data_dir` | `./spv-data` |
 //! | `DATABASE_URL` | `database_url` | SQLite file `<data_dir>/spv.db` |
 //! | `REDIS_URL` | `redis_url` | none |
+//! | `SPV_REDIS_PREFIX` | `redis_prefix` | `spv:` (the prefix of every Redis key and channel) |
 //! | `JWT_SECRET` | `jwt_secret` | none: generated and kept in the data directory |
 //! | `JWT_ISSUER` | `jwt_issuer` | `spv` |
 //! | `API_KEY_HEADER` | `api_key_header` | `x-api-key` |
@@ -87,6 +88,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Redis for shared caches and rate limits (`REDIS_URL`); optional.
     pub redis_url: Option<String>,
+    /// The prefix of every Redis key and channel (`SPV_REDIS_PREFIX`), so several
+    /// deployments can share one Redis.
+    pub redis_prefix: String,
     /// The JWT signing secret (`JWT_SECRET`); `None`: generated and kept in the data
     /// directory.
     pub jwt_secret: Option<String>,
@@ -151,6 +155,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./spv-data"),
             database_url: None,
             redis_url: None,
+            redis_prefix: "spv:".to_string(),
             jwt_secret: None,
             jwt_issuer: "spv".to_owned(),
             api_key_header: "x-api-key".to_owned(),
@@ -188,6 +193,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("database_url", &redact(&self.database_url))
             .field("redis_url", &redact(&self.redis_url))
+            .field("redis_prefix", &self.redis_prefix)
             .field("jwt_secret", &redact(&self.jwt_secret))
             .field("jwt_issuer", &self.jwt_issuer)
             .field("api_key_header", &self.api_key_header)
@@ -291,6 +297,7 @@ impl Config {
             "SPV_DATA_DIR" => self.data_dir = PathBuf::from(value),
             "DATABASE_URL" => self.database_url = some(value),
             "REDIS_URL" => self.redis_url = some(value),
+            "SPV_REDIS_PREFIX" => self.redis_prefix = value.to_string(),
             "JWT_SECRET" => self.jwt_secret = some(value),
             "JWT_ISSUER" => self.jwt_issuer = value.to_owned(),
             "API_KEY_HEADER" => self.api_key_header = value.to_ascii_lowercase(),

@@ -36,7 +36,8 @@ pub(crate) async fn health() -> Json<Status> {
     Json(Status { status: "ok" })
 }
 
-/// Readiness: the database (and whatever else the state checks) answers.
+/// Readiness: the database, Redis when configured (and whatever else the state checks)
+/// answer. A 503 names what failed (`not ready: redis not answering`).
 #[utoipa::path(get, path = "/ready", tag = "health",
     responses(
         (status = 200, description = "Ready for traffic", body = Status),
@@ -45,7 +46,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Status>,
     if let Some(check) = state.ready() {
         check().await.map_err(|e| {
             tracing::warn!(error = %e, "readiness check failed");
-            Error::new(ErrorKind::Overloaded, format!("not ready: {}", e.kind()))
+            Error::new(ErrorKind::Overloaded, format!("not ready: {}", e.message()))
         })?;
     }
     Ok(Json(Status { status: "ready" }))

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::state::AppState;
-use crate::Result;
+use super::state::{AppState, ReadyCheck};
 use crate::api::Secret;
 use crate::assets::{Assets, AssetsConfig};
 use crate::auth::{Auth, AuthConfig, JwtSecret};
@@ -16,8 +15,9 @@ use crate::jobs::{
     BackupHandler, JobHandler, JobOutputs, JobQueue, Jobs, MaintenanceConfig, PruneHandler,
     QueueConfig, RenderHandler, Workers, WorkersConfig,
 };
-use crate::store::{BlobStore, Db, LocalBlobs};
+use crate::store::{BlobStore, Db, LocalBlobs, Redis, RedisOptions};
 use crate::thumbnails::{DocumentThumbnails, DocumentThumbnailsConfig, RenderedStore};
+use crate::{Error, ErrorKind, Result};
 
 /// What [`AppState::open`] opened.
 ///
@@ -135,17 +135,30 @@ impl AppState {
             },
         );
         let (jobs, workers) = start_jobs(config, &db, &blobs, &state, &documents, &assets);
-        let ready_db = db.clone();
-        let state = state
+        let redis = match &config.redis_url {
+            Some(url) => Some(
+                Redis::connect(
+                    url,
+                    RedisOptions {
+                        prefix: config.redis_prefix.clone(),
+                        ..RedisOptions::default()
+                    },
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let ready = ready_check(db.clone(), redis.clone());
+        let mut state = state
             .with_auth(auth)
             .with_documents(documents)
             .with_document_thumbnails(document_thumbnails)
             .with_assets(assets)
             .with_jobs(jobs)
-            .with_ready_check(Arc::new(move || {
-                let db = ready_db.clone();
-                Box::pin(async move { db.ping().await })
-            }));
+            .with_ready_check(ready);
+        if let Some(redis) = redis {
+            state = state.with_redis(redis);
+        }
         Ok(Opened {
             state,
             db,
@@ -153,6 +166,36 @@ impl AppState {
             workers: Some(workers),
         })
     }
+}
+
+/// What `GET /ready` checks: the database and, when configured, Redis; the error names
+/// each that failed (the causes go to the log).
+fn ready_check(db: Db, redis: Option<Redis>) -> ReadyCheck {
+    Arc::new(move || {
+        let db = db.clone();
+        let redis = redis.clone();
+        Box::pin(async move {
+            let mut failed = Vec::new();
+            if let Err(e) = db.ping().await {
+                tracing::warn!(error = %e, "readiness: the database does not answer");
+                failed.push("database");
+            }
+            if let Some(redis) = redis
+                && let Err(e) = redis.ping().await
+            {
+                tracing::warn!(error = %e, "readiness: Redis does not answer");
+                failed.push("redis");
+            }
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::new(
+                    ErrorKind::Overloaded,
+                    format!("{} not answering", failed.join(", ")),
+                ))
+            }
+        })
+    })
 }
 
 /// The jobs service and its running workers: render jobs and the maintenance jobs,

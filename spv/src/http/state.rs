@@ -40,6 +40,8 @@ struct AppServices {
     config: Arc<Config>,
     /// What `GET /ready` checks; `None`: always ready.
     ready: Option<ReadyCheck>,
+    /// The Redis connection of a scaled-out deployment (`REDIS_URL`).
+    redis: Option<crate::store::Redis>,
     /// The auth service; `None`: no credential is accepted, so every protected route
     /// answers 401.
     auth: Option<Auth>,
@@ -115,6 +117,7 @@ impl std::fmt::Debug for AppServices {
             .field("thumbnails", &self.thumbnails)
             .field("config", &self.config)
             .field("ready", &self.ready.is_some())
+            .field("redis", &self.redis)
             .field("auth", &self.auth.is_some())
             .field("documents", &self.documents.is_some())
             .field("assets", &self.assets.is_some())
@@ -144,6 +147,11 @@ impl AppState {
     /// What `GET /ready` checks; `None`: always ready.
     pub fn ready(&self) -> Option<&ReadyCheck> {
         self.services.ready.as_ref()
+    }
+
+    /// The Redis connection (`REDIS_URL`), when the deployment has one.
+    pub fn redis(&self) -> Option<&crate::store::Redis> {
+        self.services.redis.as_ref()
     }
 
     /// The auth service; `None`: no credential is accepted, so every protected route
@@ -208,6 +216,7 @@ impl AppState {
             thumbnails,
             config: Arc::new(config.clone()),
             ready: None,
+            redis: None,
             auth: None,
             documents: None,
             assets: None,
@@ -229,6 +238,12 @@ impl AppState {
     /// Sets what `GET /ready` checks.
     pub fn with_ready_check(mut self, ready: ReadyCheck) -> Self {
         self.services_mut().ready = Some(ready);
+        self
+    }
+
+    /// Sets the Redis connection that rate limits, caches and claims share across nodes.
+    pub fn with_redis(mut self, redis: crate::store::Redis) -> Self {
+        self.services_mut().redis = Some(redis);
         self
     }
 

@@ -6,6 +6,7 @@
 //! | [`DbOptions`], [`Backend`] | pool settings, which engine |
 //! | [`BlobStore`], [`BlobWriter`] | content-addressed blobs, written to a temporary name then renamed |
 //! | [`LocalBlobs`] | blobs in `<data_dir>/blobs/ab/cd/<sha256>` |
+//! | [`Redis`], [`RedisOptions`] | the Redis connection of a scaled-out deployment (`REDIS_URL`): commands and pub/sub, time-limited, reconnecting |
 //!
 //! Migrations live in `migrations/sqlite/` and `migrations/postgres/` at the repository
 //! root and are embedded with `sqlx::migrate!`. Repositories of each domain
@@ -28,6 +29,7 @@
 mod blobs;
 mod db;
 mod paging;
+mod redis;
 mod refs;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -40,6 +42,9 @@ pub use blobs::{BlobKey, BlobStore, BlobWriter, LocalBlobs, PutBlob};
 pub(crate) use db::db_err;
 pub use db::{Backend, Db, DbOptions, SQLITE_FILE};
 pub(crate) use paging::Paging;
+#[allow(unused_imports)] // the scale-out domains use it
+pub(crate) use redis::redis_err;
+pub use redis::{Redis, RedisOptions};
 pub(crate) use refs::{BLOB_USERS_SQL, delete_blob_if_unused, lock_blob};
 
 /// A boxed, sendable future of a [`crate::Result`], the return type of the storage traits
