@@ -28,6 +28,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("HOST_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("host app on http://{addr}; spv under /spv (docs: /spv/docs)");
+    // With each connection's address: spv's rate limits key clients by it.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).await?;
     // The job workers ran all along; running jobs get 30 s, then go back to the queue.
     opened.shutdown(std::time::Duration::from_secs(30)).await;

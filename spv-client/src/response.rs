@@ -49,7 +49,8 @@ pub(crate) fn kind_for_status(status: StatusCode) -> ErrorKind {
         412 => ErrorKind::PreconditionFailed,
         413 => ErrorKind::LimitExceeded,
         422 => ErrorKind::InvalidAsset,
-        429 | 503 => ErrorKind::Overloaded,
+        429 => ErrorKind::RateLimited,
+        503 => ErrorKind::Overloaded,
         504 => ErrorKind::RenderTimeout,
         _ => ErrorKind::Internal,
     }
@@ -254,7 +255,7 @@ mod tests {
         );
         assert_eq!(
             kind_for_status(StatusCode::TOO_MANY_REQUESTS),
-            ErrorKind::Overloaded
+            ErrorKind::RateLimited
         );
         assert_eq!(
             kind_for_status(StatusCode::PAYLOAD_TOO_LARGE),

@@ -54,6 +54,9 @@ pub fn app(config: &Config, state: AppState) -> App {
 #[derive(Clone)]
 pub struct App {
     shared: Arc<Shared>,
+    /// The connection's peer, given to every request as `ConnectInfo<SocketAddr>`
+    /// (rate limits key clients by it).
+    peer: Option<std::net::SocketAddr>,
 }
 
 /// When compression applies: what tower-http's default predicate allows (not images,
@@ -97,6 +100,13 @@ impl tower_http::compression::Predicate for NotRanged {
 }
 
 impl App {
+    /// This service for a connection from `peer`: its requests carry
+    /// `axum::extract::ConnectInfo(peer)`, the client address of the rate limits.
+    pub fn with_peer(mut self, peer: std::net::SocketAddr) -> App {
+        self.peer = Some(peer);
+        self
+    }
+
     /// `api` with the server's handling around it, as `config` says.
     fn new(config: &Config, api: Router) -> App {
         let predicate: Compress = DefaultPredicate::new().and(NotRanged);
@@ -115,6 +125,7 @@ impl App {
             }
         };
         App {
+            peer: None,
             shared: Arc::new(Shared {
                 api,
                 compressible: predicate,
@@ -142,6 +153,9 @@ where
         // not measured when no event would carry it.
         let started = tracing::level_enabled!(tracing::Level::INFO).then(Instant::now);
         let (mut parts, body) = request.into_parts();
+        if let Some(peer) = self.peer {
+            parts.extensions.insert(axum::extract::ConnectInfo(peer));
+        }
         let id = match parts.headers.get(&REQUEST_ID) {
             Some(id) => id.clone(),
             None => {

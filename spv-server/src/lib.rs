@@ -81,7 +81,7 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        let service = app.clone();
+        let service = app.clone().with_peer(peer);
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();

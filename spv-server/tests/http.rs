@@ -17,6 +17,8 @@ mod gallery;
 mod gpu;
 #[path = "http/jobs.rs"]
 mod jobs;
+#[path = "http/rate_limits.rs"]
+mod rate_limits;
 #[path = "http/route_auth.rs"]
 mod route_auth;
 #[path = "http/thumbnail_cache.rs"]

@@ -36,6 +36,9 @@ pub enum ErrorKind {
     RenderTimeout,
     /// The render pool is saturated; try again later.
     Overloaded,
+    /// The caller sent more requests of a kind than its rate limit allows; try again
+    /// after the wait the answer names.
+    RateLimited,
     /// The thing asked for does not exist.
     NotFound,
     /// The request carries no credentials, or bad or expired ones.
@@ -64,6 +67,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid-request",
             ErrorKind::RenderTimeout => "render-timeout",
             ErrorKind::Overloaded => "overloaded",
+            ErrorKind::RateLimited => "rate-limited",
             ErrorKind::NotFound => "not-found",
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::Forbidden => "forbidden",
@@ -87,7 +91,7 @@ impl ErrorKind {
     }
 
     /// Every kind, for mapping codes back ([`from_code`](Self::from_code)).
-    const ALL: [ErrorKind; 15] = [
+    const ALL: [ErrorKind; 16] = [
         ErrorKind::InvalidDocument,
         ErrorKind::UnsupportedVersion,
         ErrorKind::LimitExceeded,
@@ -96,6 +100,7 @@ impl ErrorKind {
         ErrorKind::InvalidRequest,
         ErrorKind::RenderTimeout,
         ErrorKind::Overloaded,
+        ErrorKind::RateLimited,
         ErrorKind::NotFound,
         ErrorKind::Unauthenticated,
         ErrorKind::Forbidden,
@@ -226,6 +231,7 @@ mod tests {
             | ErrorKind::InvalidRequest
             | ErrorKind::RenderTimeout
             | ErrorKind::Overloaded
+            | ErrorKind::RateLimited
             | ErrorKind::NotFound
             | ErrorKind::Unauthenticated
             | ErrorKind::Forbidden

@@ -15,6 +15,7 @@
 //! | `assets` | uploaded images and fonts, deduplicated by SHA-256: the `Assets` service (feature `store`) |
 //! | `config` | one `Config` of every server setting, from env maps and TOML (feature `store`) |
 //! | `auth` | users, JWT access tokens, rotating refresh tokens, API keys: the `Auth` service (feature `store`) |
+//! | `ratelimit` | rate limits: the policy (`SPV_RATE_LIMITS`), client addresses behind trusted proxies, the GCRA in process or on Redis (feature `store`) |
 //! | `jobs` | the job queue in the database: leases, retries with backoff, cancelling (feature `store`) |
 //! | `http` | axum routers, problem+json, OpenAPI and docs UI, health, metrics (feature `http`) |
 //!
@@ -64,6 +65,8 @@ mod hex;
 pub mod http;
 #[cfg(feature = "store")]
 pub mod jobs;
+#[cfg(feature = "store")]
+pub mod ratelimit;
 #[cfg(feature = "render")]
 pub mod render;
 #[cfg(feature = "store")]

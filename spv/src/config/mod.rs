@@ -37,6 +37,8 @@
 //! | `SPV_REQUEST_TIMEOUT_SECS` | `request_timeout_secs` | 30 |
 //! | `SPV_BODY_LIMIT_BYTES` | `body_limit_bytes` | 64 MiB |
 //! | `SPV_SHUTDOWN_TIMEOUT_SECS` | `shutdown_timeout_secs` | 30 (at most 86400) |
+//! | `SPV_RATE_LIMITS` | `rate_limits` | `auth=120/1m,anonymous=100000/1s,api=100000/1s,render=3000/1m` (comma-separated `group=N/period` or `group=off`, periods `s`, `m`, `h` or like `10s`; groups not named keep these; see [`RateLimits`](crate::ratelimit::RateLimits)) |
+//! | `SPV_TRUSTED_PROXIES` | `trusted_proxies` | none (comma-separated CIDRs whose `Forwarded` / `X-Forwarded-For` name the client) |
 //!
 //! Precedence, lowest first: defaults, the TOML file, the environment, command-line flags.
 //!
@@ -146,6 +148,11 @@ pub struct Config {
     /// How long shutdown waits for in-flight requests, in seconds
     /// (`SPV_SHUTDOWN_TIMEOUT_SECS`, at most [`MAX_WAIT_SECS`]).
     pub shutdown_timeout_secs: u64,
+    /// The rate limit of each group (`SPV_RATE_LIMITS`; in TOML, the same text).
+    pub rate_limits: crate::ratelimit::RateLimits,
+    /// The proxies whose forwarding headers name the client (`SPV_TRUSTED_PROXIES`; in
+    /// TOML, the same text).
+    pub trusted_proxies: crate::ratelimit::TrustedProxies,
 }
 
 impl Default for Config {
@@ -180,6 +187,8 @@ impl Default for Config {
             request_timeout_secs: 30,
             body_limit_bytes: 64 * 1024 * 1024,
             shutdown_timeout_secs: 30,
+            rate_limits: crate::ratelimit::RateLimits::default(),
+            trusted_proxies: crate::ratelimit::TrustedProxies::default(),
         }
     }
 }
@@ -218,6 +227,8 @@ impl fmt::Debug for Config {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .field("rate_limits", &self.rate_limits)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -365,6 +376,8 @@ impl Config {
             "SPV_SHUTDOWN_TIMEOUT_SECS" => {
                 self.shutdown_timeout_secs = parse(name, value, "a number of seconds")?
             }
+            "SPV_RATE_LIMITS" => self.rate_limits = self.rate_limits.merged(value)?,
+            "SPV_TRUSTED_PROXIES" => self.trusted_proxies = value.parse()?,
             _ => {}
         }
         Ok(())

@@ -281,3 +281,55 @@ fn renderer_defaults_to_auto_reads_each_choice_and_names_itself_when_bad() {
     assert_eq!(config.renderer, RendererChoice::Gpu);
     assert!(Config::from_toml_str("renderer = \"fast\"\n").is_err());
 }
+
+#[test]
+fn rate_limits_and_trusted_proxies_from_env_and_toml() {
+    use crate::ratelimit::{Group, Limit, RateLimits};
+
+    let c = Config::from_env_map([
+        (
+            "SPV_RATE_LIMITS".to_string(),
+            "auth=6/1m,render=off".to_string(),
+        ),
+        ("SPV_TRUSTED_PROXIES".to_string(), "10.0.0.0/8".to_string()),
+    ])
+    .unwrap();
+    assert_eq!(c.rate_limits.get(Group::Auth), Limit::new(6, 60));
+    assert_eq!(c.rate_limits.get(Group::Render), None);
+    assert_eq!(
+        c.rate_limits.get(Group::Api),
+        RateLimits::default().get(Group::Api)
+    );
+    assert!(c.trusted_proxies.contains("10.1.1.1".parse().unwrap()));
+
+    let c =
+        Config::from_toml_str("rate_limits = \"api=50/1s\"\ntrusted_proxies = \"192.0.2.0/24\"\n")
+            .unwrap();
+    assert_eq!(c.rate_limits.get(Group::Api), Limit::new(50, 1));
+    assert!(c.trusted_proxies.contains("192.0.2.9".parse().unwrap()));
+    // The environment changes the groups it names, over the file's.
+    let c = c
+        .merge_env([("SPV_RATE_LIMITS".to_string(), "auth=off".to_string())])
+        .unwrap();
+    assert_eq!(c.rate_limits.get(Group::Api), Limit::new(50, 1));
+    assert_eq!(c.rate_limits.get(Group::Auth), None);
+
+    let err = Config::from_env_map([("SPV_RATE_LIMITS".to_string(), "logins=5/m".to_string())])
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("SPV_RATE_LIMITS: \"logins=5/m\""),
+        "{err}"
+    );
+    let err = Config::from_toml_str("rate_limits = \"auth=5/week\"\n").unwrap_err();
+    assert!(
+        err.to_string().contains("SPV_RATE_LIMITS: \"auth=5/week\""),
+        "{err}"
+    );
+    let err =
+        Config::from_env_map([("SPV_TRUSTED_PROXIES".to_string(), "lb".to_string())]).unwrap_err();
+    assert!(
+        err.to_string().starts_with("SPV_TRUSTED_PROXIES: \"lb\""),
+        "{err}"
+    );
+}

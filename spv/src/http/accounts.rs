@@ -18,8 +18,11 @@ use super::prefix::MountPrefix;
 use super::problem::ApiError;
 use super::responses::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::state::AppState;
-use crate::api::{CreateApiKey, CreateUser, GetMe, ListApiKeys, RevokeApiKey, Scope, TokenRequest};
+use crate::api::{
+    CreateApiKey, CreateUser, GetMe, GrantType, ListApiKeys, RevokeApiKey, Scope, TokenRequest,
+};
 use crate::auth::Auth;
+use crate::ratelimit::{Group, Subject};
 use crate::{Error, ErrorKind};
 
 /// `POST /api/v1/auth/token`, `POST /api/v1/users`, `GET /api/v1/users/me`,
@@ -63,7 +66,8 @@ fn created(prefix: &MountPrefix, location: &str, body: impl serde::Serialize) ->
 /// Exchanges a password, an API key or a refresh token for an access token.
 ///
 /// Errors: 400 for a malformed request; 401 when the password, API key or refresh token
-/// is not valid (see `WWW-Authenticate`).
+/// is not valid (see `WWW-Authenticate`); 429 past the `auth` rate limit, by client
+/// address and, for password grants, by user name.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth",
     request_body(content(
         (TokenRequest = "application/json"),
@@ -77,6 +81,9 @@ pub(crate) async fn token(
     request: Request,
 ) -> Result<Response, ApiError> {
     let auth = service(&state)?;
+    // Every grant counts in `auth` by client IP, before anything is looked at.
+    let client = super::ratelimit::client_ip(request.headers(), request.extensions(), &state);
+    super::ratelimit::check(&state, Group::Auth, &Subject::ip(client)).await?;
     let is_form = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -97,6 +104,13 @@ pub(crate) async fn token(
             .map_err(|e| rejection(e.status(), &e.body_text()))?;
         json_body(&body)?
     };
+    // A password grant also counts by user name: guesses at one account spread over
+    // many addresses meet one limit.
+    if grant.grant_type == GrantType::Password
+        && let Some(username) = &grant.username
+    {
+        super::ratelimit::check(&state, Group::Auth, &Subject::name(username)).await?;
+    }
     let tokens = auth.oneshot(grant).await?;
     let mut response = Json(tokens).into_response();
     let headers = response.headers_mut();

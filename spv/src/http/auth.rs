@@ -23,6 +23,9 @@
 //! Routes that anonymous callers may use take `Option<Authenticated>`: `None` when the
 //! request sends no credential at all, while a credential that is sent must be valid.
 //!
+//! Every credential check counts in a rate limit group (`super::ratelimit`): a valid
+//! credential in `api`, a failed one in `auth`, none in `anonymous`.
+//!
 //! The credential itself is never logged.
 
 use axum::extract::FromRequestParts;
@@ -30,9 +33,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use super::problem::ApiError;
+use super::ratelimit;
 use super::state::AppState;
 use crate::api::Principal;
 use crate::auth::API_KEY_PREFIX;
+use crate::ratelimit::{Group, Subject};
 use crate::{Error, ErrorKind};
 
 /// The authenticated caller of a request; extracting it refuses the request with 401
@@ -95,10 +100,45 @@ pub(crate) fn credential<'a>(
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
+    /// Counts the request in its rate limit group: `api` (by user) once the credential
+    /// is valid; `auth` (by client IP) when it is not; `anonymous` when there is none.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let credential = credential(&parts.headers, &state.config().api_key_header)?;
+        let api_key_header = &state.config().api_key_header;
+        let credential = match credential(&parts.headers, api_key_header) {
+            Ok(credential) => credential,
+            Err(error) => {
+                let sent = parts.headers.contains_key(header::AUTHORIZATION)
+                    || parts.headers.contains_key(api_key_header.as_str());
+                if sent {
+                    return Err(ratelimit::failed_credential(
+                        &parts.headers,
+                        &parts.extensions,
+                        state,
+                        error.into(),
+                    )
+                    .await);
+                }
+                ratelimit::anonymous(&parts.headers, &parts.extensions, state).await?;
+                return Err(error.into());
+            }
+        };
         let auth = state.auth().ok_or_else(no_auth)?;
-        Ok(Authenticated(auth.authenticate(credential).await?))
+        match auth.authenticate(credential).await {
+            Ok(principal) => {
+                ratelimit::check(state, Group::Api, &Subject::user(principal.user_id)).await?;
+                Ok(Authenticated(principal))
+            }
+            Err(error) if error.kind() == ErrorKind::Unauthenticated => {
+                Err(ratelimit::failed_credential(
+                    &parts.headers,
+                    &parts.extensions,
+                    state,
+                    error.into(),
+                )
+                .await)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

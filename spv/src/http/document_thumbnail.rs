@@ -17,17 +17,18 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
-use tower::ServiceExt;
 
 use super::auth::Authenticated;
 use super::extract::{caller_with, parse_id};
 use super::json::FinishJsonLayer;
 use super::problem::ApiError;
+use super::ratelimit::{client_ip, render_subject};
 use super::responses::{InvalidCredential, Overloaded, ReadableDocumentNotFound, Unprocessable};
 use super::state::AppState;
 use super::thumbnails::{no_store, respond};
 use crate::Error;
 use crate::api::{GetDocumentThumbnail, ImageFormat, Scope, ThumbnailSize};
+use crate::ratelimit::{Group, Refusal};
 
 /// The query of `GET /api/v1/documents/{id}/thumbnail` (for the OpenAPI document; the
 /// handler reads the query with [`ThumbnailQuery::parse`]).
@@ -137,16 +138,22 @@ fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)
 /// Not the whole `HeaderMap`, which as an extractor is a copy of every header.
 pub(crate) struct ThumbnailParts {
     query: Result<ThumbnailQuery, Error>,
+    /// The client's address (rate limits of anonymous renders).
+    client: std::net::IpAddr,
     accept: Option<HeaderValue>,
     if_none_match: Option<HeaderValue>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ThumbnailParts {
+impl FromRequestParts<AppState> for ThumbnailParts {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(ThumbnailParts {
             query: ThumbnailQuery::parse(parts.uri.query()),
+            client: client_ip(&parts.headers, &parts.extensions, state),
             accept: parts.headers.get(header::ACCEPT).cloned(),
             if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
         })
@@ -194,6 +201,7 @@ pub(crate) async fn get_document_thumbnail(
     Path(id): Path<String>,
     request: ThumbnailParts,
 ) -> Result<Response, ApiError> {
+    let client = request.client;
     let principal = caller_with(caller, &[Scope::ThumbnailsRead, Scope::GalleryRead])?;
     let id = parse_id("document", &id)?;
     let query = request.query?;
@@ -215,7 +223,21 @@ pub(crate) async fn get_document_thumbnail(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    let answer = service.oneshot(thumbnail).await?;
+    // A thumbnail not in memory counts in `render`, by user, else by client address.
+    let subject = (state.rate_limiter().is_on(Group::Render))
+        .then(|| render_subject(thumbnail.principal.as_ref(), client));
+    let answer = service
+        .get_on_miss(thumbnail, || async {
+            match subject {
+                Some(subject) => state
+                    .rate_limiter()
+                    .check(Group::Render, &subject)
+                    .await
+                    .map_err(Refusal::into_error),
+                None => Ok(()),
+            }
+        })
+        .await?;
     Ok(respond(&state, answer, negotiated))
 }
 

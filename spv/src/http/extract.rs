@@ -21,8 +21,9 @@ use super::state::AppState;
 use crate::api::{Principal, Scope};
 use crate::{Error, ErrorKind};
 
-/// `Option<Authenticated>`: `None` when the request sends no credential at all; a
-/// credential that is sent must be valid (401, as [`Authenticated`]).
+/// `Option<Authenticated>`: `None` when the request sends no credential at all (counted
+/// in the `anonymous` rate limit group); a credential that is sent must be valid (401,
+/// as [`Authenticated`]).
 impl OptionalFromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
@@ -35,6 +36,7 @@ impl OptionalFromRequestParts<AppState> for Authenticated {
                 .headers
                 .contains_key(state.config().api_key_header.as_str());
         if !sent {
+            super::ratelimit::anonymous(&parts.headers, &parts.extensions, state).await?;
             return Ok(None);
         }
         let authenticated =

@@ -38,6 +38,7 @@ use crate::api::{
     CancelJob, EnqueueRender, GetJob, GetJobOutput, Job, JobState, ListJobs, RenderJobSpec, Scope,
 };
 use crate::jobs::{Jobs, MAX_IDEMPOTENCY_KEY_CHARS};
+use crate::ratelimit::{Group, Subject};
 use crate::{Error, ErrorKind};
 pub(crate) use present::present;
 
@@ -171,6 +172,7 @@ pub(crate) async fn enqueue_render(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::JobsWrite)?;
+    super::ratelimit::check(&state, Group::Render, &Subject::user(principal.user_id)).await?;
     let idempotency_key = idempotency_key(&headers)?;
     let spec = spec_from(body)?;
     let job = service(&state)?

@@ -19,7 +19,17 @@
 //! | [`AppState`] | the services and settings the routers share (behind one reference count, read with accessors); [`AppState::open`] wires them all from a `Config` |
 //! | [`Closing`] | ends job event streams when a server begins to stop |
 //! | [`Problem`], [`ApiError`], [`status_for`] | RFC 9457 errors, one status per [`ErrorKind`](crate::ErrorKind) |
-//! | [`Metrics`] | the prometheus-client registry and the server's metrics |
+//! | [`Metrics`] | the prometheus-client registry and the server's metrics (`spv_rate_limited_total{group}`, `spv_rate_limiter_fallback_total` among them) |
+//!
+//! Rate limits (`SPV_RATE_LIMITS`, [`crate::ratelimit`]) are counted where credentials
+//! are checked: each request counts in the group `auth` (the token endpoint, failed
+//! credentials), `anonymous` (no credential), `api` (a valid one) or, for work that
+//! renders, also `render`; `/health`, `/ready` and `/metrics` are exempt. A refusal is
+//! `429` with `Retry-After`, `RateLimit-Policy` and `RateLimit`. Clients are keyed by the
+//! peer address of the request's `ConnectInfo<SocketAddr>` extension (`spv-server` sets
+//! it; a host serving [`api`] itself serves it with
+//! `into_make_service_with_connect_info::<SocketAddr>()`), or behind
+//! `SPV_TRUSTED_PROXIES` by `Forwarded` / `X-Forwarded-For`.
 //! | [`ApiDoc`] | the OpenAPI document |
 //!
 //! A host application nests these routers in its own:
@@ -66,6 +76,8 @@ mod openapi;
 #[cfg(feature = "store")]
 mod prefix;
 mod problem;
+#[cfg(feature = "store")]
+mod ratelimit;
 mod render;
 #[cfg(feature = "store")]
 mod responses;

@@ -112,6 +112,7 @@ pub fn openapi(config: &crate::config::Config) -> utoipa::openapi::OpenApi {
     if !config.prometheus_enabled {
         doc.paths.paths.retain(|path, _| path != "/metrics");
     }
+    add_rate_limited(&mut doc);
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
@@ -129,6 +130,31 @@ pub fn openapi(config: &crate::config::Config) -> utoipa::openapi::OpenApi {
         ))),
     );
     doc
+}
+
+/// Adds the 429 of the rate limits to every operation that is not exempt from them.
+fn add_rate_limited(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::IntoResponses;
+
+    let responses = super::responses::TooManyRequests::responses();
+    for (path, item) in &mut doc.paths.paths {
+        if matches!(path.as_str(), "/health" | "/ready" | "/metrics") {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation.responses.responses.extend(responses.clone());
+        }
+    }
 }
 
 /// The policy of the docs page: Scalar's script, an inline bootstrap and inline styles,
@@ -168,6 +194,11 @@ pub fn docs_router(state: AppState) -> Router {
             }),
         )
         .route("/docs/scalar.js", get(scalar_js))
+        // These routes read no credential: every request counts as anonymous.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            super::ratelimit::anonymous_layer,
+        ))
 }
 
 #[derive(Clone)]

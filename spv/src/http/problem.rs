@@ -16,6 +16,7 @@
 //! | `conflict` | 409 |
 //! | `precondition-failed` | 412 |
 //! | `overloaded` | 503 with `Retry-After` |
+//! | `rate-limited` | 429 with `Retry-After`, `RateLimit-Policy` and `RateLimit` |
 //! | `render-timeout` | 504: the renderer gave up on this document |
 //! | `io`, `internal` | 500 |
 //!
@@ -78,6 +79,7 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::RenderTimeout => StatusCode::GATEWAY_TIMEOUT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -93,6 +95,7 @@ fn title_for(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest => "Invalid request",
         ErrorKind::RenderTimeout => "Render timed out",
         ErrorKind::Overloaded => "Server overloaded",
+        ErrorKind::RateLimited => "Too many requests",
         ErrorKind::NotFound => "Not found",
         ErrorKind::Unauthenticated => "Unauthenticated",
         ErrorKind::Forbidden => "Forbidden",
@@ -171,6 +174,12 @@ impl IntoResponse for ApiError {
         match self.error.kind() {
             ErrorKind::Overloaded => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            ErrorKind::RateLimited => {
+                #[cfg(feature = "store")]
+                if let Some(refusal) = crate::ratelimit::Refusal::of(&self.error) {
+                    super::ratelimit::set_headers(headers, refusal);
+                }
             }
             ErrorKind::Unauthenticated => {
                 headers.insert(

@@ -110,3 +110,51 @@ problem_responses! {
     /// 409: the job has finished, so it can no longer change.
     JobFinished = 409, "The job has already finished";
 }
+
+/// 429: past a rate limit (`SPV_RATE_LIMITS`); every route but `/health`, `/ready` and
+/// `/metrics` may answer it, so [`super::openapi`] adds it to each of their operations.
+#[allow(dead_code, reason = "added to operations by `openapi`, never built")]
+pub(crate) struct TooManyRequests;
+
+impl utoipa::IntoResponses for TooManyRequests {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        use utoipa::openapi::{HeaderBuilder, ObjectBuilder, Type};
+
+        let header = |kind: Type, description: &str| {
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(kind))
+                .description(Some(description))
+                .build()
+        };
+        let content = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(Problem::name())))
+            .build();
+        let response = ResponseBuilder::new()
+            .description(
+                "Past a rate limit (`urn:spv:problem:rate-limited`; the `detail` names the \
+                 group and its limit); try again after `Retry-After`",
+            )
+            .content(PROBLEM_JSON, content)
+            .header(
+                "Retry-After",
+                header(Type::Integer, "Seconds to wait, at least 1"),
+            )
+            .header(
+                "RateLimit-Policy",
+                header(
+                    Type::String,
+                    "The limit that refused (draft-ietf-httpapi-ratelimit-headers), e.g. \
+                     `\"auth\";q=10;w=60`",
+                ),
+            )
+            .header(
+                "RateLimit",
+                header(
+                    Type::String,
+                    "Nothing remains for `t` seconds, e.g. `\"auth\";r=0;t=42`",
+                ),
+            )
+            .build();
+        BTreeMap::from([("429".to_string(), RefOr::T(response))])
+    }
+}

@@ -12,6 +12,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::documents::Documents;
 use crate::jobs::Jobs;
+use crate::ratelimit::{RateLimiter, TrustedProxies};
 use crate::render::pool::RenderPool;
 use crate::thumbnails::{DocumentThumbnails, Thumbnails, ThumbnailsConfig};
 
@@ -42,6 +43,10 @@ struct AppServices {
     ready: Option<ReadyCheck>,
     /// The Redis connection of a scaled-out deployment (`REDIS_URL`).
     redis: Option<crate::store::Redis>,
+    /// The rate limits (`SPV_RATE_LIMITS`), on Redis when there is one.
+    rate_limiter: RateLimiter,
+    /// Whose forwarding headers name the client (`SPV_TRUSTED_PROXIES`).
+    trusted_proxies: Arc<TrustedProxies>,
     /// The auth service; `None`: no credential is accepted, so every protected route
     /// answers 401.
     auth: Option<Auth>,
@@ -118,6 +123,7 @@ impl std::fmt::Debug for AppServices {
             .field("config", &self.config)
             .field("ready", &self.ready.is_some())
             .field("redis", &self.redis)
+            .field("rate_limiter", &self.rate_limiter)
             .field("auth", &self.auth.is_some())
             .field("documents", &self.documents.is_some())
             .field("assets", &self.assets.is_some())
@@ -152,6 +158,17 @@ impl AppState {
     /// The Redis connection (`REDIS_URL`), when the deployment has one.
     pub fn redis(&self) -> Option<&crate::store::Redis> {
         self.services.redis.as_ref()
+    }
+
+    /// The rate limiter of the routes (`SPV_RATE_LIMITS`).
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.services.rate_limiter
+    }
+
+    /// The proxies whose `Forwarded` / `X-Forwarded-For` name the client
+    /// (`SPV_TRUSTED_PROXIES`).
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.services.trusted_proxies
     }
 
     /// The auth service; `None`: no credential is accepted, so every protected route
@@ -210,9 +227,13 @@ impl AppState {
 
     /// A state around an existing thumbnails service.
     pub fn with_thumbnails(config: &Config, thumbnails: Thumbnails) -> Self {
+        let rate_limiter = RateLimiter::new(config.rate_limits);
         let services = AppServices {
-            // The GPU's counters and adapter, read from the renderer's GPU at each scrape.
-            metrics: Metrics::for_renderer(thumbnails.renderer()),
+            // The GPU's counters and adapter, read from the renderer's GPU at each scrape,
+            // and the rate limiter's counters.
+            metrics: Metrics::with_rate_limits(thumbnails.renderer(), rate_limiter.stats().clone()),
+            rate_limiter,
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             thumbnails,
             config: Arc::new(config.clone()),
             ready: None,
@@ -241,9 +262,12 @@ impl AppState {
         self
     }
 
-    /// Sets the Redis connection that rate limits, caches and claims share across nodes.
+    /// Sets the Redis connection that rate limits, caches and claims share across nodes
+    /// (the rate limiter moves onto it, keeping its limits and counters).
     pub fn with_redis(mut self, redis: crate::store::Redis) -> Self {
-        self.services_mut().redis = Some(redis);
+        let services = self.services_mut();
+        services.rate_limiter = services.rate_limiter.clone().with_redis(redis.clone());
+        services.redis = Some(redis);
         self
     }
 

@@ -18,6 +18,7 @@ use super::problem::ApiError;
 use super::responses::{Overloaded, PayloadTooLarge, Unauthorized, Unprocessable};
 use super::state::AppState;
 use crate::api::{CreateThumbnail, DocumentThumbnail, Scope, ThumbnailBody};
+use crate::ratelimit::{Group, Subject};
 use crate::thumbnails::InlineThumbnails;
 use crate::{Error, ErrorKind};
 
@@ -63,6 +64,7 @@ pub(crate) async fn create_thumbnail(
 ) -> Result<Response, ApiError> {
     // Before the body is read: a caller without the scope hears that first.
     principal.require(Scope::ThumbnailsRead)?;
+    super::ratelimit::check(&state, Group::Render, &Subject::user(principal.user_id)).await?;
     let body = BodyLimit::server(state.config().body_limit_bytes).read(body)?;
     let body: ThumbnailBody = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid_request(format!("request body: {e}")))?;

@@ -211,6 +211,23 @@ impl DocumentThumbnails {
 
     /// What `Service<GetDocumentThumbnail>` does.
     async fn get(&self, request: GetDocumentThumbnail) -> Result<DocumentThumbnail> {
+        self.get_on_miss(request, || std::future::ready(Ok(())))
+            .await
+    }
+
+    /// `Service<GetDocumentThumbnail>`, awaiting `on_miss` once the thumbnail is known
+    /// not to be in memory (nor answered by `If-None-Match`), before the blob level or a
+    /// render is tried: an error it returns is the answer. The HTTP layer counts the
+    /// `render` rate limit there, which only this service can tell apart from a hit.
+    pub async fn get_on_miss<F, Fut>(
+        &self,
+        request: GetDocumentThumbnail,
+        on_miss: F,
+    ) -> Result<DocumentThumbnail>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
         let GetDocumentThumbnail {
             principal,
             id,
@@ -269,6 +286,7 @@ impl DocumentThumbnails {
                 rendered: None,
             });
         }
+        on_miss().await?;
         let answer = |image, memory_hit, blob_hit, rendered, cached: bool| DocumentThumbnail {
             document: Some(document.clone()),
             etag: cached.then(|| etag.clone()),

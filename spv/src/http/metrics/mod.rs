@@ -11,6 +11,7 @@ mod future;
 mod gpu;
 mod labels;
 mod layer;
+mod ratelimit;
 mod service;
 
 use std::sync::Arc;
@@ -84,6 +85,15 @@ impl Metrics {
     /// A fresh registry with every metric registered, the GPU's counters and adapter
     /// read from `renderer`'s GPU at each scrape.
     pub fn for_renderer(renderer: &crate::render::Renderer) -> Self {
+        Metrics::with_rate_limits(renderer, Arc::default())
+    }
+
+    /// [`Metrics::for_renderer`], with the rate limiter's counters (`stats`) read at each
+    /// scrape.
+    pub fn with_rate_limits(
+        renderer: &crate::render::Renderer,
+        stats: Arc<crate::ratelimit::RateLimitStats>,
+    ) -> Self {
         #[cfg(not(feature = "gpu"))]
         let _ = renderer;
         let mut registry = Registry::default();
@@ -117,6 +127,7 @@ impl Metrics {
         );
         #[cfg(feature = "gpu")]
         registry.register_collector(Box::new(gpu::GpuCollector(renderer.gpu().cloned())));
+        registry.register_collector(Box::new(ratelimit::RateLimitCollector(stats)));
         let queue_wait = latency_histogram();
         registry.register(
             "spv_render_queue_wait_seconds",
