@@ -3,6 +3,7 @@
 //! | item | what it is |
 //! |---|---|
 //! | [`Assets`] | the service: `tower::Service` of each request below; [`Assets::resolver`] for renders |
+//! | [`AssetReader`] | an asset its caller may read, its bytes streamed (a range or all) from the blob store |
 //! | [`AssetsConfig`] | its settings: upload limit, asset bytes per render, pixel limit, the pool inspection runs on |
 //! | [`AssetRepo`], [`SqlAssets`] | where metadata is kept; the SQL implementation |
 //! | [`UploadAsset`](crate::api::UploadAsset), [`GetAsset`](crate::api::GetAsset), [`GetAssetMeta`](crate::api::GetAssetMeta), [`ListAssets`](crate::api::ListAssets), [`DeleteAsset`](crate::api::DeleteAsset) | the requests, from [`crate::api`] |
@@ -43,4 +44,6 @@ mod service;
 mod tests;
 
 pub use repo::{AssetRepo, SqlAssets};
-pub use service::{Assets, AssetsConfig, DEFAULT_MAX_RESOLVED_BYTES, DEFAULT_MAX_UPLOAD_BYTES};
+pub use service::{
+    AssetReader, Assets, AssetsConfig, DEFAULT_MAX_RESOLVED_BYTES, DEFAULT_MAX_UPLOAD_BYTES,
+};

@@ -16,7 +16,7 @@ use crate::api::{
 };
 use crate::glyph::{self, AssetResolver, AssetSource, Bytes};
 use crate::render::pool::RenderPool;
-use crate::store::{BlobKey, BlobStore, Db, Paging, from_ms, hex, now_ms};
+use crate::store::{BlobKey, BlobStore, BlobStream, Db, Paging, from_ms, hex, now_ms};
 use crate::{Error, ErrorKind, Result};
 
 /// The default largest upload: 50 MiB.
@@ -192,6 +192,19 @@ impl Assets {
         Ok(AssetContent { asset, bytes })
     }
 
+    /// An asset the caller may read, for streaming its bytes (all or a range) with
+    /// [`AssetReader::stream`]: what `GET /api/v1/assets/{id}` serves, without holding
+    /// the whole asset in memory. The same checks as [`content`](Self::content).
+    pub async fn open_content(&self, request: GetAsset) -> Result<AssetReader> {
+        let asset = self.visible(&request.principal, request.id).await?;
+        let key = BlobKey::parse(&asset.sha256)?;
+        Ok(AssetReader {
+            asset,
+            key,
+            blobs: self.inner.blobs.clone(),
+        })
+    }
+
     /// What `Service<ListAssets>` does.
     pub async fn list(&self, request: ListAssets) -> Result<AssetList> {
         let principal = request.principal;
@@ -283,6 +296,30 @@ impl Assets {
             }
         }
         Ok(Arc::new(StoredAssets(found)))
+    }
+}
+
+/// An asset its caller may read ([`Assets::open_content`]): the metadata, and its bytes
+/// on demand.
+#[derive(Debug)]
+pub struct AssetReader {
+    asset: Asset,
+    key: BlobKey,
+    blobs: Arc<dyn BlobStore>,
+}
+
+impl AssetReader {
+    /// The asset's metadata.
+    pub fn asset(&self) -> &Asset {
+        &self.asset
+    }
+
+    /// The bytes `range` (all with `None`; it must lie within
+    /// [`byte_size`](Asset::byte_size)), streamed from the blob store.
+    pub async fn stream(self, range: Option<std::ops::Range<u64>>) -> Result<BlobStream> {
+        self.blobs.stream(&self.key, range).await?.ok_or_else(|| {
+            Error::internal(format!("the bytes of asset {} are missing", self.asset.id))
+        })
     }
 }
 

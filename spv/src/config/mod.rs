@@ -14,6 +14,8 @@
 //! | `DATABASE_URL` | `database_url` | SQLite file `<data_dir>/spv.db` |
 //! | `REDIS_URL` | `redis_url` | none |
 //! | `SPV_REDIS_PREFIX` | `redis_prefix` | `spv:` (the prefix of every Redis key and channel) |
+//! | `SPV_BLOB_URL` | `blob_url` | the directory `<data_dir>/blobs` (or another directory, or `s3://bucket/prefix`) |
+//! | `AWS_*` (`AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, …) | `aws` (TOML: an `[aws]` table of the same names) | none: the S3 client of an `s3://` `SPV_BLOB_URL`, as object_store's `AmazonS3Builder::from_env` reads them |
 //! | `JWT_SECRET` | `jwt_secret` | none: generated and kept in the data directory |
 //! | `JWT_ISSUER` | `jwt_issuer` | `spv` |
 //! | `API_KEY_HEADER` | `api_key_header` | `x-api-key` |
@@ -55,6 +57,7 @@
 //! assert!(err.to_string().starts_with("SPV_JOB_WORKERS:"), "{err}");
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -93,6 +96,13 @@ pub struct Config {
     /// The prefix of every Redis key and channel (`SPV_REDIS_PREFIX`), so several
     /// deployments can share one Redis.
     pub redis_prefix: String,
+    /// Where blobs live (`SPV_BLOB_URL`): a directory or `s3://bucket/prefix`; `None` is
+    /// `<data_dir>/blobs`. See [`Config::blob_location`].
+    pub blob_url: Option<String>,
+    /// The `AWS_*` variables (`AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, …) that configure the S3
+    /// client of an `s3://` [`blob_url`](Self::blob_url); values are never shown by
+    /// `Debug`.
+    pub aws: BTreeMap<String, String>,
     /// The JWT signing secret (`JWT_SECRET`); `None`: generated and kept in the data
     /// directory.
     pub jwt_secret: Option<String>,
@@ -163,6 +173,8 @@ impl Default for Config {
             database_url: None,
             redis_url: None,
             redis_prefix: "spv:".to_string(),
+            blob_url: None,
+            aws: BTreeMap::new(),
             jwt_secret: None,
             jwt_issuer: "spv".to_owned(),
             api_key_header: "x-api-key".to_owned(),
@@ -203,6 +215,8 @@ impl fmt::Debug for Config {
             .field("database_url", &redact(&self.database_url))
             .field("redis_url", &redact(&self.redis_url))
             .field("redis_prefix", &self.redis_prefix)
+            .field("blob_url", &self.blob_url)
+            .field("aws", &self.aws.keys().collect::<Vec<_>>())
             .field("jwt_secret", &redact(&self.jwt_secret))
             .field("jwt_issuer", &self.jwt_issuer)
             .field("api_key_header", &self.api_key_header)
@@ -309,6 +323,14 @@ impl Config {
             "DATABASE_URL" => self.database_url = some(value),
             "REDIS_URL" => self.redis_url = some(value),
             "SPV_REDIS_PREFIX" => self.redis_prefix = value.to_string(),
+            "SPV_BLOB_URL" => self.blob_url = some(value),
+            aws if aws.starts_with("AWS_") => {
+                if value.is_empty() {
+                    self.aws.remove(aws);
+                } else {
+                    self.aws.insert(aws.to_string(), value.to_string());
+                }
+            }
             "JWT_SECRET" => self.jwt_secret = some(value),
             "JWT_ISSUER" => self.jwt_issuer = value.to_owned(),
             "API_KEY_HEADER" => self.api_key_header = value.to_ascii_lowercase(),
@@ -435,6 +457,17 @@ impl Config {
         if self.admin_user.is_empty() {
             return Err(bad("SPV_ADMIN_USER", "", "a non-empty username"));
         }
+        if let Some(url) = &self.blob_url {
+            crate::store::BlobUrl::parse(url)
+                .map_err(|e| Error::invalid_request(format!("SPV_BLOB_URL: {}", e.message())))?;
+        }
+        if let Some(name) = self.aws.keys().find(|k| !k.starts_with("AWS_")) {
+            return Err(bad(
+                &format!("aws.{name}"),
+                "<set>",
+                "names of AWS_* variables such as AWS_REGION",
+            ));
+        }
         if let Some(url) = &self.database_url {
             let known = ["sqlite:", "postgres://", "postgresql://"];
             if !known.iter().any(|p| url.starts_with(p)) {
@@ -446,6 +479,33 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where blobs live: [`blob_url`](Self::blob_url), or the directory `blobs` in the
+    /// data directory. Open it with [`BlobUrl::open`](crate::store::BlobUrl::open) and
+    /// [`aws`](Self::aws), or [`Config::open_blobs`].
+    ///
+    /// ```
+    /// use spv::store::BlobUrl;
+    ///
+    /// let config = spv::config::Config::default();
+    /// assert_eq!(config.blob_location().unwrap(), BlobUrl::Dir("./spv-data/blobs".into()));
+    /// let env = [("SPV_BLOB_URL".to_string(), "ftp://x".to_string())];
+    /// let err = spv::config::Config::from_env_map(env).unwrap_err();
+    /// assert!(err.to_string().starts_with("SPV_BLOB_URL:"), "{err}");
+    /// ```
+    pub fn blob_location(&self) -> Result<crate::store::BlobUrl> {
+        match &self.blob_url {
+            Some(url) => crate::store::BlobUrl::parse(url)
+                .map_err(|e| Error::invalid_request(format!("SPV_BLOB_URL: {}", e.message()))),
+            None => Ok(crate::store::BlobUrl::Dir(self.data_dir.join("blobs"))),
+        }
+    }
+
+    /// The blob store of [`blob_location`](Self::blob_location), an S3 one configured by
+    /// [`aws`](Self::aws). Nothing is contacted yet.
+    pub fn open_blobs(&self) -> Result<std::sync::Arc<dyn crate::store::BlobStore>> {
+        self.blob_location()?.open(&self.aws)
     }
 
     /// The database to connect to: `database_url`, or the SQLite file `spv.db` in the

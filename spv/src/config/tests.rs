@@ -166,6 +166,66 @@ fn debug_redacts_secrets() {
 }
 
 #[test]
+fn blob_url_and_aws_variables_are_read_checked_and_redacted() {
+    use crate::store::BlobUrl;
+    let c = Config::default();
+    assert_eq!(
+        c.blob_location().unwrap(),
+        BlobUrl::Dir("./spv-data/blobs".into())
+    );
+    let c = env(&[
+        ("SPV_BLOB_URL", "s3://media/spv"),
+        ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_PROFILE", ""),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.blob_location().unwrap(),
+        BlobUrl::S3 {
+            bucket: "media".into(),
+            prefix: "spv".into()
+        }
+    );
+    assert_eq!(
+        c.aws.get("AWS_REGION").map(String::as_str),
+        Some("eu-west-1")
+    );
+    assert!(
+        !c.aws.contains_key("AWS_PROFILE"),
+        "an empty variable is unset"
+    );
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
+    assert!(shown.contains("AWS_SECRET_ACCESS_KEY"), "{shown}");
+    c.open_blobs().unwrap();
+    let c = env(&[("SPV_BLOB_URL", "/srv/blobs")]).unwrap();
+    assert_eq!(
+        c.blob_location().unwrap(),
+        BlobUrl::Dir("/srv/blobs".into())
+    );
+    for bad in [
+        "s3://",
+        "s3://Bad_Bucket/x",
+        "gs://media",
+        "s3://media/../x",
+    ] {
+        let err = env(&[("SPV_BLOB_URL", bad)]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+        assert!(err.to_string().starts_with("SPV_BLOB_URL: "), "{err}");
+    }
+    let toml =
+        Config::from_toml_str("blob_url = \"s3://media\"\n[aws]\nAWS_REGION = \"us-east-1\"\n")
+            .unwrap();
+    assert_eq!(
+        toml.aws.get("AWS_REGION").map(String::as_str),
+        Some("us-east-1")
+    );
+    let err = Config::from_toml_str("[aws]\nregion = \"us-east-1\"\n").unwrap_err();
+    assert!(err.to_string().contains("aws.region"), "{err}");
+}
+
+#[test]
 fn thumbnail_cache_bytes_defaults_to_256_mib_and_names_itself_when_bad() {
     assert_eq!(Config::default().thumbnail_cache_bytes, 256 * 1024 * 1024);
     let c = env(&[("SPV_THUMBNAIL_CACHE_BYTES", "0")]).unwrap();

@@ -286,12 +286,9 @@ pub(crate) async fn get_asset(
             return Ok(with_cache_headers(response, &asset));
         }
     }
-    let content = assets.content(GetAsset { principal, id }).await?;
-    Ok(bytes_response(
-        &content.asset,
-        &headers,
-        Some(content.bytes),
-    ))
+    let reader = assets.open_content(GetAsset { principal, id }).await?;
+    let asset = reader.asset().clone();
+    bytes_response(&asset, &headers, Some(reader)).await
 }
 
 /// An asset's headers (`ETag`, `Content-Type`, `Content-Length`) without the bytes.
@@ -321,7 +318,7 @@ pub(crate) async fn head_asset(
     }
     // Range applies to GET only (RFC 9110 §14.2): HEAD answers the whole asset's headers.
     headers.remove(header::RANGE);
-    Ok(bytes_response(&asset, &headers, None))
+    bytes_response(&asset, &headers, None).await
 }
 
 /// An asset's metadata: name, type, size, hashes, image size and colour, font details.

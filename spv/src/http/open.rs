@@ -15,7 +15,7 @@ use crate::jobs::{
     BackupHandler, JobHandler, JobOutputs, JobQueue, Jobs, MaintenanceConfig, PruneHandler,
     QueueConfig, RenderHandler, Workers, WorkersConfig,
 };
-use crate::store::{BlobStore, Db, LocalBlobs, Redis, RedisOptions};
+use crate::store::{BlobStore, Db, Redis, RedisOptions};
 use crate::thumbnails::{DocumentThumbnails, DocumentThumbnailsConfig, RenderedStore};
 use crate::{Error, ErrorKind, Result};
 
@@ -66,9 +66,10 @@ impl Opened {
 
 impl AppState {
     /// Opens the database (`DATABASE_URL`, or SQLite in `SPV_DATA_DIR`, migrated), the
-    /// blobs under the data directory, and the auth, documents, assets, thumbnail and jobs
+    /// blob store (`SPV_BLOB_URL`: a directory, by default under the data directory, or
+    /// an S3 bucket), and the auth, documents, assets, thumbnail and jobs
     /// services over them (renders on a pool of `SPV_JOB_WORKERS`); creates the first
-    /// admin (`SPV_ADMIN_USER`) when there is no user; `GET /ready` pings the database.
+    /// admin (`SPV_ADMIN_USER`) when there is no user; `GET /ready` pings the database, Redis and the blob store.
     ///
     /// Starts `SPV_JOB_WORKERS` job workers (render jobs and the maintenance jobs, which
     /// a scheduler enqueues every `SPV_PRUNE_INTERVAL_SECS` and
@@ -100,7 +101,8 @@ impl AppState {
         let given = config.admin_password.clone().map(Secret::new);
         let admin_password = auth.bootstrap_admin(&config.admin_user, given).await?;
 
-        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobs::in_data_dir(&config.data_dir));
+        let blobs = config.open_blobs()?;
+        tracing::info!(blobs = ?blobs, "blob store");
         let state = AppState::new(config);
         // Find the adapter and compile vello's shaders before the first render asks, on
         // a probe thread of the GPU's own (logged: which adapter, or why the CPU
@@ -148,7 +150,7 @@ impl AppState {
             ),
             None => None,
         };
-        let ready = ready_check(db.clone(), redis.clone());
+        let ready = ready_check(db.clone(), redis.clone(), blobs.clone());
         let mut state = state
             .with_auth(auth)
             .with_documents(documents)
@@ -168,12 +170,13 @@ impl AppState {
     }
 }
 
-/// What `GET /ready` checks: the database and, when configured, Redis; the error names
-/// each that failed (the causes go to the log).
-fn ready_check(db: Db, redis: Option<Redis>) -> ReadyCheck {
+/// What `GET /ready` checks: the database, Redis when configured, and the blob store;
+/// the error names each that failed (the causes go to the log).
+fn ready_check(db: Db, redis: Option<Redis>, blobs: Arc<dyn BlobStore>) -> ReadyCheck {
     Arc::new(move || {
         let db = db.clone();
         let redis = redis.clone();
+        let blobs = blobs.clone();
         Box::pin(async move {
             let mut failed = Vec::new();
             if let Err(e) = db.ping().await {
@@ -185,6 +188,10 @@ fn ready_check(db: Db, redis: Option<Redis>) -> ReadyCheck {
             {
                 tracing::warn!(error = %e, "readiness: Redis does not answer");
                 failed.push("redis");
+            }
+            if let Err(e) = blobs.check().await {
+                tracing::warn!(error = %e, "readiness: the blob store does not answer");
+                failed.push("blobs");
             }
             if failed.is_empty() {
                 Ok(())

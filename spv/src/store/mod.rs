@@ -4,8 +4,11 @@
 //! |---|---|
 //! | [`Db`] | one pool over SQLite (embedded default, `<data_dir>/spv.db`, WAL) or PostgreSQL, migrated on connect |
 //! | [`DbOptions`], [`Backend`] | pool settings, which engine |
-//! | [`BlobStore`], [`BlobWriter`] | content-addressed blobs, written to a temporary name then renamed |
+//! | [`BlobStore`], [`BlobWriter`], [`BlobStream`] | content-addressed blobs, never visible half-written; streamed range reads |
 //! | [`LocalBlobs`] | blobs in `<data_dir>/blobs/ab/cd/<sha256>` |
+//! | [`S3Blobs`] | blobs in `s3://bucket/prefix/ab/cd/<sha256>` (conditional puts, multipart uploads) |
+//! | [`BlobUrl`] | `SPV_BLOB_URL`: a directory or `s3://bucket/prefix`, opened as a store |
+//! | [`migrate_blobs`], [`MigrateReport`] | copies every blob from one store to another (`spv-cli blobs migrate`) |
 //! | [`Redis`], [`RedisOptions`] | the Redis connection of a scaled-out deployment (`REDIS_URL`): commands and pub/sub, time-limited, reconnecting |
 //!
 //! Migrations live in `migrations/sqlite/` and `migrations/postgres/` at the repository
@@ -28,6 +31,7 @@
 
 mod blobs;
 mod db;
+mod migrate;
 mod paging;
 mod redis;
 mod refs;
@@ -38,9 +42,15 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub(crate) use crate::hex::hex;
-pub use blobs::{BlobKey, BlobStore, BlobWriter, LocalBlobs, PutBlob};
+pub use blobs::{
+    BlobKey, BlobList, BlobStore, BlobStream, BlobUrl, BlobWriter, LocalBlobs, MULTIPART_THRESHOLD,
+    PutBlob, S3Blobs,
+};
 pub(crate) use db::db_err;
 pub use db::{Backend, Db, DbOptions, SQLITE_FILE};
+pub use migrate::{
+    MAX_REPORTED_FAILURES, MigrateEvent, MigrateOptions, MigrateReport, migrate_blobs,
+};
 pub(crate) use paging::Paging;
 #[allow(unused_imports)] // the scale-out domains use it
 pub(crate) use redis::redis_err;

@@ -1,7 +1,7 @@
 //! The responses of the asset routes: bytes (whole, a range, or the headers of a `HEAD`)
 //! with their caching headers, metadata with its own ETag, and 304s.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -10,6 +10,7 @@ use super::super::problem::ApiError;
 use super::range::{self, RangeAnswer};
 use crate::Error;
 use crate::api::Asset;
+use crate::assets::AssetReader;
 
 /// How long clients may keep an asset's bytes: they never change under an id.
 const CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
@@ -71,15 +72,16 @@ pub(crate) fn with_cache_headers(mut response: Response, asset: &Asset) -> Respo
     response
 }
 
-/// The bytes (all, or the requested range) with their headers; `bytes: None` answers a
-/// `HEAD`: the same headers, `Content-Length` included, and no body.
-pub(crate) fn bytes_response(
+/// The bytes (all, or the requested range) with their headers, streamed from the blob
+/// store; `reader: None` answers a `HEAD`: the same headers, `Content-Length` included,
+/// and no body.
+pub(crate) async fn bytes_response(
     asset: &Asset,
     headers: &HeaderMap,
-    bytes: Option<Vec<u8>>,
-) -> Response {
+    reader: Option<AssetReader>,
+) -> Result<Response, ApiError> {
     let etag = asset.etag();
-    let len = bytes.as_ref().map_or(asset.byte_size, |b| b.len() as u64);
+    let len = asset.byte_size;
     let answer = range::evaluate(
         header_text(headers, header::RANGE),
         header_text(headers, header::IF_RANGE),
@@ -102,23 +104,21 @@ pub(crate) fn bytes_response(
                 headers.insert(header::CONTENT_RANGE, value);
             }
             headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-            return response;
+            return Ok(response);
         }
     };
-    let mut response = match bytes {
-        Some(bytes) => {
-            // `start < end <= len = bytes.len()`, so both fit in `usize`.
-            let part = Bytes::from(bytes).slice(start as usize..end as usize);
-            (status, part).into_response()
+    let mut response = match reader {
+        Some(reader) => {
+            let range = (status == StatusCode::PARTIAL_CONTENT).then_some(start..end);
+            let stream = reader.stream(range).await?;
+            (status, Body::from_stream(stream)).into_response()
         }
-        None => {
-            let mut response = status.into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
-            response
-        }
+        None => status.into_response(),
     };
+    // Known from the metadata: the streamed body has no length of its own.
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
     let out = response.headers_mut();
     let mime = HeaderValue::from_str(&asset.mime)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
@@ -140,5 +140,5 @@ pub(crate) fn bytes_response(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(ASSET_CSP),
     );
-    with_cache_headers(response, asset)
+    Ok(with_cache_headers(response, asset))
 }
