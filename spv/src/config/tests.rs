@@ -281,3 +281,32 @@ fn renderer_defaults_to_auto_reads_each_choice_and_names_itself_when_bad() {
     assert_eq!(config.renderer, RendererChoice::Gpu);
     assert!(Config::from_toml_str("renderer = \"fast\"\n").is_err());
 }
+
+#[test]
+fn role_migrate_and_job_render_slots() {
+    let c = Config::default();
+    assert_eq!(
+        (c.role, c.migrate, c.job_render_slots),
+        (Role::All, true, None)
+    );
+    let c = env(&[
+        ("SPV_ROLE", "Worker"),
+        ("SPV_NO_MIGRATE", "true"),
+        ("SPV_JOB_RENDER_SLOTS", "3"),
+    ])
+    .unwrap();
+    assert_eq!((c.role, c.migrate), (Role::Worker, false));
+    assert_eq!(c.effective_job_render_slots(), 3);
+    assert!(!c.role.serves_api() && c.role.runs_jobs());
+    let err = env(&[("SPV_ROLE", "both")]).unwrap_err();
+    assert!(err.to_string().starts_with("SPV_ROLE:"), "{err}");
+    let err = env(&[("SPV_JOB_RENDER_SLOTS", "0")]).unwrap_err();
+    assert!(err.to_string().starts_with("SPV_JOB_RENDER_SLOTS"), "{err}");
+    let c =
+        Config::from_toml_str("role = \"api\"\nmigrate = false\njob_render_slots = 2\n").unwrap();
+    assert_eq!(
+        (c.role, c.migrate, c.job_render_slots),
+        (Role::Api, false, Some(2))
+    );
+    assert!(c.role.serves_api() && !c.role.runs_jobs());
+}

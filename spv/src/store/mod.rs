@@ -40,7 +40,7 @@ use std::pin::Pin;
 pub(crate) use crate::hex::hex;
 pub use blobs::{BlobKey, BlobStore, BlobWriter, LocalBlobs, PutBlob};
 pub(crate) use db::db_err;
-pub use db::{Backend, Db, DbOptions, SQLITE_FILE};
+pub use db::{Backend, Db, DbOptions, MigrationInfo, SQLITE_FILE};
 pub(crate) use paging::Paging;
 #[allow(unused_imports)] // the scale-out domains use it
 pub(crate) use redis::redis_err;
