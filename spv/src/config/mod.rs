@@ -25,6 +25,9 @@
 //! | `SPV_THUMBNAIL_CACHE_BYTES` | `thumbnail_cache_bytes` | 256 MiB (0: no in-process thumbnail cache) |
 //! | `SPV_THUMBNAIL_STORE_BYTES` | `thumbnail_store_bytes` | 1 GiB (0: no stored thumbnails; least recently used pruned past it) |
 //! | `SPV_JOB_WORKERS` | `job_workers` | the number of cores |
+//! | `SPV_JOB_RENDER_SLOTS` | `job_render_slots` | half of `SPV_JOB_WORKERS`, at least 1 (render slots of jobs, apart from the `SPV_JOB_WORKERS` slots of synchronous thumbnails) |
+//! | `SPV_ROLE` | `role` | `all` (`api`: HTTP only, no job workers; `worker`: jobs, and only `/health`, `/ready`, `/metrics` over HTTP) |
+//! | `SPV_NO_MIGRATE` | `migrate` (inverted) | `false`: migrations run at start; `true` (or `migrate = false`): a database not fully migrated is a start-up error (run `spv-cli migrate`) |
 //! | `SPV_RENDERER` | `renderer` | `auto` (a hardware GPU when there is one, else the CPU; or `cpu`, `gpu`) |
 //! | `SPV_JOB_LEASE_SECS` | `job_lease_secs` | 30 (how long a worker holds a job without renewing; 1 to 86400) |
 //! | `SPV_JOB_OUTPUT_TTL_SECS` | `job_output_ttl_secs` | 604800 (7 days: finished jobs and their outputs kept) |
@@ -81,6 +84,62 @@ pub enum LogFormat {
     Json,
 }
 
+/// What one `spv-server` process does (`SPV_ROLE`, `--role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Serves HTTP and runs jobs (the default: one process does everything).
+    #[default]
+    All,
+    /// Serves HTTP and enqueues jobs, but runs none: no job workers, no maintenance
+    /// scheduler.
+    Api,
+    /// Runs jobs (and the maintenance scheduler); over HTTP only `/health`, `/ready` and
+    /// `/metrics`, everything else a problem+json 404.
+    Worker,
+}
+
+impl Role {
+    /// Whether this role serves the API routes.
+    pub fn serves_api(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
+
+    /// Whether this role runs job workers and the maintenance scheduler.
+    pub fn runs_jobs(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+
+    /// `all`, `api` or `worker`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Api => "api",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = Error;
+
+    /// `all`, `api` or `worker` (any case).
+    fn from_str(s: &str) -> Result<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "all" => Ok(Role::All),
+            "api" => Ok(Role::Api),
+            "worker" => Ok(Role::Worker),
+            _ => Err(bad("SPV_ROLE", s, "all, api or worker")),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Every setting of the server. See the [module docs](self) for variables and defaults.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -123,6 +182,17 @@ pub struct Config {
     pub thumbnail_store_bytes: u64,
     /// Render and job workers (`SPV_JOB_WORKERS`).
     pub job_workers: usize,
+    /// Render slots of jobs (`SPV_JOB_RENDER_SLOTS`): a pool of their own, apart from the
+    /// `job_workers` slots of synchronous thumbnails, so a heavy job load never takes the
+    /// slots `POST /api/v1/thumbnails` needs. `None`: half of `job_workers`, at least 1
+    /// ([`effective_job_render_slots`](Self::effective_job_render_slots)).
+    pub job_render_slots: Option<usize>,
+    /// What this process does (`SPV_ROLE`): serve the API, run jobs, or both.
+    pub role: Role,
+    /// Whether the database is migrated at start (`SPV_NO_MIGRATE=true` turns it off;
+    /// then a database whose migrations are not all applied is a start-up error naming
+    /// `spv-cli migrate`).
+    pub migrate: bool,
     /// Which backend renders (`SPV_RENDERER`: `auto`, `cpu` or `gpu`).
     pub renderer: crate::render::RendererChoice,
     /// How long a job worker holds a job without renewing its lease, in seconds
@@ -184,6 +254,9 @@ impl Default for Config {
             thumbnail_cache_bytes: 256 * 1024 * 1024,
             thumbnail_store_bytes: 1024 * 1024 * 1024,
             job_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            job_render_slots: None,
+            role: Role::All,
+            migrate: true,
             renderer: crate::render::RendererChoice::Auto,
             job_lease_secs: 30,
             job_output_ttl_secs: 7 * 24 * 3600,
@@ -226,6 +299,9 @@ impl fmt::Debug for Config {
             .field("thumbnail_cache_bytes", &self.thumbnail_cache_bytes)
             .field("thumbnail_store_bytes", &self.thumbnail_store_bytes)
             .field("job_workers", &self.job_workers)
+            .field("job_render_slots", &self.job_render_slots)
+            .field("role", &self.role)
+            .field("migrate", &self.migrate)
             .field("renderer", &self.renderer)
             .field("job_lease_secs", &self.job_lease_secs)
             .field("job_output_ttl_secs", &self.job_output_ttl_secs)
@@ -355,6 +431,14 @@ impl Config {
             "SPV_JOB_WORKERS" => {
                 self.job_workers = parse(name, value, "a number of workers from 1")?
             }
+            "SPV_JOB_RENDER_SLOTS" => {
+                self.job_render_slots = match value.trim() {
+                    "" => None,
+                    v => Some(parse(name, v, "a number of render slots from 1")?),
+                }
+            }
+            "SPV_ROLE" => self.role = value.parse()?,
+            "SPV_NO_MIGRATE" => self.migrate = !parse_bool(name, value)?,
             "SPV_RENDERER" => {
                 self.renderer = value
                     .parse()
@@ -434,6 +518,9 @@ impl Config {
                 ));
             }
         }
+        if self.job_render_slots == Some(0) {
+            return Err(bad("SPV_JOB_RENDER_SLOTS", "0", "a number from 1"));
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(Error::invalid_request(
                 "SPV_TLS_CERT and SPV_TLS_KEY: only one is set; expected both (TLS) or neither (plain HTTP)",
@@ -506,6 +593,21 @@ impl Config {
     /// [`aws`](Self::aws). Nothing is contacted yet.
     pub fn open_blobs(&self) -> Result<std::sync::Arc<dyn crate::store::BlobStore>> {
         self.blob_location()?.open(&self.aws)
+    }
+
+    /// The render slots of jobs: `job_render_slots`, or half of `job_workers`, at least 1.
+    ///
+    /// ```
+    /// let mut config = spv::config::Config::default();
+    /// config.job_workers = 8;
+    /// assert_eq!(config.effective_job_render_slots(), 4);
+    /// config.job_workers = 1;
+    /// assert_eq!(config.effective_job_render_slots(), 1);
+    /// config.job_render_slots = Some(3);
+    /// assert_eq!(config.effective_job_render_slots(), 3);
+    /// ```
+    pub fn effective_job_render_slots(&self) -> usize {
+        self.job_render_slots.unwrap_or(self.job_workers / 2).max(1)
     }
 
     /// The database to connect to: `database_url`, or the SQLite file `spv.db` in the

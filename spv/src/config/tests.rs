@@ -392,4 +392,30 @@ fn rate_limits_and_trusted_proxies_from_env_and_toml() {
         err.to_string().starts_with("SPV_TRUSTED_PROXIES: \"lb\""),
         "{err}"
     );
+fn role_migrate_and_job_render_slots() {
+    let c = Config::default();
+    assert_eq!(
+        (c.role, c.migrate, c.job_render_slots),
+        (Role::All, true, None)
+    );
+    let c = env(&[
+        ("SPV_ROLE", "Worker"),
+        ("SPV_NO_MIGRATE", "true"),
+        ("SPV_JOB_RENDER_SLOTS", "3"),
+    ])
+    .unwrap();
+    assert_eq!((c.role, c.migrate), (Role::Worker, false));
+    assert_eq!(c.effective_job_render_slots(), 3);
+    assert!(!c.role.serves_api() && c.role.runs_jobs());
+    let err = env(&[("SPV_ROLE", "both")]).unwrap_err();
+    assert!(err.to_string().starts_with("SPV_ROLE:"), "{err}");
+    let err = env(&[("SPV_JOB_RENDER_SLOTS", "0")]).unwrap_err();
+    assert!(err.to_string().starts_with("SPV_JOB_RENDER_SLOTS"), "{err}");
+    let c =
+        Config::from_toml_str("role = \"api\"\nmigrate = false\njob_render_slots = 2\n").unwrap();
+    assert_eq!(
+        (c.role, c.migrate, c.job_render_slots),
+        (Role::Api, false, Some(2))
+    );
+    assert!(c.role.serves_api() && !c.role.runs_jobs());
 }

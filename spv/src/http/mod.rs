@@ -4,7 +4,8 @@
 //! | item | what it is |
 //! |---|---|
 //! | [`render_router`], [`RenderState`] | `POST /api/v1/thumbnails` for documents sent in the request, over a `Thumbnails` service alone: the one router that builds without `store` |
-//! | [`api`] | every router below in one, with metrics and a problem+json fallback (this and everything below: feature `store`) |
+//! | [`api`] | every router below in one, with metrics and a problem+json fallback (this and everything below: feature `store`); under `SPV_ROLE=worker`, [`worker_router`] |
+//! | [`worker_router`] | what a worker process serves: `GET /health`, `GET /ready` and (when enabled) `GET /metrics`, everything else a problem+json 404 |
 //! | [`thumbnails_router`] | `POST /api/v1/thumbnails` (scope `thumbnails:read`) |
 //! | [`document_thumbnail_router`] | `GET /api/v1/documents/{id}/thumbnail` (cached; public documents for anyone) |
 //! | [`gallery_router`] | `GET /api/v1/gallery`: public documents with thumbnail URLs |
@@ -124,12 +125,18 @@ pub use thumbnails::thumbnails_router;
 /// and (when enabled) metrics, with request metrics and a problem+json 404 for unknown
 /// paths.
 ///
+/// Under [`Role::Worker`](crate::config::Role::Worker) (`SPV_ROLE=worker`) this is
+/// [`worker_router`]: a worker process serves no API.
+///
 /// The routers' layers (request metrics, JSON finishing, the body limit) are applied
 /// once here, in one `Router::layer` call: it wraps every route in a boxed service that
 /// is cloned per request, so each separate call would cost that again. The layers
 /// themselves answer with named futures, nothing boxed per request.
 #[cfg(feature = "store")]
 pub fn api(state: AppState) -> axum::Router {
+    if !state.config().role.serves_api() {
+        return worker_router(state);
+    }
     let limit = state.config().body_limit_bytes;
     let mut router = axum::Router::new()
         .merge(thumbnails::thumbnails_routes())
@@ -150,6 +157,33 @@ pub fn api(state: AppState) -> axum::Router {
             .layer(metrics::TrackLayer::new(state.metrics().clone()))
             .layer(json::FinishJsonLayer::new())
             .layer(axum::extract::DefaultBodyLimit::max(limit)),
+    )
+}
+
+/// What a worker process (`SPV_ROLE=worker`) serves: `GET /health`, `GET /ready` and,
+/// when enabled, `GET /metrics`, with request metrics; every other path is a
+/// problem+json 404.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use tower::ServiceExt;
+/// let state = spv::http::AppState::new(&spv::config::Config::default());
+/// let app = spv::http::worker_router(state);
+/// let get = |path: &str| axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+/// assert_eq!(app.clone().oneshot(get("/health")).await.unwrap().status(), 200);
+/// assert_eq!(app.oneshot(get("/api/v1/documents")).await.unwrap().status(), 404);
+/// # });
+/// ```
+#[cfg(feature = "store")]
+pub fn worker_router(state: AppState) -> axum::Router {
+    let mut router = health_router(state.clone());
+    if state.config().prometheus_enabled {
+        router = router.merge(metrics_router(state.clone()));
+    }
+    router.fallback(not_found).layer(
+        tower::ServiceBuilder::new()
+            .layer(metrics::TrackLayer::new(state.metrics().clone()))
+            .layer(json::FinishJsonLayer::new()),
     )
 }
 

@@ -15,7 +15,8 @@ use crate::jobs::{
     BackupHandler, JobHandler, JobOutputs, JobQueue, Jobs, MaintenanceConfig, PruneHandler,
     QueueConfig, RenderHandler, Workers, WorkersConfig,
 };
-use crate::store::{BlobStore, Db, Redis, RedisOptions};
+use crate::render::pool::RenderPool;
+use crate::store::{BlobStore, Db, DbOptions, Redis, RedisOptions};
 use crate::thumbnails::{DocumentThumbnails, DocumentThumbnailsConfig, RenderedStore};
 use crate::{Error, ErrorKind, Result};
 
@@ -36,7 +37,12 @@ pub struct Opened {
     pub admin_password: Option<Secret>,
     /// The running job workers and maintenance scheduler; stopped by
     /// [`shutdown`](Self::shutdown). A host that manages them itself may take them.
+    /// `None` under `SPV_ROLE=api`, which runs no jobs.
     pub workers: Option<Workers>,
+    /// The render slots of jobs (`SPV_JOB_RENDER_SLOTS`), apart from the pool of
+    /// synchronous thumbnails ([`Thumbnails::pool`](crate::thumbnails::Thumbnails::pool)
+    /// of the state); `None` when this process runs no jobs. For metrics and tests.
+    pub job_render_pool: Option<RenderPool>,
 }
 
 impl Opened {
@@ -87,8 +93,35 @@ impl AppState {
     /// # drop(app);
     /// # Ok(()) }
     /// ```
+    ///
+    /// `SPV_ROLE` (`config.role`) picks what runs: under [`Role::Api`](crate::config::Role::Api) no job workers
+    /// and no maintenance scheduler start ([`Opened::workers`] is `None`; jobs are still
+    /// enqueued, for worker processes to run); under [`Role::Worker`](crate::config::Role::Worker) they do, and
+    /// [`api`](super::api) serves only health, readiness and metrics. With
+    /// `config.migrate` off (`--no-migrate`, `SPV_NO_MIGRATE`) the database is not
+    /// migrated, and one that lacks a migration is an error naming `spv-cli migrate`.
+    ///
+    /// Render jobs render on a pool of their own, `SPV_JOB_RENDER_SLOTS` slots
+    /// ([`Config::effective_job_render_slots`]), apart from the `SPV_JOB_WORKERS` slots
+    /// of synchronous thumbnails, so a heavy job load does not make
+    /// `POST /api/v1/thumbnails` answer 503.
     pub async fn open(config: &Config) -> Result<Opened> {
-        let db = Db::open(config.database_url.as_deref(), &config.data_dir).await?;
+        tracing::info!(
+            role = %config.role,
+            migrate = config.migrate,
+            job_workers = config.job_workers,
+            job_render_slots = config.effective_job_render_slots(),
+            "opening spv"
+        );
+        let db = Db::open_with(
+            config.database_url.as_deref(),
+            &config.data_dir,
+            DbOptions {
+                migrate: config.migrate,
+                ..DbOptions::default()
+            },
+        )
+        .await?;
         let secret = JwtSecret::resolve(config.jwt_secret.as_deref(), &config.data_dir)?;
         let auth = Auth::new(
             db.clone(),
@@ -136,7 +169,8 @@ impl AppState {
                 }),
             },
         );
-        let (jobs, workers) = start_jobs(config, &db, &blobs, &state, &documents, &assets);
+        let (jobs, workers, job_render_pool) =
+            start_jobs(config, &db, &blobs, &state, &documents, &assets);
         let redis = match &config.redis_url {
             Some(url) => Some(
                 Redis::connect(
@@ -165,7 +199,8 @@ impl AppState {
             state,
             db,
             admin_password,
-            workers: Some(workers),
+            workers,
+            job_render_pool,
         })
     }
 }
@@ -205,8 +240,9 @@ fn ready_check(db: Db, redis: Option<Redis>, blobs: Arc<dyn BlobStore>) -> Ready
     })
 }
 
-/// The jobs service and its running workers: render jobs and the maintenance jobs,
-/// each run counted in the state's metrics.
+/// The jobs service and its running workers (none under [`Role::Api`](crate::config::Role::Api)): render jobs,
+/// on the job render slots, and the maintenance jobs, each run counted in the state's
+/// metrics.
 fn start_jobs(
     config: &Config,
     db: &Db,
@@ -214,7 +250,7 @@ fn start_jobs(
     state: &AppState,
     documents: &Documents,
     assets: &Assets,
-) -> (Jobs, Workers) {
+) -> (Jobs, Option<Workers>, Option<RenderPool>) {
     let queue = JobQueue::new(
         db.clone(),
         QueueConfig {
@@ -229,6 +265,11 @@ fn start_jobs(
         outputs.clone(),
         config.max_thumbnail_size,
     );
+    if !config.role.runs_jobs() {
+        tracing::info!(role = %config.role, "this process runs no jobs: it only enqueues them");
+        return (jobs, None, None);
+    }
+    let job_pool = RenderPool::new(config.effective_job_render_slots());
     let maintenance = MaintenanceConfig {
         prune_interval: Duration::from_secs(config.prune_interval_secs),
         output_ttl: Duration::from_secs(config.job_output_ttl_secs),
@@ -238,7 +279,7 @@ fn start_jobs(
     };
     let handlers: Vec<Arc<dyn JobHandler>> = vec![
         Arc::new(RenderHandler::new(
-            state.thumbnails().clone(),
+            state.thumbnails().with_pool(job_pool.clone()),
             documents.clone(),
             Some(assets.clone()),
             outputs.clone(),
@@ -265,5 +306,5 @@ fn start_jobs(
             ..WorkersConfig::default()
         },
     );
-    (jobs, workers)
+    (jobs, Some(workers), Some(job_pool))
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
@@ -33,9 +34,33 @@ pub struct JobQueue {
 struct Inner {
     db: Db,
     config: QueueConfig,
-    work: Notify,
+    work: Arc<Notify>,
     changes: broadcast::Sender<Uuid>,
+    /// Dropped with the queue, which ends its listener task.
+    listener_stop: std::sync::OnceLock<tokio::sync::oneshot::Sender<()>>,
+    /// PostgreSQL: the channel enqueues notify (`spv_jobs`, with the schema); `None` on
+    /// SQLite.
+    channel: Option<String>,
+    /// Set once this queue listens on [`channel`](Self::channel) (first
+    /// [`JobQueue::wait_for_work`]).
+    listening: tokio::sync::OnceCell<()>,
 }
+
+/// The PostgreSQL channel of job wake-ups: `spv_jobs`, or `spv_jobs_<schema>` when the
+/// database uses a schema of its own, so deployments (and tests) sharing one server in
+/// different schemas do not wake each other.
+fn wake_channel(db: &Db) -> Option<String> {
+    let target = db.listen_target()?;
+    Some(match &target.schema {
+        Some(schema) => format!("spv_jobs_{}", schema.to_ascii_lowercase()),
+        None => "spv_jobs".to_string(),
+    })
+}
+
+/// How long the first [`JobQueue::wait_for_work`] waits for its `LISTEN` to be in place.
+const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the listener waits before connecting again after a failure.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
 /// How many change notices a slow [`JobQueue::subscribe`]r may fall behind before it
 /// is told it lagged (and then reads again what it follows).
@@ -50,12 +75,16 @@ impl JobQueue {
     /// A queue over `db` (migrated by [`Db`]'s constructors); `max_attempts` 0 counts as 1.
     pub fn new(db: Db, mut config: QueueConfig) -> Self {
         config.max_attempts = config.max_attempts.max(1);
+        let channel = wake_channel(&db);
         JobQueue {
             inner: Arc::new(Inner {
                 db,
                 config,
-                work: Notify::new(),
+                work: Arc::new(Notify::new()),
                 changes: broadcast::channel(CHANGES_CAPACITY).0,
+                listener_stop: std::sync::OnceLock::new(),
+                channel,
+                listening: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -113,6 +142,9 @@ impl JobQueue {
         .await
         .map_err(db_err("enqueuing a job"))?;
         if done.rows_affected() == 1 {
+            if run_at <= now {
+                self.notify_others(&job.kind).await;
+            }
             self.inner.work.notify_one();
             self.changed(id);
             return self.get(id).await;
@@ -342,6 +374,7 @@ impl JobQueue {
             .write_held(sqlx::query(&sql).bind(now), claimed, "releasing a job")
             .await?;
         if done {
+            self.notify_others(&claimed.job.kind).await;
             self.inner.work.notify_one();
             self.changed(claimed.job.id);
         }
@@ -425,14 +458,58 @@ impl JobQueue {
             .ok_or_else(|| not_found(id))
     }
 
-    /// Waits until a job is enqueued (or given back) in this process, or `timeout` passes;
-    /// answers whether it was woken. Workers call it when [`claim`](Self::claim) found
-    /// nothing; the timeout is the safety net for jobs that became due or were enqueued
-    /// by another process. One enqueue wakes one waiter (or the next one to wait).
+    /// Waits until a job is enqueued (or given back), or `timeout` passes; answers
+    /// whether it was woken. Workers call it when [`claim`](Self::claim) found nothing;
+    /// the timeout is the safety net for jobs that became due later. One enqueue wakes
+    /// one waiter (or the next one to wait).
+    ///
+    /// On PostgreSQL an enqueue in another process wakes it too: enqueues (and releases)
+    /// send `NOTIFY` on the queue's channel, which the queue [`listen`](Self::listen)s to
+    /// from the first call here on. On SQLite (one process) only this process's enqueues
+    /// wake it.
     pub async fn wait_for_work(&self, timeout: Duration) -> bool {
-        tokio::time::timeout(timeout, self.inner.work.notified())
+        let deadline = tokio::time::Instant::now() + timeout;
+        if self.inner.channel.is_some() && !self.inner.listening.initialized() {
+            let _ = tokio::time::timeout_at(deadline, self.listen()).await;
+        }
+        tokio::time::timeout_at(deadline, self.inner.work.notified())
             .await
             .is_ok()
+    }
+
+    /// PostgreSQL: starts listening for jobs that other processes enqueue (or release),
+    /// so that [`wait_for_work`](Self::wait_for_work) wakes within milliseconds of them;
+    /// answers once the `LISTEN` is in place (or after 5 s without a connection, polling
+    /// meanwhile). Idempotent; nothing on SQLite. [`Workers`](super::Workers) call it
+    /// before their first claim, so no job enqueued meanwhile waits for a poll.
+    ///
+    /// The listener runs on a connection of its own, reconnects by itself (a wake-up
+    /// follows each reconnection, for what was missed) and logs once per outage, while
+    /// polling carries on; it ends when the queue is dropped.
+    pub async fn listen(&self) {
+        if self.inner.channel.is_some() {
+            self.inner
+                .listening
+                .get_or_init(|| start_listener(&self.inner))
+                .await;
+        }
+    }
+
+    /// PostgreSQL: tells the other processes' idle workers (their listeners) that a job
+    /// of `kind` is due. A failure only delays the job until they poll: logged, not
+    /// returned.
+    async fn notify_others(&self, kind: &str) {
+        let Some(channel) = &self.inner.channel else {
+            return;
+        };
+        if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel.as_str())
+            .bind(kind)
+            .execute(self.inner.db.pool())
+            .await
+        {
+            tracing::warn!(%error, "notifying other processes of a job failed: they find it when they poll");
+        }
     }
 
     /// Ends a claimed job in `state` (also clearing the lease); `attempts_delta` corrects
@@ -484,6 +561,102 @@ impl JobQueue {
             .await
             .map_err(db_err(doing))?;
         Ok(done.rows_affected() > 0)
+    }
+}
+
+/// Connects a `PgListener` to the queue's channel (waiting at most
+/// [`LISTEN_CONNECT_TIMEOUT`]), then spawns the task that turns its notifications into
+/// wake-ups of this process's waiting workers, reconnecting when the connection drops.
+/// The task ends when the queue is dropped.
+async fn start_listener(inner: &Inner) {
+    let (Some(target), Some(channel)) = (inner.db.listen_target(), inner.channel.clone()) else {
+        return;
+    };
+    let url = target.url.clone();
+    let first = tokio::time::timeout(LISTEN_CONNECT_TIMEOUT, listen(&url, &channel)).await;
+    let listener = match first {
+        Ok(Ok(listener)) => Some(listener),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, %channel, "cannot listen for jobs of other processes: polling until the listener connects");
+            None
+        }
+        Err(_elapsed) => {
+            tracing::warn!(%channel, "listening for jobs of other processes timed out: polling until the listener connects");
+            None
+        }
+    };
+    let (stop_tx, stop) = tokio::sync::oneshot::channel();
+    if inner.listener_stop.set(stop_tx).is_ok() {
+        tokio::spawn(run_listener(
+            inner.work.clone(),
+            url,
+            channel,
+            listener,
+            stop,
+        ));
+    }
+}
+
+async fn listen(url: &str, channel: &str) -> std::result::Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(channel).await?;
+    Ok(listener)
+}
+
+/// The listener's loop: each notification wakes one waiting worker; a lost connection is
+/// reconnected (with a wake-up then, for what may have been missed). Ends when `stop`'s
+/// sender (held by the queue) is dropped.
+async fn run_listener(
+    work: Arc<Notify>,
+    url: String,
+    channel: String,
+    mut listener: Option<PgListener>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let mut down = listener.is_none();
+    loop {
+        let Some(active) = listener.as_mut() else {
+            tokio::select! {
+                _ = &mut stop => return,
+                () = tokio::time::sleep(LISTEN_RETRY) => {}
+            }
+            match listen(&url, &channel).await {
+                Ok(connected) => {
+                    tracing::info!(%channel, "listening for jobs of other processes again");
+                    listener = Some(connected);
+                    down = false;
+                    work.notify_one();
+                }
+                Err(error) => {
+                    if !down {
+                        tracing::warn!(%error, %channel, "the job listener cannot connect: polling meanwhile");
+                        down = true;
+                    }
+                }
+            }
+            continue;
+        };
+        let received = tokio::select! {
+            _ = &mut stop => return,
+            received = active.try_recv() => received,
+        };
+        match received {
+            Ok(Some(_notification)) => work.notify_one(),
+            Ok(None) => {
+                // The connection dropped; the next try_recv reconnects. Jobs sent
+                // meanwhile were missed: wake a worker to look.
+                tracing::warn!(%channel, "the job listener's connection dropped: reconnecting");
+                work.notify_one();
+            }
+            Err(error) => {
+                if !down {
+                    tracing::warn!(%error, %channel, "the job listener failed: polling until it reconnects");
+                }
+                listener = None;
+                down = true;
+                work.notify_one();
+            }
+        }
     }
 }
 

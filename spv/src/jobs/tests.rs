@@ -546,3 +546,92 @@ async fn retry_uncounted_requeues_after_the_backoff_without_counting() {
         );
     }
 }
+
+// Two queues over one PostgreSQL schema stand for two processes: nothing in-process is
+// shared between them (each has its own wake-up), so only LISTEN/NOTIFY can wake B.
+#[tokio::test]
+async fn on_postgres_an_enqueue_wakes_a_worker_of_another_process() {
+    let Some(test) = crate::store::testing::postgres_db().await else {
+        return;
+    };
+    let a = JobQueue::new(test.db.clone(), QueueConfig::default());
+    let b = JobQueue::new(test.db.clone(), QueueConfig::default());
+    b.listen().await;
+    let mut wakes = Vec::new();
+    for round in 0..5 {
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move {
+                // The poll interval of this worker: 5 s.
+                let woken = b.wait_for_work(Duration::from_secs(5)).await;
+                (woken, std::time::Instant::now())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let enqueued = std::time::Instant::now();
+        let job = a
+            .enqueue(NewJob::new("render", json!(round)))
+            .await
+            .unwrap();
+        let (woken, at) = waiter.await.unwrap();
+        let took = at.duration_since(enqueued);
+        assert!(woken, "round {round}: B was not woken (polled after 5 s)");
+        assert!(took < Duration::from_secs(1), "round {round}: {took:?}");
+        wakes.push(took);
+        let claimed = b.claim("b", &[]).await.unwrap().unwrap();
+        assert_eq!(claimed.id(), job.id);
+        assert!(b.succeed(&claimed, json!(null)).await.unwrap());
+    }
+    wakes.sort();
+    eprintln!("cross-process wake after enqueue: median {:?}", wakes[2]);
+
+    // A queue of another schema hears nothing of these.
+    let Some(other) = crate::store::testing::postgres_db().await else {
+        return;
+    };
+    let c = JobQueue::new(other.db.clone(), QueueConfig::default());
+    c.listen().await;
+    a.enqueue(NewJob::new("render", json!("not for c")))
+        .await
+        .unwrap();
+    assert!(!c.wait_for_work(Duration::from_millis(300)).await);
+}
+
+// A worker process dies holding a job (its queue dropped, nothing released): another
+// process claims the job once the lease ran out, and the dead claim can never record
+// success afterwards, so the job completes exactly once.
+#[tokio::test]
+async fn a_dead_processes_job_is_claimed_again_after_its_lease_and_completes_once() {
+    for test in test_dbs().await {
+        let lease = QueueConfig {
+            lease: Duration::from_millis(300),
+            ..QueueConfig::default()
+        };
+        let a = JobQueue::new(test.db.clone(), lease.clone());
+        let b = JobQueue::new(test.db.clone(), lease);
+        let job = a.enqueue(NewJob::new("render", json!(1))).await.unwrap();
+        let dead = a.claim("process-a", &[]).await.unwrap().unwrap();
+        drop(a);
+        assert!(
+            b.claim("process-b", &[]).await.unwrap().is_none(),
+            "the lease still holds"
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let alive = b.claim("process-b", &[]).await.unwrap().unwrap();
+        assert_eq!((alive.id(), alive.job.attempts), (job.id, 2));
+        assert_ne!(alive.claim_id, dead.claim_id);
+        // The dead process's late writes, whoever sends them, change nothing.
+        assert!(!b.succeed(&dead, json!("dead")).await.unwrap());
+        assert!(!b.progress(&dead, 0.5, None).await.unwrap());
+        assert!(b.succeed(&alive, json!("alive")).await.unwrap());
+        assert!(
+            !b.succeed(&alive, json!("twice")).await.unwrap(),
+            "finished once"
+        );
+        assert!(!b.succeed(&dead, json!("dead")).await.unwrap());
+        let done = b.get(job.id).await.unwrap();
+        assert_eq!(done.state, JobState::Succeeded);
+        assert_eq!(done.result, Some(json!("alive")));
+        assert_eq!(done.worker_id.as_deref(), Some("process-b"));
+    }
+}

@@ -23,7 +23,8 @@ use crate::{Error, ErrorKind, Result};
 /// Each worker loops: claim a job of one of the handlers' kinds → run its handler in a
 /// task of its own while renewing the lease every third of it → succeed, retry, fail or
 /// mark cancelled. An idle worker waits on [`JobQueue::wait_for_work`], so an enqueue in
-/// this process wakes it at once; it also polls every `poll_interval`.
+/// this process (or, on PostgreSQL, in another one: `LISTEN`/`NOTIFY`) wakes it at once;
+/// it also polls every `poll_interval`.
 ///
 /// [`shutdown`](Self::shutdown) stops claiming, gives running jobs a grace period, then
 /// aborts them and [`release`](JobQueue::release)s their claims (the attempt not
@@ -196,6 +197,11 @@ impl Worker {
         let mut report = WorkerReport::default();
         let owned = self.kinds.clone();
         let kinds: Vec<&str> = owned.iter().map(String::as_str).collect();
+        // PostgreSQL: hear other processes' enqueues from before the first claim on.
+        tokio::select! {
+            () = self.queue.listen() => {}
+            _ = stopping(&mut self.stop) => return report,
+        }
         loop {
             if self.stop.borrow().is_some() {
                 return report;

@@ -1,6 +1,7 @@
 //! [`Db`]: one connection pool over SQLite (the embedded default) or PostgreSQL.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -39,6 +40,11 @@ pub struct DbOptions {
     /// `search_path`, e.g. one schema per tenant or per test. `None` uses the server's
     /// default search path.
     pub schema: Option<String>,
+    /// Whether connecting runs the migrations (the default). `false`: connecting checks
+    /// that every migration is applied instead, and a database that lacks one is an
+    /// error naming `spv-cli migrate` (for deployments that migrate in a step of their
+    /// own, `--no-migrate`).
+    pub migrate: bool,
 }
 
 impl Default for DbOptions {
@@ -48,6 +54,7 @@ impl Default for DbOptions {
             acquire_timeout: Duration::from_secs(10),
             busy_timeout: Duration::from_secs(5),
             schema: None,
+            migrate: true,
         }
     }
 }
@@ -67,10 +74,42 @@ impl Default for DbOptions {
 /// assert!(dir.path().join("spv.db").exists());
 /// rt.block_on(db.ping()).unwrap();
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL: how to open connections of its own (LISTEN needs one).
+    listen: Option<Arc<ListenTarget>>,
+}
+
+/// What a dedicated PostgreSQL connection (a `PgListener`) needs: the URL and schema the
+/// pool was opened with.
+pub(crate) struct ListenTarget {
+    /// The connection URL (with its password: never shown).
+    pub(crate) url: String,
+    /// The schema of [`DbOptions::schema`], if any.
+    pub(crate) schema: Option<String>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .field(
+                "schema",
+                &self.listen.as_ref().and_then(|t| t.schema.as_deref()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// One migration: its version and description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationInfo {
+    /// The version (the number the migration's file name starts with).
+    pub version: i64,
+    /// What it does (the rest of its file name).
+    pub description: String,
 }
 
 impl Db {
@@ -78,13 +117,18 @@ impl Db {
     /// or `sqlite:…`), otherwise the SQLite file `<data_dir>/spv.db` (the directory is
     /// created). Runs the migrations.
     pub async fn open(url: Option<&str>, data_dir: &Path) -> Result<Db> {
+        Db::open_with(url, data_dir, DbOptions::default()).await
+    }
+
+    /// [`open`](Self::open) with `options` (e.g. [`DbOptions::migrate`] off).
+    pub async fn open_with(url: Option<&str>, data_dir: &Path, options: DbOptions) -> Result<Db> {
         match url {
-            Some(url) => Db::connect(url).await,
+            Some(url) => Db::connect_with(url, options).await,
             None => {
                 tokio::fs::create_dir_all(data_dir).await.map_err(|e| {
                     Error::from(e).at(format!("data directory {}", data_dir.display()))
                 })?;
-                Db::sqlite(&data_dir.join(SQLITE_FILE)).await
+                Db::connect_with(&sqlite_url(&data_dir.join(SQLITE_FILE)), options).await
             }
         }
     }
@@ -99,15 +143,70 @@ impl Db {
         Db::connect_with(url, DbOptions::default()).await
     }
 
-    /// Connects to `url` with `options` and runs the migrations.
+    /// Connects to `url` with `options` and runs the migrations (or, with
+    /// [`DbOptions::migrate`] off, checks that they all ran). Several processes may
+    /// start at once on one PostgreSQL database: sqlx's migrator holds an advisory lock
+    /// while it migrates, so one applies each migration and the others find it applied.
     pub async fn connect_with(url: &str, options: DbOptions) -> Result<Db> {
+        let db = Db::connect_unmigrated(url, &options).await?;
+        if options.migrate {
+            db.migrate().await?;
+        } else {
+            let pending = db.pending_migrations().await?;
+            if !pending.is_empty() {
+                let names: Vec<String> = pending
+                    .iter()
+                    .map(|m| format!("{} {}", m.version, m.description))
+                    .collect();
+                db.close().await;
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "the database is not migrated ({} pending: {}) and migrations at \
+                         start are off (--no-migrate, SPV_NO_MIGRATE): run `spv-cli migrate` \
+                         first",
+                        pending.len(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(db)
+    }
+
+    /// Opens the database as [`open_with`](Self::open_with) does, but neither migrates nor
+    /// checks the migrations (the schema of [`DbOptions::schema`] is created): for
+    /// `spv-cli migrate`, which then calls [`migrate`](Self::migrate).
+    pub async fn open_unmigrated(
+        url: Option<&str>,
+        data_dir: &Path,
+        options: DbOptions,
+    ) -> Result<Db> {
+        let url = match url {
+            Some(url) => url.to_string(),
+            None => {
+                tokio::fs::create_dir_all(data_dir).await.map_err(|e| {
+                    Error::from(e).at(format!("data directory {}", data_dir.display()))
+                })?;
+                sqlite_url(&data_dir.join(SQLITE_FILE))
+            }
+        };
+        let options = DbOptions {
+            migrate: true,
+            ..options
+        };
+        Db::connect_unmigrated(&url, &options).await
+    }
+
+    /// The pool (and, with [`DbOptions::migrate`], the schema), nothing migrated.
+    async fn connect_unmigrated(url: &str, options: &DbOptions) -> Result<Db> {
         install_default_drivers();
         let backend = backend_of(url)?;
         let max = options.max_connections.unwrap_or(match backend {
             Backend::Sqlite => 4,
             Backend::Postgres => 8,
         });
-        let setup = connection_setup(backend, &options);
+        let setup = connection_setup(backend, options);
         let pool = AnyPoolOptions::new()
             .max_connections(max.max(1))
             .min_connections(1)
@@ -130,20 +229,85 @@ impl Db {
                 )
                 .with_source(e)
             })?;
-        if let (Backend::Postgres, Some(schema)) = (backend, &options.schema) {
+        if let (Backend::Postgres, Some(schema), true) = (backend, &options.schema, options.migrate)
+        {
             let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)?);
             pool.execute(sql.as_str())
                 .await
                 .map_err(db_err("creating the schema"))?;
         }
-        let migrator = match backend {
+        let listen = (backend == Backend::Postgres).then(|| {
+            Arc::new(ListenTarget {
+                url: url.to_string(),
+                schema: options.schema.clone(),
+            })
+        });
+        Ok(Db {
+            pool,
+            backend,
+            listen,
+        })
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&pool).await.map_err(|e| {
+        }
+    }
+
+    /// Runs the migrations not yet applied and answers them (empty: the database was up
+    /// to date; a migration another process applied at the same time may be among them).
+    /// Safe while other processes migrate the same database (an advisory lock
+    /// on PostgreSQL, SQLite's write lock).
+    pub async fn migrate(&self) -> Result<Vec<MigrationInfo>> {
+        let pending = self.pending_migrations().await?;
+        self.migrator().run(&self.pool).await.map_err(|e| {
             Error::internal(format!("database migrations failed: {e}")).with_source(e)
         })?;
-        Ok(Db { pool, backend })
+        // Another process starting at the same time may have applied some of these under
+        // the lock: they were pending when this call began and are applied now.
+        Ok(pending)
+    }
+
+    /// The migrations this build has that the database has not applied, oldest first.
+    pub async fn pending_migrations(&self) -> Result<Vec<MigrationInfo>> {
+        let exists: i64 = match self.backend {
+            Backend::Sqlite => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+                 AND name = '_sqlx_migrations'",
+            ),
+            Backend::Postgres => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()",
+            ),
+        }
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err("reading which migrations ran"))?;
+        let applied: Vec<i64> = if exists > 0 {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("reading which migrations ran"))?
+        } else {
+            Vec::new()
+        };
+        Ok(self
+            .migrator()
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
+            .map(|m| MigrationInfo {
+                version: m.version,
+                description: m.description.to_string(),
+            })
+            .collect())
+    }
+
+    /// PostgreSQL: the URL and schema to open a connection of its own with (for
+    /// `LISTEN`); `None` on SQLite.
+    pub(crate) fn listen_target(&self) -> Option<&ListenTarget> {
+        self.listen.as_deref()
     }
 
     /// The pool, for repositories.
@@ -313,5 +477,81 @@ mod tests {
                 .unwrap();
             assert_eq!(count, 0, "a fresh database per test");
         }
+    }
+
+    #[tokio::test]
+    async fn without_migrating_an_unmigrated_database_is_an_error_naming_spv_cli_migrate() {
+        let dir = tempfile::tempdir().unwrap();
+        let off = || DbOptions {
+            migrate: false,
+            ..DbOptions::default()
+        };
+        let err = Db::open_with(None, dir.path(), off()).await.unwrap_err();
+        assert!(err.to_string().contains("spv-cli migrate"), "{err}");
+        assert!(err.to_string().contains("pending"), "{err}");
+
+        // What `spv-cli migrate` does: every migration applied once, then none.
+        let db = Db::open_unmigrated(None, dir.path(), DbOptions::default())
+            .await
+            .unwrap();
+        let all = db.pending_migrations().await.unwrap();
+        assert!(!all.is_empty());
+        assert_eq!(db.migrate().await.unwrap(), all);
+        assert!(db.migrate().await.unwrap().is_empty());
+        db.close().await;
+        // Now a start without migrations opens it.
+        let db = Db::open_with(None, dir.path(), off()).await.unwrap();
+        assert!(db.pending_migrations().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn concurrent_starts_migrate_one_postgres_schema_safely() {
+        let Ok(url) = std::env::var(crate::store::testing::POSTGRES_URL_VAR) else {
+            // Skips (or fails under CI) with the usual message.
+            assert!(crate::store::testing::postgres_db().await.is_none());
+            return;
+        };
+        let schema = format!("spv_test_{}", uuid::Uuid::now_v7().simple());
+        let options = || DbOptions {
+            max_connections: Some(2),
+            schema: Some(schema.clone()),
+            ..DbOptions::default()
+        };
+        // The schema exists first (CREATE SCHEMA IF NOT EXISTS itself races), as one
+        // deployment's schema does; then four processes' worth of starts migrate at once.
+        Db::open_unmigrated(Some(&url), Path::new("."), options())
+            .await
+            .unwrap()
+            .close()
+            .await;
+        let starts = (0..4).map(|_| {
+            let (url, options) = (url.clone(), options());
+            tokio::spawn(async move {
+                let db = Db::open_unmigrated(Some(&url), Path::new("."), options).await?;
+                let applied = db.migrate().await?;
+                db.close().await;
+                Ok::<_, Error>(applied.len())
+            })
+        });
+        let mut applied = Vec::new();
+        for start in starts.collect::<Vec<_>>() {
+            applied.push(start.await.unwrap().unwrap());
+        }
+        let total = POSTGRES_MIGRATIONS.iter().count();
+        assert!(applied.iter().all(|&n| n <= total), "{applied:?}");
+        let db = Db::connect_with(
+            &url,
+            DbOptions {
+                migrate: false,
+                ..options()
+            },
+        )
+        .await
+        .unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows as usize, total, "each migration recorded once");
     }
 }

@@ -83,6 +83,33 @@ impl Thumbnails {
         }
     }
 
+    /// A service like this one (limits, largest size, assets, the same renderer and GPU)
+    /// rendering on `pool` instead: e.g. the job render slots (`SPV_JOB_RENDER_SLOTS`),
+    /// so background renders never take the slots synchronous requests need.
+    ///
+    /// ```
+    /// use spv::render::pool::RenderPool;
+    /// use spv::thumbnails::Thumbnails;
+    ///
+    /// let requests = Thumbnails::default();
+    /// let jobs = requests.with_pool(RenderPool::new(1));
+    /// assert_eq!(jobs.pool().size(), 1);
+    /// assert_eq!(jobs.max_size(), requests.max_size());
+    /// ```
+    pub fn with_pool(&self, pool: RenderPool) -> Thumbnails {
+        let inner = &self.inner;
+        Thumbnails {
+            inner: Arc::new(Inner {
+                limits: inner.limits.clone(),
+                max_size: inner.max_size,
+                max_size_setting: inner.max_size_setting,
+                pool,
+                assets: inner.assets.clone(),
+                renderer: inner.renderer.clone(),
+            }),
+        }
+    }
+
     /// The render pool (for metrics, or to run related CPU work such as parsing a
     /// document once for several pages).
     pub fn pool(&self) -> &RenderPool {
