@@ -392,6 +392,9 @@ fn rate_limits_and_trusted_proxies_from_env_and_toml() {
         err.to_string().starts_with("SPV_TRUSTED_PROXIES: \"lb\""),
         "{err}"
     );
+}
+
+#[test]
 fn role_migrate_and_job_render_slots() {
     let c = Config::default();
     assert_eq!(

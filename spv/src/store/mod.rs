@@ -47,10 +47,10 @@ pub use blobs::{
     PutBlob, S3Blobs,
 };
 pub(crate) use db::db_err;
+pub use db::{Backend, Db, DbOptions, MigrationInfo, SQLITE_FILE};
 pub use migrate::{
     MAX_REPORTED_FAILURES, MigrateEvent, MigrateOptions, MigrateReport, migrate_blobs,
 };
-pub use db::{Backend, Db, DbOptions, MigrationInfo, SQLITE_FILE};
 pub(crate) use paging::Paging;
 #[allow(unused_imports)] // the scale-out domains use it
 pub(crate) use redis::redis_err;
