@@ -105,9 +105,9 @@ impl fmt::Display for Limit {
     /// `10/1m`: the largest unit that divides the period.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.period_secs;
-        let (n, unit) = if s % 3600 == 0 {
+        let (n, unit) = if s.is_multiple_of(3600) {
             (s / 3600, 'h')
-        } else if s % 60 == 0 {
+        } else if s.is_multiple_of(60) {
             (s / 60, 'm')
         } else {
             (s, 's')
