@@ -15,8 +15,10 @@ use crate::jobs::{
     BackupHandler, JobHandler, JobOutputs, JobQueue, Jobs, MaintenanceConfig, PruneHandler,
     QueueConfig, RenderHandler, Workers, WorkersConfig,
 };
-use crate::store::{BlobStore, Db, LocalBlobs, Redis, RedisOptions};
-use crate::thumbnails::{DocumentThumbnails, DocumentThumbnailsConfig, RenderedStore};
+use crate::store::{BlobStore, CacheBus, Db, LocalBlobs, Redis, RedisOptions};
+use crate::thumbnails::{
+    DocumentThumbnails, DocumentThumbnailsConfig, RenderedStore, ThumbnailRedis,
+};
 use crate::{Error, ErrorKind, Result};
 
 /// What [`AppState::open`] opened.
@@ -107,34 +109,6 @@ impl AppState {
         // renders); under `auto` renders go to the CPU meanwhile, and nothing waits.
         state.thumbnails().renderer().start();
         let pool = state.thumbnails().pool().clone();
-        let assets = Assets::with_db(
-            db.clone(),
-            blobs.clone(),
-            AssetsConfig {
-                pool: pool.clone(),
-                ..AssetsConfig::default()
-            },
-        );
-        let documents = Documents::with_db(
-            db.clone(),
-            DocumentsConfig {
-                pool,
-                ..DocumentsConfig::default()
-            },
-        );
-        let document_thumbnails = DocumentThumbnails::new(
-            state.thumbnails().clone(),
-            documents.clone(),
-            DocumentThumbnailsConfig {
-                memory_bytes: usize::try_from(config.thumbnail_cache_bytes).unwrap_or(usize::MAX),
-                assets: Some(assets.clone()),
-                rendered: (config.thumbnail_store_bytes > 0).then(|| {
-                    RenderedStore::new(db.clone(), blobs.clone())
-                        .with_max_bytes(config.thumbnail_store_bytes)
-                }),
-            },
-        );
-        let (jobs, workers) = start_jobs(config, &db, &blobs, &state, &documents, &assets);
         let redis = match &config.redis_url {
             Some(url) => Some(
                 Redis::connect(
@@ -148,6 +122,49 @@ impl AppState {
             ),
             None => None,
         };
+        // With several nodes: their memory caches kept true over Redis pub/sub.
+        let bus = match &redis {
+            Some(redis) => {
+                let counters = state.metrics().cache_counters();
+                Some(CacheBus::start(redis.clone(), counters).await)
+            }
+            None => None,
+        };
+        let assets = Assets::with_db(
+            db.clone(),
+            blobs.clone(),
+            AssetsConfig {
+                pool: pool.clone(),
+                ..AssetsConfig::default()
+            },
+        );
+        let documents = Documents::with_db(
+            db.clone(),
+            DocumentsConfig {
+                pool,
+                bus: bus.clone(),
+                ..DocumentsConfig::default()
+            },
+        );
+        let document_thumbnails = DocumentThumbnails::new(
+            state.thumbnails().clone(),
+            documents.clone(),
+            DocumentThumbnailsConfig {
+                memory_bytes: usize::try_from(config.thumbnail_cache_bytes).unwrap_or(usize::MAX),
+                assets: Some(assets.clone()),
+                rendered: (config.thumbnail_store_bytes > 0).then(|| {
+                    RenderedStore::new(db.clone(), blobs.clone())
+                        .with_max_bytes(config.thumbnail_store_bytes)
+                }),
+                redis: bus
+                    .filter(|_| config.thumbnail_redis_ttl_secs > 0)
+                    .map(|bus| ThumbnailRedis {
+                        ttl: Duration::from_secs(config.thumbnail_redis_ttl_secs),
+                        ..ThumbnailRedis::new(bus)
+                    }),
+            },
+        );
+        let (jobs, workers) = start_jobs(config, &db, &blobs, &state, &documents, &assets);
         let ready = ready_check(db.clone(), redis.clone());
         let mut state = state
             .with_auth(auth)

@@ -7,6 +7,7 @@
 //! | [`BlobStore`], [`BlobWriter`] | content-addressed blobs, written to a temporary name then renamed |
 //! | [`LocalBlobs`] | blobs in `<data_dir>/blobs/ab/cd/<sha256>` |
 //! | [`Redis`], [`RedisOptions`] | the Redis connection of a scaled-out deployment (`REDIS_URL`): commands and pub/sub, time-limited, reconnecting |
+//! | [`CacheBus`], [`Invalidation`], [`CacheCounters`] | the in-memory caches of several nodes kept true over Redis pub/sub (document changes, finished claimed renders, a flush on reconnect) |
 //!
 //! Migrations live in `migrations/sqlite/` and `migrations/postgres/` at the repository
 //! root and are embedded with `sqlx::migrate!`. Repositories of each domain
@@ -27,6 +28,7 @@
 //! ```
 
 mod blobs;
+mod bus;
 mod db;
 mod paging;
 mod redis;
@@ -39,6 +41,7 @@ use std::pin::Pin;
 
 pub(crate) use crate::hex::hex;
 pub use blobs::{BlobKey, BlobStore, BlobWriter, LocalBlobs, PutBlob};
+pub use bus::{CacheBus, CacheCounters, Invalidation, InvalidationHandler};
 pub(crate) use db::db_err;
 pub use db::{Backend, Db, DbOptions, SQLITE_FILE};
 pub(crate) use paging::Paging;
