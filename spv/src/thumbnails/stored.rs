@@ -67,7 +67,10 @@ impl Default for DocumentThumbnailsConfig {
 /// `If-None-Match` is answered without reading the content or rendering. Then the
 /// in-process [`MemoryCache`], then the [`RenderedStore`], then a render on the
 /// thumbnails service's pool, whose result fills both levels. Concurrent requests for
-/// the same key wait for one render (single flight). Errors are never cached, and
+/// the same key wait for one render (single flight). With several nodes
+/// ([`DocumentThumbnailsConfig::redis`]) a level in Redis sits between memory and the
+/// rendered blobs, and a claim in Redis lets one node render what several want, the
+/// others woken by its message (see `ThumbnailRedis`). Errors are never cached, and
 /// neither is a lenient render that painted a placeholder for a `sha256:` asset the
 /// owner has not uploaded (it gets no ETag), so uploading the asset later takes effect.
 ///
@@ -380,7 +383,11 @@ impl DocumentThumbnails {
                         tier.release(&key, token).await;
                         return Ok(stored(image));
                     }
-                    claim = Some(token);
+                    claim = Some(ClaimGuard {
+                        tier: tier.clone(),
+                        key,
+                        token: Some(token),
+                    });
                 }
                 Claim::Lost(left) => {
                     // Woken by the winner's message; at the claim's expiry at the
@@ -398,8 +405,10 @@ impl DocumentThumbnails {
                 key, backend, document, principal, page, size, format, lenient,
             )
             .await;
-        if let (Some(tier), Some(token)) = (&self.inner.tier, claim) {
-            tier.release(&key, token).await;
+        if let Some(mut claim) = claim
+            && let Some(token) = claim.token.take()
+        {
+            claim.tier.release(&key, token).await;
         }
         landed
     }
@@ -488,6 +497,26 @@ impl DocumentThumbnails {
             from_blob: false,
             timing,
         })
+    }
+}
+
+/// A claim to render held by this node. Released after the render; if the render is
+/// dropped first (its request went away), released on a task of its own, so that the
+/// request that takes the lead here, and the other nodes, need not wait for its expiry.
+struct ClaimGuard {
+    tier: RedisTier,
+    key: CacheKey,
+    token: Option<String>,
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (tier, key) = (self.tier.clone(), self.key);
+            runtime.spawn(async move { tier.release(&key, token).await });
+        }
     }
 }
 
