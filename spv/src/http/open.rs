@@ -277,3 +277,33 @@ fn start_jobs(
     );
     (jobs, workers)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With `REDIS_URL` the caches across nodes are wired: the bus, the thumbnails'
+    /// Redis tier and their counters on `/metrics`.
+    #[tokio::test]
+    async fn redis_wires_the_caches_across_nodes() {
+        let Some(url) = crate::store::testing::redis_url("http::open::redis_wires_the_caches")
+        else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            job_workers: 1,
+            redis_url: Some(url),
+            redis_prefix: crate::store::testing::redis_prefix(),
+            admin_password: Some("correct horse battery".to_owned()),
+            ..Config::default()
+        };
+        let opened = AppState::open(&config).await.unwrap();
+        assert!(opened.state.redis().is_some_and(Redis::is_connected));
+        let text = opened.state.metrics().encode();
+        assert!(text.contains("spv_thumbnail_redis_hits_total 0"), "{text}");
+        assert!(text.contains("spv_cache_flushes_total 0"), "{text}");
+        opened.shutdown(Duration::from_secs(5)).await;
+    }
+}

@@ -220,7 +220,6 @@ impl Metrics {
     ///
     /// ```
     /// let metrics = spv::http::Metrics::new();
-    /// spv::store::CacheCounters::default(); // what it is
     /// metrics.cache_counters().tier_hits.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
     /// let text = metrics.encode();
     /// assert!(text.contains("spv_thumbnail_redis_hits_total 2"), "{text}");
