@@ -412,3 +412,52 @@ async fn token_requests_parse_from_form_bodies() {
         .unwrap();
     assert_eq!(parsed, TokenRequest::api_key("spv_abc"));
 }
+
+/// Two nodes (two `Auth`s, each with its own pool) over one SQLite file: nothing about
+/// credentials is cached per process, so a revocation on one node holds on the other
+/// from its next request on (issue 13: "a revoked API key or refresh token is refused on
+/// every node"). Guards against a per-node cache of key lookups creeping in unnoticed.
+#[tokio::test]
+async fn a_revocation_on_one_node_holds_on_another_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = |db: crate::store::Db| Auth::new(db, &secret(), AuthConfig::default());
+    let a = node(crate::store::Db::open(None, dir.path()).await.unwrap());
+    let b = node(crate::store::Db::open(None, dir.path()).await.unwrap());
+    let (_, ann) = setup(&a).await;
+
+    // An API key made on A, used on B (its lookup now warm there), revoked on A.
+    let created = new_key(&a, &ann, "documents:read").await.unwrap();
+    for _ in 0..2 {
+        b.authenticate(created.key.expose()).await.unwrap();
+    }
+    let revoke = RevokeApiKey {
+        principal: ann.clone(),
+        id: created.id,
+    };
+    a.clone().oneshot(revoke).await.unwrap();
+    let err = b.authenticate(created.key.expose()).await.unwrap_err();
+    assert!(err.to_string().contains("revoked"), "{err}");
+
+    // A refresh token rotated on B, its parent reused on A: the chain is revoked, and
+    // B refuses the child it issued itself.
+    let first = a
+        .clone()
+        .oneshot(TokenRequest::password("ann", "ann-password"))
+        .await
+        .unwrap();
+    let second = b
+        .clone()
+        .oneshot(TokenRequest::refresh_token(first.refresh_token.clone()))
+        .await
+        .unwrap();
+    let reuse = TokenRequest::refresh_token(first.refresh_token);
+    assert_eq!(
+        kind(a.clone().oneshot(reuse).await),
+        ErrorKind::Unauthenticated
+    );
+    let child = TokenRequest::refresh_token(second.refresh_token);
+    assert_eq!(
+        kind(b.clone().oneshot(child).await),
+        ErrorKind::Unauthenticated
+    );
+}

@@ -24,6 +24,7 @@
 //! | `SPV_MAX_THUMBNAIL_SIZE` | `max_thumbnail_size` | 4096 |
 //! | `SPV_THUMBNAIL_CACHE_BYTES` | `thumbnail_cache_bytes` | 256 MiB (0: no in-process thumbnail cache) |
 //! | `SPV_THUMBNAIL_STORE_BYTES` | `thumbnail_store_bytes` | 1 GiB (0: no stored thumbnails; least recently used pruned past it) |
+//! | `SPV_THUMBNAIL_REDIS_TTL_SECS` | `thumbnail_redis_ttl_secs` | 3600 (with `REDIS_URL`: how long a thumbnail stays in the Redis tier that nodes share; 0: no tier and no claims across nodes; at most 86400) |
 //! | `SPV_JOB_WORKERS` | `job_workers` | the number of cores |
 //! | `SPV_JOB_RENDER_SLOTS` | `job_render_slots` | half of `SPV_JOB_WORKERS`, at least 1 (render slots of jobs, apart from the `SPV_JOB_WORKERS` slots of synchronous thumbnails) |
 //! | `SPV_ROLE` | `role` | `all` (`api`: HTTP only, no job workers; `worker`: jobs, and only `/health`, `/ready`, `/metrics` over HTTP) |
@@ -180,6 +181,10 @@ pub struct Config {
     /// Bytes of rendered thumbnails kept in the database and blob store, surviving
     /// restarts (`SPV_THUMBNAIL_STORE_BYTES`; 0: none).
     pub thumbnail_store_bytes: u64,
+    /// With `REDIS_URL`: how long a rendered thumbnail stays in the Redis tier the nodes
+    /// share, in seconds (`SPV_THUMBNAIL_REDIS_TTL_SECS`; 0: no tier, and no claims so
+    /// that one node renders what several want).
+    pub thumbnail_redis_ttl_secs: u64,
     /// Render and job workers (`SPV_JOB_WORKERS`).
     pub job_workers: usize,
     /// Render slots of jobs (`SPV_JOB_RENDER_SLOTS`): a pool of their own, apart from the
@@ -253,6 +258,7 @@ impl Default for Config {
             max_thumbnail_size: 4096,
             thumbnail_cache_bytes: 256 * 1024 * 1024,
             thumbnail_store_bytes: 1024 * 1024 * 1024,
+            thumbnail_redis_ttl_secs: 3600,
             job_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             job_render_slots: None,
             role: Role::All,
@@ -298,6 +304,7 @@ impl fmt::Debug for Config {
             .field("max_thumbnail_size", &self.max_thumbnail_size)
             .field("thumbnail_cache_bytes", &self.thumbnail_cache_bytes)
             .field("thumbnail_store_bytes", &self.thumbnail_store_bytes)
+            .field("thumbnail_redis_ttl_secs", &self.thumbnail_redis_ttl_secs)
             .field("job_workers", &self.job_workers)
             .field("job_render_slots", &self.job_render_slots)
             .field("role", &self.role)
@@ -428,6 +435,10 @@ impl Config {
                 self.thumbnail_store_bytes =
                     parse(name, value, "a number of bytes (0: no stored thumbnails)")?
             }
+            "SPV_THUMBNAIL_REDIS_TTL_SECS" => {
+                self.thumbnail_redis_ttl_secs =
+                    parse(name, value, "a number of seconds (0: no Redis tier)")?
+            }
             "SPV_JOB_WORKERS" => {
                 self.job_workers = parse(name, value, "a number of workers from 1")?
             }
@@ -508,6 +519,10 @@ impl Config {
         let capped = [
             ("SPV_JOB_LEASE_SECS", self.job_lease_secs),
             ("SPV_SHUTDOWN_TIMEOUT_SECS", self.shutdown_timeout_secs),
+            (
+                "SPV_THUMBNAIL_REDIS_TTL_SECS",
+                self.thumbnail_redis_ttl_secs,
+            ),
         ];
         for (name, value) in capped {
             if value > MAX_WAIT_SECS {

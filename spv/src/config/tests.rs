@@ -298,6 +298,8 @@ fn job_settings_default_read_and_name_themselves_when_bad() {
         ("SPV_PRUNE_INTERVAL_SECS", "hourly"),
         ("SPV_BACKUP_INTERVAL_SECS", "1.5"),
         ("SPV_BACKUP_KEEP", "0"),
+        ("SPV_THUMBNAIL_REDIS_TTL_SECS", "86401"),
+        ("SPV_THUMBNAIL_REDIS_TTL_SECS", "an hour"),
     ] {
         let err = env(&[(name, value)]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidRequest);
@@ -319,6 +321,9 @@ fn job_settings_default_read_and_name_themselves_when_bad() {
     );
     let c = Config::from_toml_str("job_lease_secs = 9\nbackup_keep = 3\n").unwrap();
     assert_eq!((c.job_lease_secs, c.backup_keep), (9, 3));
+    assert_eq!(c.thumbnail_redis_ttl_secs, 3600);
+    let c = env(&[("SPV_THUMBNAIL_REDIS_TTL_SECS", "0")]).unwrap();
+    assert_eq!(c.thumbnail_redis_ttl_secs, 0, "0 turns the Redis tier off");
 }
 
 #[test]

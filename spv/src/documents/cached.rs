@@ -10,22 +10,28 @@ use uuid::Uuid;
 
 use super::repo::{DocumentFilter, DocumentRepo};
 use crate::api::Document;
-use crate::store::BoxFuture;
+use crate::store::{BoxFuture, CacheBus, Invalidation};
 
 /// How many documents' metadata [`CachedDocuments`] keeps by default (a few MiB).
 pub const DEFAULT_METADATA_ENTRIES: usize = 10_000;
 
 /// Document metadata cached in memory in front of `inner`.
 ///
-/// Sound only where this process is the database's only writer: the embedded SQLite
+/// Sound where this process is the database's only writer: the embedded SQLite
 /// default (`Documents::with_db` uses it there and not on PostgreSQL, where several
 /// servers may share the database). Writes through this repo invalidate their entry; a
 /// read that overlaps a write never stores what it read (a generation counter), so a
 /// stale entry cannot outlive the write. When full, the cache starts afresh.
+///
+/// Where several nodes share the SQLite file, [`CachedDocuments::with_bus`] keeps it
+/// sound across them: another node's write reaches this one as an [`Invalidation`]
+/// (within the pub/sub latency), a reconnection to Redis empties the cache, and while
+/// Redis is away every read goes to the database.
 pub struct CachedDocuments {
     inner: Arc<dyn DocumentRepo>,
     capacity: usize,
     state: Mutex<State>,
+    bus: Option<CacheBus>,
 }
 
 #[derive(Default)]
@@ -51,7 +57,50 @@ impl CachedDocuments {
             inner,
             capacity,
             state: Mutex::default(),
+            bus: None,
         }
+    }
+
+    /// As [`CachedDocuments::new`], following `bus`: invalidations from any node drop
+    /// their entries, and nothing is served from memory while the bus is not live.
+    pub fn with_bus(inner: Arc<dyn DocumentRepo>, capacity: usize, bus: CacheBus) -> Arc<Self> {
+        let cached = Arc::new(CachedDocuments {
+            bus: Some(bus.clone()),
+            ..CachedDocuments::new(inner, capacity)
+        });
+        let weak = Arc::downgrade(&cached);
+        bus.on_invalidate(Arc::new(move |what| {
+            if let Some(cached) = weak.upgrade() {
+                match what {
+                    Invalidation::Document(id) => cached.invalidate(id),
+                    Invalidation::All => cached.clear(),
+                }
+            }
+        }));
+        cached
+    }
+
+    /// Drops every entry (and fences reads under way, as a write does).
+    pub fn clear(&self) {
+        let mut state = self.state();
+        state.generation += 1;
+        state.entries.clear();
+    }
+
+    /// How many documents' metadata it holds.
+    pub fn len(&self) -> usize {
+        self.state().entries.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether entries may be served and stored now: always without a bus, only while
+    /// it is live with one (messages missed meanwhile would leave entries stale).
+    fn trusted(&self) -> bool {
+        self.bus.as_ref().is_none_or(CacheBus::is_live)
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -78,6 +127,9 @@ impl DocumentRepo for CachedDocuments {
 
     fn get(&self, id: Uuid) -> BoxFuture<'_, Option<Document>> {
         Box::pin(async move {
+            if !self.trusted() {
+                return self.inner.get(id).await;
+            }
             let (hit, generation) = {
                 let state = self.state();
                 (state.entries.get(&id).cloned(), state.generation)

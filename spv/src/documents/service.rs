@@ -15,7 +15,7 @@ use crate::api::{
 };
 use crate::glyph::{self, Limits};
 use crate::render::pool::RenderPool;
-use crate::store::{Db, Paging, from_ms, hex, now_ms, to_ms};
+use crate::store::{CacheBus, Db, Paging, from_ms, hex, now_ms, to_ms};
 use crate::{Error, ErrorKind, Result};
 
 /// How many documents [`Documents::stream`] fetches per query.
@@ -40,6 +40,9 @@ pub struct DocumentsConfig {
     pub limits: Limits,
     /// Where validation (parsing) runs; share the thumbnails' pool to bound CPU work.
     pub pool: RenderPool,
+    /// The bus of a deployment with several nodes (`REDIS_URL`): each change is
+    /// published on it, and the metadata cache follows it; `None` (the default): one node.
+    pub bus: Option<CacheBus>,
 }
 
 /// Stores, validates and serves `.glyph` documents: one `tower::Service` per request type
@@ -59,6 +62,7 @@ struct Inner {
     repo: Arc<dyn DocumentRepo>,
     limits: Limits,
     pool: RenderPool,
+    bus: Option<CacheBus>,
 }
 
 /// What validation learnt about content.
@@ -73,22 +77,29 @@ struct Checked {
 impl Documents {
     /// A service over `repo`.
     pub fn new(repo: Arc<dyn DocumentRepo>, config: DocumentsConfig) -> Self {
-        let DocumentsConfig { limits, pool } = config;
+        let DocumentsConfig { limits, pool, bus } = config;
         Documents {
-            inner: Arc::new(Inner { repo, limits, pool }),
+            inner: Arc::new(Inner {
+                repo,
+                limits,
+                pool,
+                bus,
+            }),
         }
     }
 
     /// A service over the documents of `db`. On SQLite (one writer process: the embedded
-    /// default) metadata reads are cached in memory by [`CachedDocuments`]; on
-    /// PostgreSQL, which several servers may share, every read goes to the database.
+    /// default) metadata reads are cached in memory by [`CachedDocuments`], which
+    /// follows the config's bus where several nodes share the file; on PostgreSQL every
+    /// read goes to the database.
     pub fn with_db(db: Db, config: DocumentsConfig) -> Self {
         let sqlite = db.backend() == crate::store::Backend::Sqlite;
         let repo: Arc<dyn DocumentRepo> = Arc::new(SqlDocuments::new(db));
-        let repo = if sqlite {
-            Arc::new(CachedDocuments::new(repo, super::DEFAULT_METADATA_ENTRIES))
-        } else {
-            repo
+        let capacity = super::DEFAULT_METADATA_ENTRIES;
+        let repo: Arc<dyn DocumentRepo> = match (&config.bus, sqlite) {
+            (_, false) => repo,
+            (None, true) => Arc::new(CachedDocuments::new(repo, capacity)),
+            (Some(bus), true) => CachedDocuments::with_bus(repo, capacity, bus.clone()),
         };
         Documents::new(repo, config)
     }
@@ -272,6 +283,7 @@ impl Documents {
         let current = self.writable(&request.principal, request.id).await?;
         rules::check_if_match(&current, request.if_match.as_deref())?;
         if self.inner.repo.delete(current.id, current.version).await? {
+            self.changed(current.id).await;
             Ok(())
         } else {
             Err(changed_meanwhile(&current, request.if_match.is_some()))
@@ -285,6 +297,14 @@ impl Documents {
         let doc = self.readable(Some(principal), id).await?;
         rules::check_write(principal, &doc, None)?;
         Ok(doc)
+    }
+
+    /// Tells the other nodes, if any, that document `id` changed (its content, metadata,
+    /// visibility, or that it is gone).
+    async fn changed(&self, id: uuid::Uuid) {
+        if let Some(bus) = &self.inner.bus {
+            bus.publish_document(id).await;
+        }
     }
 
     /// Stores `doc` as the next version of `current`, unless it changed meanwhile.
@@ -303,6 +323,7 @@ impl Documents {
             .update(&doc, content, current.version)
             .await?
         {
+            self.changed(doc.id).await;
             Ok(doc)
         } else {
             Err(changed_meanwhile(&current, had_if_match))

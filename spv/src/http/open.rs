@@ -16,8 +16,10 @@ use crate::jobs::{
     QueueConfig, RenderHandler, Workers, WorkersConfig,
 };
 use crate::render::pool::RenderPool;
-use crate::store::{BlobStore, Db, DbOptions, Redis, RedisOptions};
-use crate::thumbnails::{DocumentThumbnails, DocumentThumbnailsConfig, RenderedStore};
+use crate::store::{BlobStore, CacheBus, Db, DbOptions, Redis, RedisOptions};
+use crate::thumbnails::{
+    DocumentThumbnails, DocumentThumbnailsConfig, RenderedStore, ThumbnailRedis,
+};
 use crate::{Error, ErrorKind, Result};
 
 /// What [`AppState::open`] opened.
@@ -142,35 +144,6 @@ impl AppState {
         // renders); under `auto` renders go to the CPU meanwhile, and nothing waits.
         state.thumbnails().renderer().start();
         let pool = state.thumbnails().pool().clone();
-        let assets = Assets::with_db(
-            db.clone(),
-            blobs.clone(),
-            AssetsConfig {
-                pool: pool.clone(),
-                ..AssetsConfig::default()
-            },
-        );
-        let documents = Documents::with_db(
-            db.clone(),
-            DocumentsConfig {
-                pool,
-                ..DocumentsConfig::default()
-            },
-        );
-        let document_thumbnails = DocumentThumbnails::new(
-            state.thumbnails().clone(),
-            documents.clone(),
-            DocumentThumbnailsConfig {
-                memory_bytes: usize::try_from(config.thumbnail_cache_bytes).unwrap_or(usize::MAX),
-                assets: Some(assets.clone()),
-                rendered: (config.thumbnail_store_bytes > 0).then(|| {
-                    RenderedStore::new(db.clone(), blobs.clone())
-                        .with_max_bytes(config.thumbnail_store_bytes)
-                }),
-            },
-        );
-        let (jobs, workers, job_render_pool) =
-            start_jobs(config, &db, &blobs, &state, &documents, &assets);
         let redis = match &config.redis_url {
             Some(url) => Some(
                 Redis::connect(
@@ -184,6 +157,50 @@ impl AppState {
             ),
             None => None,
         };
+        // With several nodes: their memory caches kept true over Redis pub/sub.
+        let bus = match &redis {
+            Some(redis) => {
+                let counters = state.metrics().cache_counters();
+                Some(CacheBus::start(redis.clone(), counters).await)
+            }
+            None => None,
+        };
+        let assets = Assets::with_db(
+            db.clone(),
+            blobs.clone(),
+            AssetsConfig {
+                pool: pool.clone(),
+                ..AssetsConfig::default()
+            },
+        );
+        let documents = Documents::with_db(
+            db.clone(),
+            DocumentsConfig {
+                pool,
+                bus: bus.clone(),
+                ..DocumentsConfig::default()
+            },
+        );
+        let document_thumbnails = DocumentThumbnails::new(
+            state.thumbnails().clone(),
+            documents.clone(),
+            DocumentThumbnailsConfig {
+                memory_bytes: usize::try_from(config.thumbnail_cache_bytes).unwrap_or(usize::MAX),
+                assets: Some(assets.clone()),
+                rendered: (config.thumbnail_store_bytes > 0).then(|| {
+                    RenderedStore::new(db.clone(), blobs.clone())
+                        .with_max_bytes(config.thumbnail_store_bytes)
+                }),
+                redis: bus
+                    .filter(|_| config.thumbnail_redis_ttl_secs > 0)
+                    .map(|bus| ThumbnailRedis {
+                        ttl: Duration::from_secs(config.thumbnail_redis_ttl_secs),
+                        ..ThumbnailRedis::new(bus)
+                    }),
+            },
+        );
+        let (jobs, workers, job_render_pool) =
+            start_jobs(config, &db, &blobs, &state, &documents, &assets);
         let ready = ready_check(db.clone(), redis.clone(), blobs.clone());
         let mut state = state
             .with_auth(auth)
@@ -307,4 +324,34 @@ fn start_jobs(
         },
     );
     (jobs, Some(workers), Some(job_pool))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With `REDIS_URL` the caches across nodes are wired: the bus, the thumbnails'
+    /// Redis tier and their counters on `/metrics`.
+    #[tokio::test]
+    async fn redis_wires_the_caches_across_nodes() {
+        let Some(url) = crate::store::testing::redis_url("http::open::redis_wires_the_caches")
+        else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            job_workers: 1,
+            redis_url: Some(url),
+            redis_prefix: crate::store::testing::redis_prefix(),
+            admin_password: Some("correct horse battery".to_owned()),
+            ..Config::default()
+        };
+        let opened = AppState::open(&config).await.unwrap();
+        assert!(opened.state.redis().is_some_and(Redis::is_connected));
+        let text = opened.state.metrics().encode();
+        assert!(text.contains("spv_thumbnail_redis_hits_total 0"), "{text}");
+        assert!(text.contains("spv_cache_flushes_total 0"), "{text}");
+        opened.shutdown(Duration::from_secs(5)).await;
+    }
 }

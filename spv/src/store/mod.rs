@@ -10,6 +10,7 @@
 //! | [`BlobUrl`] | `SPV_BLOB_URL`: a directory or `s3://bucket/prefix`, opened as a store |
 //! | [`migrate_blobs`], [`MigrateReport`] | copies every blob from one store to another (`spv-cli blobs migrate`) |
 //! | [`Redis`], [`RedisOptions`] | the Redis connection of a scaled-out deployment (`REDIS_URL`): commands and pub/sub, time-limited, reconnecting |
+//! | [`CacheBus`], [`Invalidation`], [`CacheCounters`] | the in-memory caches of several nodes kept true over Redis pub/sub (document changes, finished claimed renders, a flush on reconnect) |
 //!
 //! Migrations live in `migrations/sqlite/` and `migrations/postgres/` at the repository
 //! root and are embedded with `sqlx::migrate!`. Repositories of each domain
@@ -30,6 +31,7 @@
 //! ```
 
 mod blobs;
+mod bus;
 mod db;
 mod migrate;
 mod paging;
@@ -46,6 +48,7 @@ pub use blobs::{
     BlobKey, BlobList, BlobStore, BlobStream, BlobUrl, BlobWriter, LocalBlobs, MULTIPART_THRESHOLD,
     PutBlob, S3Blobs,
 };
+pub use bus::{CacheBus, CacheCounters, Invalidation, InvalidationHandler};
 pub(crate) use db::db_err;
 pub use db::{Backend, Db, DbOptions, MigrationInfo, SQLITE_FILE};
 pub use migrate::{

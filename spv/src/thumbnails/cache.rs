@@ -136,6 +136,14 @@ impl MemoryCache {
         state.weight += weight;
     }
 
+    /// Drops every entry (a node that may have missed invalidations starts afresh).
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        state.entries.clear();
+        state.order.clear();
+        state.weight = 0;
+    }
+
     /// The state; a poisoned lock is taken over (every update leaves it consistent
     /// before anything that could panic).
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -225,5 +233,8 @@ mod tests {
         assert_eq!(cache.len(), 1);
         assert_eq!(cache.weight(), 300 + ENTRY_OVERHEAD);
         assert_eq!(cache.get(&key(0)).unwrap().bytes.len(), 300);
+        cache.clear();
+        assert_eq!((cache.len(), cache.weight()), (0, 0));
+        assert!(cache.get(&key(0)).is_none());
     }
 }

@@ -11,6 +11,7 @@
 //! | [`CacheKey`] | the cache key, which is the ETag |
 //! | `MemoryCache` | the in-process level, weighed by bytes (feature `store`) |
 //! | `RenderedStore` | the second level: rendered blobs recorded in the `rendered` table, bounded by bytes (feature `store`) |
+//! | `ThumbnailRedis` | with several nodes (`REDIS_URL`): a level in Redis between memory and the rendered blobs, and claims so that one node renders what several want (feature `store`) |
 //!
 //! The CLI and the HTTP layer both go through this service; call it with
 //! [`tower::ServiceExt::oneshot`] (or `ready().await?.call(..)`):
@@ -37,6 +38,8 @@ mod cache;
 #[cfg(feature = "store")]
 mod inline;
 mod key;
+#[cfg(all(test, feature = "store"))]
+mod nodes_tests;
 #[cfg(feature = "store")]
 mod prepare;
 #[cfg(feature = "store")]
@@ -44,6 +47,8 @@ mod rendered;
 mod service;
 #[cfg(feature = "store")]
 mod stored;
+#[cfg(feature = "store")]
+mod tier;
 mod types;
 
 #[cfg(feature = "store")]
@@ -59,4 +64,8 @@ pub use rendered::{DEFAULT_STORE_BYTES, RenderedStore};
 pub use service::Thumbnails;
 #[cfg(feature = "store")]
 pub use stored::{DEFAULT_MEMORY_BYTES, DocumentThumbnails, DocumentThumbnailsConfig};
+#[cfg(feature = "store")]
+pub use tier::{
+    DEFAULT_CLAIM_TTL, DEFAULT_REDIS_MAX_ENTRY_BYTES, DEFAULT_REDIS_TTL, ThumbnailRedis,
+};
 pub use types::{DEFAULT_MAX_SIZE, LoadDocument, LoadedDocument, ThumbnailsConfig};

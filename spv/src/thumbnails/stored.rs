@@ -15,6 +15,7 @@ use super::key::{CacheKey, etag_matches};
 use super::prepare::prepare;
 use super::rendered::RenderedStore;
 use super::service::Thumbnails;
+use super::tier::{Claim, RedisTier, ThumbnailRedis};
 use crate::api::{
     CachedImage, CreateThumbnail, Document, DocumentThumbnail, GetContent, GetDocument,
     GetDocumentThumbnail, Principal, RenderBackend, RenderTiming, Scope, ThumbnailSource,
@@ -22,6 +23,9 @@ use crate::api::{
 use crate::assets::Assets;
 use crate::documents::Documents;
 use crate::{Error, ErrorKind, Result};
+
+/// How long past a claim's expiry a waiting node still waits for the winner's message.
+const CLAIM_SLACK: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The default size of the in-process cache: 256 MiB.
 pub const DEFAULT_MEMORY_BYTES: usize = 256 * 1024 * 1024;
@@ -36,6 +40,10 @@ pub struct DocumentThumbnailsConfig {
     pub assets: Option<Assets>,
     /// The second cache level; `None`: the in-process cache only.
     pub rendered: Option<RenderedStore>,
+    /// With several nodes (`REDIS_URL`): the level they share in Redis between memory
+    /// and `rendered`, and claims so that one node renders what several want; `None`
+    /// (the default): one node.
+    pub redis: Option<ThumbnailRedis>,
 }
 
 impl Default for DocumentThumbnailsConfig {
@@ -44,6 +52,7 @@ impl Default for DocumentThumbnailsConfig {
             memory_bytes: DEFAULT_MEMORY_BYTES,
             assets: None,
             rendered: None,
+            redis: None,
         }
     }
 }
@@ -58,7 +67,10 @@ impl Default for DocumentThumbnailsConfig {
 /// `If-None-Match` is answered without reading the content or rendering. Then the
 /// in-process [`MemoryCache`], then the [`RenderedStore`], then a render on the
 /// thumbnails service's pool, whose result fills both levels. Concurrent requests for
-/// the same key wait for one render (single flight). Errors are never cached, and
+/// the same key wait for one render (single flight). With several nodes
+/// ([`DocumentThumbnailsConfig::redis`]) a level in Redis sits between memory and the
+/// rendered blobs, and a claim in Redis lets one node render what several want, the
+/// others woken by its message (see `ThumbnailRedis`). Errors are never cached, and
 /// neither is a lenient render that painted a placeholder for a `sha256:` asset the
 /// owner has not uploaded (it gets no ETag), so uploading the asset later takes effect.
 ///
@@ -102,6 +114,7 @@ struct Inner {
     documents: Documents,
     assets: Option<Assets>,
     rendered: Option<RenderedStore>,
+    tier: Option<RedisTier>,
     memory: MemoryCache,
     flights: Mutex<HashMap<CacheKey, Arc<OnceCell<Flight>>>>,
     renders: AtomicU64,
@@ -160,19 +173,36 @@ impl DocumentThumbnails {
             memory_bytes,
             assets,
             rendered,
+            redis,
         } = config;
-        DocumentThumbnails {
+        let bus = redis.as_ref().map(|r| r.bus.clone());
+        let service = DocumentThumbnails {
             inner: Arc::new(Inner {
                 inline: InlineThumbnails::new(thumbnails.clone(), assets.clone()),
                 thumbnails,
                 documents,
                 assets,
                 rendered,
+                tier: redis.map(RedisTier::new),
                 memory: MemoryCache::new(memory_bytes),
                 flights: Mutex::new(HashMap::new()),
                 renders: AtomicU64::new(0),
             }),
+        };
+        if let Some(bus) = bus {
+            // Entries are content-addressed: a changed document gets new keys, and its
+            // old ones are never asked for again (they age out). Only a node that may
+            // have missed messages starts afresh.
+            let weak = Arc::downgrade(&service.inner);
+            bus.on_invalidate(Arc::new(move |what| {
+                if what == crate::store::Invalidation::All
+                    && let Some(inner) = weak.upgrade()
+                {
+                    inner.memory.clear();
+                }
+            }));
         }
+        service
     }
 
     /// The in-process cache.
@@ -185,9 +215,9 @@ impl DocumentThumbnails {
         self.inner.renders.load(Ordering::Relaxed)
     }
 
-    /// Whether there is a second cache level.
+    /// Whether there is a second cache level (rendered blobs, or the Redis tier).
     pub fn has_blob_level(&self) -> bool {
-        self.inner.rendered.is_some()
+        self.inner.rendered.is_some() || self.inner.tier.is_some()
     }
 
     /// What `Service<CreateThumbnail>` does: a stored document as [`Self::get`] serves
@@ -336,8 +366,8 @@ impl DocumentThumbnails {
         flights.entry(key).or_default().clone()
     }
 
-    /// The blob level, else a render that fills both levels.
-    #[allow(clippy::too_many_arguments)]
+    /// The second levels (the Redis tier, then the blob level), else a render that
+    /// fills them all; with Redis, one node renders and the others wait for it.
     #[allow(clippy::too_many_arguments)] // The request's fields, taken apart once in `get`.
     async fn land(
         &self,
@@ -350,23 +380,99 @@ impl DocumentThumbnails {
         format: crate::api::ImageFormat,
         lenient: bool,
     ) -> Flight {
-        let inner = &self.inner;
-        if let Some(store) = &inner.rendered {
-            match store.get(&key).await {
-                Ok(Some(image)) => {
-                    inner.memory.insert(key, image.clone());
-                    return Ok(Landed {
-                        image,
-                        cached: true,
-                        from_blob: true,
-                        timing: RenderTiming::default(),
+        let stored = |image| Landed {
+            image,
+            cached: true,
+            from_blob: true,
+            timing: RenderTiming::default(),
+        };
+        if let Some(image) = self.second_level(&key, true).await {
+            return Ok(stored(image));
+        }
+        let mut claim = None;
+        if let Some(tier) = &self.inner.tier {
+            // Taken before the claim, so that the winner's message cannot slip by.
+            let watch = tier.watch();
+            match tier.claim(&key).await {
+                Claim::Won(token) => {
+                    // Finished elsewhere between the look above and the claim?
+                    if let Some(image) = tier.get(&key).await {
+                        self.inner.memory.insert(key, image.clone());
+                        tier.release(&key, token).await;
+                        return Ok(stored(image));
+                    }
+                    claim = Some(ClaimGuard {
+                        tier: tier.clone(),
+                        key,
+                        token: Some(token),
                     });
                 }
-                Ok(None) => {}
-                // The blob level is a cache: when it fails, render.
-                Err(error) => tracing::warn!(%error, "reading a rendered thumbnail failed"),
+                Claim::Lost(left) => {
+                    // Woken by the winner's message; at the claim's expiry at the
+                    // latest, then whatever is there, else a render of our own.
+                    tier.wait(&key, watch, left + CLAIM_SLACK).await;
+                    if let Some(image) = self.second_level(&key, false).await {
+                        return Ok(stored(image));
+                    }
+                }
+                Claim::Unavailable => {}
             }
         }
+        let landed = self
+            .render(
+                key, backend, document, principal, page, size, format, lenient,
+            )
+            .await;
+        if let Some(mut claim) = claim
+            && let Some(token) = claim.token.take()
+        {
+            claim.tier.release(&key, token).await;
+        }
+        landed
+    }
+
+    /// The image under `key` in the Redis tier, else in the blob level (copied up into
+    /// the tier when `fill`), kept in memory when found.
+    async fn second_level(&self, key: &CacheKey, fill: bool) -> Option<CachedImage> {
+        let inner = &self.inner;
+        if let Some(tier) = &inner.tier
+            && let Some(image) = tier.get(key).await
+        {
+            inner.memory.insert(*key, image.clone());
+            return Some(image);
+        }
+        let store = inner.rendered.as_ref()?;
+        match store.get(key).await {
+            Ok(Some(image)) => {
+                inner.memory.insert(*key, image.clone());
+                if fill && let Some(tier) = &inner.tier {
+                    tier.put(key, &image).await;
+                }
+                Some(image)
+            }
+            Ok(None) => None,
+            // The blob level is a cache: when it fails, render.
+            Err(error) => {
+                tracing::warn!(%error, "reading a rendered thumbnail failed");
+                None
+            }
+        }
+    }
+
+    /// A render that fills every level its result may be cached in.
+    #[allow(clippy::too_many_arguments)] // The request's fields, taken apart once in `get`.
+    async fn render(
+        &self,
+        key: CacheKey,
+        backend: RenderBackend,
+        document: &Document,
+        principal: Option<Principal>,
+        page: usize,
+        size: crate::api::ThumbnailSize,
+        format: crate::api::ImageFormat,
+        lenient: bool,
+    ) -> Flight {
+        let inner = &self.inner;
         let content = inner
             .documents
             .content(GetContent {
@@ -394,6 +500,9 @@ impl DocumentThumbnails {
         let image = CachedImage::from(thumbnail);
         if cached {
             inner.memory.insert(key, image.clone());
+            if let Some(tier) = &inner.tier {
+                tier.put(&key, &image).await;
+            }
             if let Some(store) = &inner.rendered
                 && let Err(error) = store.put(&key, &image).await
             {
@@ -406,6 +515,26 @@ impl DocumentThumbnails {
             from_blob: false,
             timing,
         })
+    }
+}
+
+/// A claim to render held by this node. Released after the render; if the render is
+/// dropped first (its request went away), released on a task of its own, so that the
+/// request that takes the lead here, and the other nodes, need not wait for its expiry.
+struct ClaimGuard {
+    tier: RedisTier,
+    key: CacheKey,
+    token: Option<String>,
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (tier, key) = (self.tier.clone(), self.key);
+            runtime.spawn(async move { tier.release(&key, token).await });
+        }
     }
 }
 

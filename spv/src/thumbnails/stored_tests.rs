@@ -102,6 +102,7 @@ impl Setup {
                 memory_bytes: 1 << 20,
                 assets: Some(assets),
                 rendered: Some(RenderedStore::new(self.db.db.clone(), self.blobs.clone())),
+                redis: None,
             },
         )
     }

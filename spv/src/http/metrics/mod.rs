@@ -6,6 +6,7 @@
 //! | [`Metrics`] | the registry and the server's metrics; cheap to clone |
 //! | [`TrackLayer`], [`Track`], [`TrackFuture`] | the request metrics of every route: latency by method, route and status, requests in flight, body bytes served |
 
+mod caches;
 mod future;
 #[cfg(feature = "gpu")]
 mod gpu;
@@ -61,6 +62,7 @@ struct Inner {
     bytes_served: Counter,
     jobs: Family<JobResultLabels, Counter>,
     job_duration: Family<JobLabels, Histogram>,
+    caches: Arc<crate::store::CacheCounters>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -168,6 +170,8 @@ impl Metrics {
             "Time a worker ran a job (one attempt), by kind",
             job_duration.clone(),
         );
+        let caches = Arc::new(crate::store::CacheCounters::default());
+        registry.register_collector(Box::new(caches::CacheCollector(caches.clone())));
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -181,6 +185,7 @@ impl Metrics {
                 bytes_served,
                 jobs,
                 job_duration,
+                caches,
             }),
         }
     }
@@ -218,6 +223,21 @@ impl Metrics {
         if let Some(gpu) = timing.gpu {
             self.inner.gpu_batch.observe(gpu.as_secs_f64());
         }
+    }
+
+    /// The counters of the caches across nodes (the Redis tier, claims, invalidations),
+    /// to hand to [`crate::store::CacheBus::start`]; exposed as `spv_thumbnail_redis_*`
+    /// and `spv_cache_*`.
+    ///
+    /// ```
+    /// let metrics = spv::http::Metrics::new();
+    /// metrics.cache_counters().tier_hits.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+    /// let text = metrics.encode();
+    /// assert!(text.contains("spv_thumbnail_redis_hits_total 2"), "{text}");
+    /// assert!(text.contains("spv_cache_invalidations_total 0"), "{text}");
+    /// ```
+    pub fn cache_counters(&self) -> Arc<crate::store::CacheCounters> {
+        self.inner.caches.clone()
     }
 
     /// Counts one thumbnail cache lookup at `level` (`memory` or `blob`).
