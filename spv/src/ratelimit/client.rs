@@ -20,14 +20,14 @@ impl TrustedProxies {
     /// let proxies: TrustedProxies = "10.0.0.0/8".parse().unwrap();
     /// let client = proxies.client_ip(
     ///     "10.0.0.2".parse().unwrap(),
-    ///     [].into_iter(),
+    ///     std::iter::empty(),
     ///     ["203.0.113.9, 10.0.0.7"].into_iter(),
     /// );
     /// assert_eq!(client.to_string(), "203.0.113.9");
     /// // The same header from a peer that is not trusted is ignored.
     /// let client = proxies.client_ip(
     ///     "198.51.100.1".parse().unwrap(),
-    ///     [].into_iter(),
+    ///     std::iter::empty(),
     ///     ["203.0.113.9"].into_iter(),
     /// );
     /// assert_eq!(client.to_string(), "198.51.100.1");
