@@ -125,6 +125,14 @@ async fn assets_live_in_the_s3_bucket_and_are_served_back() {
 
     let ready = reqwest::get(server.url("/ready")).await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
+    let metrics = server.metrics().await;
+    for series in [
+        "spv_blob_operations_total{op=\"put\",result=\"ok\"} 1",
+        "spv_blob_operations_total{op=\"stream\",result=\"ok\"} 2",
+        "spv_blob_operations_total{op=\"check\",result=\"ok\"} 1",
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
     server.stop().await;
 }
 
@@ -152,5 +160,10 @@ async fn ready_names_the_blob_store_when_the_bucket_does_not_answer() {
     let body = ready.text().await.unwrap();
     assert!(body.contains("blobs"), "{body}");
     assert!(!body.contains("database"), "{body}");
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("spv_blob_operations_total{op=\"check\",result=\"error\"} 1"),
+        "{metrics}"
+    );
     server.stop().await;
 }
