@@ -80,6 +80,39 @@ pub(crate) enum Command {
     Thumbnail(ThumbnailArgs),
     /// Render stored documents in the background and follow the jobs.
     Jobs(JobsArgs),
+    /// Manage a server's blob store directly (run where it is reachable).
+    Blobs(BlobsArgs),
+}
+
+/// `spv-cli blobs`.
+#[derive(Debug, Args)]
+pub(crate) struct BlobsArgs {
+    #[command(subcommand)]
+    pub(crate) command: BlobsCommand,
+}
+
+/// The `blobs` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BlobsCommand {
+    /// Copy every blob of one store into another (a directory or s3://bucket/prefix),
+    /// verifying each blob's SHA-256 against its key. Resumable: blobs already in the
+    /// destination with the same size are skipped, so a second run finishes an
+    /// interrupted one. The S3 client is configured by the AWS_* variables (or the
+    /// [aws] table of --config). Exit status 1 when some blobs failed.
+    Migrate {
+        /// The store to copy from: a directory or s3://bucket/prefix.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The store to copy into: a directory or s3://bucket/prefix.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Blobs copied at once (1 to 64).
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        concurrency: usize,
+        /// The server's TOML configuration file (for its [aws] table).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 /// `spv-cli render`.

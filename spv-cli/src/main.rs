@@ -4,6 +4,7 @@
 //! Run `spv-cli --help`. The work is done by the `spv` library's services locally and by
 //! `spv-client` remotely; this binary parses arguments, expands inputs and reports.
 
+mod blobs;
 mod cli;
 mod export;
 mod info;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Info(args) => info::run(args),
         Command::Export(args) => export::run(args),
         Command::Keys(args) if cli.server.is_none() => keys::run(args),
+        Command::Blobs(args) => blobs::run(args),
         Command::Keys(_)
         | Command::Login(_)
         | Command::Logout

@@ -4,6 +4,8 @@
 mod assets;
 #[path = "http/auth.rs"]
 mod auth;
+#[path = "http/blobs.rs"]
+mod blobs;
 #[path = "http/browser.rs"]
 mod browser;
 #[path = "http/documents.rs"]

@@ -198,6 +198,14 @@ fn blob_url_and_aws_variables_are_read_checked_and_redacted() {
     let shown = format!("{c:?}");
     assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
     assert!(shown.contains("AWS_SECRET_ACCESS_KEY"), "{shown}");
+    let err = c.open_blobs().unwrap_err();
+    assert!(
+        err.to_string().starts_with("SPV_BLOB_URL: ") && err.to_string().contains("AccessKeyId"),
+        "a secret without its key id: {err}"
+    );
+    let mut c = c;
+    c.aws
+        .insert("AWS_ACCESS_KEY_ID".into(), "AKIDEXAMPLE".into());
     c.open_blobs().unwrap();
     let c = env(&[("SPV_BLOB_URL", "/srv/blobs")]).unwrap();
     assert_eq!(

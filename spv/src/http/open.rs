@@ -16,7 +16,7 @@ use crate::jobs::{
     QueueConfig, RenderHandler, Workers, WorkersConfig,
 };
 use crate::render::pool::RenderPool;
-use crate::store::{BlobStore, CacheBus, Db, DbOptions, Redis, RedisOptions};
+use crate::store::{BlobStore, CacheBus, Db, DbOptions, ObservedBlobs, Redis, RedisOptions};
 use crate::thumbnails::{
     DocumentThumbnails, DocumentThumbnailsConfig, RenderedStore, ThumbnailRedis,
 };
@@ -136,9 +136,12 @@ impl AppState {
         let given = config.admin_password.clone().map(Secret::new);
         let admin_password = auth.bootstrap_admin(&config.admin_user, given).await?;
 
-        let blobs = config.open_blobs()?;
-        tracing::info!(blobs = ?blobs, "blob store");
         let state = AppState::new(config);
+        let blobs: Arc<dyn BlobStore> = Arc::new(ObservedBlobs::new(
+            config.open_blobs()?,
+            state.metrics().blob_hook(),
+        ));
+        tracing::info!(blobs = ?blobs, "blob store");
         // Find the adapter and compile vello's shaders before the first render asks, on
         // a probe thread of the GPU's own (logged: which adapter, or why the CPU
         // renders); under `auto` renders go to the CPU meanwhile, and nothing waits.

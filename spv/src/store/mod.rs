@@ -7,6 +7,7 @@
 //! | [`BlobStore`], [`BlobWriter`], [`BlobStream`] | content-addressed blobs, never visible half-written; streamed range reads |
 //! | [`LocalBlobs`] | blobs in `<data_dir>/blobs/ab/cd/<sha256>` |
 //! | [`S3Blobs`] | blobs in `s3://bucket/prefix/ab/cd/<sha256>` (conditional puts, multipart uploads) |
+//! | [`ObservedBlobs`] | a blob store whose operations are reported to a hook (the server's blob metrics) |
 //! | [`BlobUrl`] | `SPV_BLOB_URL`: a directory or `s3://bucket/prefix`, opened as a store |
 //! | [`migrate_blobs`], [`MigrateReport`] | copies every blob from one store to another (`spv-cli blobs migrate`) |
 //! | [`Redis`], [`RedisOptions`] | the Redis connection of a scaled-out deployment (`REDIS_URL`): commands and pub/sub, time-limited, reconnecting |
@@ -45,8 +46,8 @@ use std::pin::Pin;
 
 pub(crate) use crate::hex::hex;
 pub use blobs::{
-    BlobKey, BlobList, BlobStore, BlobStream, BlobUrl, BlobWriter, LocalBlobs, MULTIPART_THRESHOLD,
-    PutBlob, S3Blobs,
+    BlobHook, BlobKey, BlobList, BlobOp, BlobStore, BlobStream, BlobUrl, BlobWriter, LocalBlobs,
+    MULTIPART_THRESHOLD, ObservedBlobs, PutBlob, S3Blobs,
 };
 pub use bus::{CacheBus, CacheCounters, Invalidation, InvalidationHandler};
 pub(crate) use db::db_err;

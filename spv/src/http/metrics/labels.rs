@@ -96,3 +96,14 @@ pub(super) fn latency_histogram() -> Histogram {
     // 0.1 ms to about 6.5 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 17))
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct BlobLabels {
+    pub(super) op: &'static str,
+    pub(super) result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct BlobOpLabels {
+    pub(super) op: &'static str,
+}

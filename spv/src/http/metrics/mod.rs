@@ -26,9 +26,10 @@ use prometheus_client::registry::Registry;
 
 use crate::api::RenderTiming;
 use crate::jobs::{FinishHook, JobFinished};
+use crate::store::{BlobHook, BlobOp};
 use labels::{
-    BackendLabels, CacheLabels, JobLabels, JobResultLabels, RequestLabels, job_histogram,
-    latency_histogram,
+    BackendLabels, BlobLabels, BlobOpLabels, CacheLabels, JobLabels, JobResultLabels,
+    RequestLabels, job_histogram, latency_histogram,
 };
 
 pub(crate) use future::TrackFuture;
@@ -63,6 +64,8 @@ struct Inner {
     jobs: Family<JobResultLabels, Counter>,
     job_duration: Family<JobLabels, Histogram>,
     caches: Arc<crate::store::CacheCounters>,
+    blobs: Family<BlobLabels, Counter>,
+    blob_duration: Family<BlobOpLabels, Histogram>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -172,6 +175,20 @@ impl Metrics {
         );
         let caches = Arc::new(crate::store::CacheCounters::default());
         registry.register_collector(Box::new(caches::CacheCollector(caches.clone())));
+        let blobs = Family::<BlobLabels, Counter>::default();
+        registry.register(
+            "spv_blob_operations",
+            "Blob store operations by op (put, get, stream, size, delete, check) and result (ok, error)",
+            blobs.clone(),
+        );
+        let blob_duration = Family::<BlobOpLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "spv_blob_operation_duration_seconds",
+            "Time of blob store operations by op (a put from its first byte to stored; a stream until its first byte can be read)",
+            blob_duration.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -186,6 +203,8 @@ impl Metrics {
                 jobs,
                 job_duration,
                 caches,
+                blobs,
+                blob_duration,
             }),
         }
     }
@@ -302,6 +321,34 @@ impl Metrics {
     pub fn job_hook(&self) -> FinishHook {
         let metrics = self.clone();
         Arc::new(move |finished: &JobFinished| metrics.observe_job(finished))
+    }
+
+    /// Records one blob store operation.
+    pub fn observe_blob(&self, op: BlobOp, ok: bool, elapsed: Duration) {
+        let op = op.as_str();
+        let result = if ok { "ok" } else { "error" };
+        self.inner
+            .blobs
+            .get_or_create(&BlobLabels { op, result })
+            .inc();
+        self.inner
+            .blob_duration
+            .get_or_create(&BlobOpLabels { op })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// A hook for [`ObservedBlobs`](crate::store::ObservedBlobs) that records each
+    /// operation with [`observe_blob`](Self::observe_blob).
+    ///
+    /// ```
+    /// let metrics = spv::http::Metrics::new();
+    /// (metrics.blob_hook())(spv::store::BlobOp::Put, true, std::time::Duration::from_millis(2));
+    /// let text = metrics.encode();
+    /// assert!(text.contains("spv_blob_operations_total{op=\"put\",result=\"ok\"} 1"), "{text}");
+    /// ```
+    pub fn blob_hook(&self) -> BlobHook {
+        let metrics = self.clone();
+        Arc::new(move |op, ok, elapsed| metrics.observe_blob(op, ok, elapsed))
     }
 
     /// The registry in the Prometheus/OpenMetrics text format.

@@ -15,6 +15,7 @@
 //! | [`LocalBlobs`] | `<root>/ab/cd/<sha256>`, temporary files in `<root>/tmp` |
 //! | [`S3Blobs`] | `s3://bucket/prefix/ab/cd/<sha256>`, temporary objects under `prefix/tmp/` |
 //! | [`BlobUrl`] | what `SPV_BLOB_URL` names, and [`BlobUrl::open`] |
+//! | [`ObservedBlobs`], [`BlobOp`], [`BlobHook`] | any store with each operation's outcome and time reported (metrics) |
 //!
 //! ```
 //! use spv::store::{BlobKey, BlobUrl};
@@ -30,6 +31,7 @@
 //! ```
 
 mod local;
+mod observed;
 mod s3;
 #[cfg(test)]
 mod tests;
@@ -48,6 +50,7 @@ use crate::hex::hex;
 use crate::{Error, Result};
 
 pub use local::LocalBlobs;
+pub use observed::{BlobHook, BlobOp, ObservedBlobs};
 pub use s3::{MULTIPART_THRESHOLD, S3Blobs};
 pub use url::BlobUrl;
 
