@@ -9,6 +9,7 @@ mod export;
 mod info;
 mod inputs;
 mod keys;
+mod migrate;
 mod output;
 mod remote;
 mod render;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Info(args) => info::run(args),
         Command::Export(args) => export::run(args),
         Command::Keys(args) if cli.server.is_none() => keys::run(args),
+        Command::Migrate(store) => migrate::run(store),
         Command::Keys(_)
         | Command::Login(_)
         | Command::Logout
