@@ -97,24 +97,15 @@ async fn child(args: &[String]) -> Result<(), String> {
         let enqueued = ctx.job().payload["t_us"].as_i64().unwrap_or(started);
         Ok(JobOutcome::Done(json!({ "lat_us": started - enqueued })))
     });
-    let mut lines = tokio::task::spawn_blocking(|| {
-        let mut lines = Vec::new();
+    let go = tokio::task::spawn_blocking(|| {
         println!("ready");
         let _ = std::io::stdout().flush();
-        for line in std::io::stdin().lock().lines() {
-            match line {
-                Ok(line) if line == "go" => {
-                    lines.push(line);
-                    break;
-                }
-                _ => return lines,
-            }
-        }
-        lines
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "go"
     })
     .await
     .map_err(|e| e.to_string())?;
-    if lines.pop().is_none() {
+    if !go {
         return Ok(());
     }
     let pool = Workers::start(
