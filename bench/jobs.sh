@@ -16,8 +16,7 @@ fi
 shift || true
 cd "$(dirname "$0")/.."
 if [[ "${PROFILE:-bench}" == dev ]]; then
-    cargo test --workspace --features spv/store --bench jobs_pg --no-run
-    exe=$(cargo test --workspace --features spv/store --bench jobs_pg --no-run --message-format=json 2>/dev/null \
+    exe=$(cargo test --workspace --features spv/store --bench jobs_pg --no-run --message-format=json \
         | sed -n 's/.*"executable":"\([^"]*jobs_pg[^"]*\)".*/\1/p' | tail -1)
     exec "$exe" --database-url "$url" "$@"
 fi
