@@ -67,6 +67,10 @@ pub(crate) enum Command {
     /// Create, list and revoke API keys: on the server with --server, else in a server's
     /// database (run where its data directory or DATABASE_URL is reachable).
     Keys(KeysArgs),
+    /// Apply the database migrations of this version and nothing else (for servers
+    /// started with --no-migrate), printing which it applied: the data directory's
+    /// SQLite, or DATABASE_URL / --database-url. Safe while servers start.
+    Migrate(StoreArgs),
     /// Log in to --server with a password and keep a refresh token in the user's
     /// configuration directory (file mode 0600), for the remote commands.
     Login(LoginArgs),

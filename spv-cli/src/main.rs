@@ -10,6 +10,7 @@ mod export;
 mod info;
 mod inputs;
 mod keys;
+mod migrate;
 mod output;
 mod remote;
 mod render;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Keys(args) if cli.server.is_none() => keys::run(args),
         Command::Blobs(args) => blobs::run(args),
+        Command::Migrate(store) => migrate::run(store),
         Command::Keys(_)
         | Command::Login(_)
         | Command::Logout

@@ -609,3 +609,31 @@ fn renderer_gpu_renders_on_the_gpu_with_its_time() {
         "the red rectangle"
     );
 }
+
+#[tokio::test]
+async fn migrate_applies_the_migrations_once_and_a_no_migrate_start_then_opens() {
+    let dir = Dir::new();
+    let data = dir.path("data");
+    let off = || spv::store::DbOptions {
+        migrate: false,
+        ..spv::store::DbOptions::default()
+    };
+    let err = spv::store::Db::open_with(None, &data, off())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("spv-cli migrate"), "{err}");
+
+    let first = dir.run(&["migrate", "--data-dir", "data"]);
+    first.expect_code(0).expect_stdout_contains("applied ");
+    assert!(first.stdout().lines().count() >= 2, "{}", first.stdout());
+    dir.run(&["migrate", "--data-dir", "data"])
+        .expect_code(0)
+        .expect_stdout_contains("up to date");
+    let db = spv::store::Db::open_with(None, &data, off()).await.unwrap();
+    assert!(db.pending_migrations().await.unwrap().is_empty());
+    db.close().await;
+
+    dir.run(&["migrate", "--database-url", "mysql://x"])
+        .expect_code(2)
+        .expect_stderr_contains("DATABASE_URL");
+}

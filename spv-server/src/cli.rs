@@ -19,6 +19,15 @@ pub struct Cli {
     /// A TOML configuration file whose keys are the field names of spv's `Config`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// What this process does (SPV_ROLE, default all): `all` serves HTTP and runs jobs,
+    /// `api` serves HTTP and runs no jobs, `worker` runs jobs and serves only /health,
+    /// /ready and /metrics.
+    #[arg(long, value_name = "all|api|worker")]
+    pub role: Option<String>,
+    /// Do not migrate the database at start (SPV_NO_MIGRATE=true); a database that lacks
+    /// a migration is then an error: run `spv-cli migrate` first.
+    #[arg(long)]
+    pub no_migrate: bool,
 }
 
 impl Cli {
@@ -33,6 +42,12 @@ impl Cli {
         }
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
+        }
+        if let Some(role) = &self.role {
+            config.role = role.parse()?;
+        }
+        if self.no_migrate {
+            config.migrate = false;
         }
         config.validate()?;
         Ok(config)
@@ -56,6 +71,7 @@ mod tests {
             bind: Some("127.0.0.1:3".parse().unwrap()),
             data_dir: None,
             config: Some(file),
+            ..Cli::default()
         };
         let env = [
             ("SPV_BIND_ADDR".to_string(), "127.0.0.1:2".to_string()),
@@ -65,6 +81,45 @@ mod tests {
         assert_eq!(config.bind_addr.port(), 3);
         assert_eq!(config.max_thumbnail_size, 20);
         assert_eq!(config.job_workers, 2);
+    }
+
+    #[test]
+    fn role_and_no_migrate_flags_win() {
+        let env = [("SPV_ROLE".to_string(), "api".to_string())];
+        let config = Cli::default().config(env.clone()).unwrap();
+        assert_eq!(
+            (config.role, config.migrate),
+            (spv::config::Role::Api, true)
+        );
+        let cli = Cli {
+            role: Some("worker".into()),
+            no_migrate: true,
+            ..Cli::default()
+        };
+        let config = cli.config(env).unwrap();
+        assert_eq!(config.role, spv::config::Role::Worker);
+        assert!(!config.migrate);
+        let bad = Cli {
+            role: Some("both".into()),
+            ..Cli::default()
+        };
+        assert!(format!("{:#}", bad.config([]).unwrap_err()).contains("SPV_ROLE"));
+    }
+
+    #[tokio::test]
+    async fn a_no_migrate_start_on_an_unmigrated_database_names_spv_cli_migrate() {
+        let dir = tempfile::tempdir().unwrap();
+        let cli = Cli {
+            data_dir: Some(dir.path().to_owned()),
+            no_migrate: true,
+            ..Cli::default()
+        };
+        let config = cli.config([]).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let err = crate::run(config, listener, std::future::pending())
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("spv-cli migrate"), "{err:#}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | [`run`] | serves [`app`] on a bound listener until a shutdown future completes |
 //! | [`app`] | `spv::http::api` with the server's handling of every request around it (request ids, tracing, timeouts, panics, body limit, compression, CORS, security headers) |
-//! | [`Cli`] | the command-line flags; [`Cli::config`] merges file, environment and flags |
+//! | [`Cli`] | the command-line flags (`--role`, `--no-migrate`, …); [`Cli::config`] merges file, environment and flags |
 //! | [`init_tracing`] | text or JSON logs filtered by `RUST_LOG` |
 //! | [`shutdown_signal`] | completes on SIGINT or SIGTERM |
 //!
@@ -64,7 +64,7 @@ pub async fn run(
     }
     let app = app(&config, opened.state.clone());
     let drain = Duration::from_secs(config.shutdown_timeout_secs);
-    tracing::info!(%addr, tls = tls.is_some(), "spv-server listening");
+    tracing::info!(%addr, tls = tls.is_some(), role = %config.role, "spv-server listening");
 
     let builder = Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
