@@ -73,6 +73,7 @@ impl Server {
             admin_password: Some(ADMIN_PASSWORD.to_owned()),
             ..Config::default()
         };
+        stack::apply(&mut config);
         change(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -134,6 +135,106 @@ impl Server {
         assert!(result.is_ok(), "the server ended with {result:?}");
     }
 }
+
+/// `SPV_TEST_STACK=scaled`: every server of these tests runs as a scaled-out node does,
+/// on PostgreSQL (a database of its own), Redis (a key prefix of its own) and S3 (a blob
+/// prefix of its own), from `SPV_TEST_POSTGRES_URL`, `SPV_TEST_REDIS_URL` and
+/// `SPV_TEST_S3_URL` with its `AWS_*` variables. Unset (or `embedded`): SQLite and local
+/// blobs in the data directory. `.ci/run` runs this suite both ways.
+mod stack {
+    use std::process::Command;
+
+    use spv::config::Config;
+
+    /// Whether this run is the scaled-out one.
+    pub(crate) fn scaled() -> bool {
+        match std::env::var("SPV_TEST_STACK").as_deref() {
+            Ok("scaled") => true,
+            Ok("embedded") | Ok("") | Err(_) => false,
+            Ok(other) => panic!("SPV_TEST_STACK={other}: expected scaled or embedded"),
+        }
+    }
+
+    fn var(name: &str) -> String {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| panic!("SPV_TEST_STACK=scaled needs {name}"))
+    }
+
+    /// Points `config` at the scaled-out services when this run is the scaled one. A
+    /// server restarted on the same data directory finds the same database (its name is
+    /// kept in the directory).
+    pub(crate) fn apply(config: &mut Config) {
+        if !scaled() {
+            return;
+        }
+        let server = var("SPV_TEST_POSTGRES_URL");
+        static CLEAN: std::sync::Once = std::sync::Once::new();
+        CLEAN.call_once(|| drop_stale_databases(&server));
+        let marker = config.data_dir.join("test-database");
+        let name = match std::fs::read_to_string(&marker) {
+            Ok(name) => name,
+            Err(_) => {
+                let name = format!("spv_http_{}", uuid::Uuid::now_v7().simple());
+                let out = Command::new("psql")
+                    .args([&server, "-qAtc", &format!("CREATE DATABASE {name}")])
+                    .output()
+                    .expect("run psql");
+                assert!(
+                    out.status.success(),
+                    "CREATE DATABASE {name}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                std::fs::write(&marker, &name).unwrap();
+                name
+            }
+        };
+        let (base, _) = server.rsplit_once('/').expect("a URL ending in /database");
+        config.database_url = Some(format!("{base}/{name}"));
+        config.redis_url = Some(var("SPV_TEST_REDIS_URL"));
+        config.redis_prefix = format!("{name}:");
+        config.blob_url = Some(format!(
+            "{}/{name}",
+            var("SPV_TEST_S3_URL").trim_end_matches('/')
+        ));
+        config.aws = std::env::vars()
+            .filter(|(k, _)| k.starts_with("AWS_"))
+            .collect();
+    }
+
+    /// Drops the databases of earlier runs: those whose UUIDv7 (its first 48 bits are
+    /// the creation time in milliseconds) is over an hour old, so that runs beside this
+    /// one keep theirs.
+    fn drop_stale_databases(server: &str) {
+        let Ok(out) = Command::new("psql")
+            .args([
+                server,
+                "-qAtc",
+                "SELECT datname FROM pg_database WHERE datname LIKE 'spv_http_%'",
+            ])
+            .output()
+        else {
+            return;
+        };
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        for name in String::from_utf8_lossy(&out.stdout).lines() {
+            let made = name
+                .strip_prefix("spv_http_")
+                .and_then(|hex| hex.get(..12))
+                .and_then(|hex| u128::from_str_radix(hex, 16).ok());
+            if made.is_some_and(|ms| now_ms.saturating_sub(ms) > 3_600_000) {
+                let _ = Command::new("psql")
+                    .args([server, "-qAtc", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                    .output();
+            }
+        }
+    }
+}
+
 
 fn doc() -> Value {
     json!({"format": "glyph", "version": 1, "pages": [

@@ -28,6 +28,7 @@ use spv::render::gpu::{Gpu, GpuConfig};
 use spv::render::svg::{SvgOptions, page_to_svg};
 use spv::render::{RenderOptions, Renderer, RendererChoice, render_page};
 
+pub mod cluster;
 pub mod golden;
 pub mod server;
 
