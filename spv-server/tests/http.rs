@@ -228,13 +228,16 @@ mod stack {
                 .and_then(|hex| u128::from_str_radix(hex, 16).ok());
             if made.is_some_and(|ms| now_ms.saturating_sub(ms) > 3_600_000) {
                 let _ = Command::new("psql")
-                    .args([server, "-qAtc", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                    .args([
+                        server,
+                        "-qAtc",
+                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    ])
                     .output();
             }
         }
     }
 }
-
 
 fn doc() -> Value {
     json!({"format": "glyph", "version": 1, "pages": [

@@ -250,8 +250,7 @@ async fn documents_assets_thumbnails_and_keys_across_nodes() {
     }
 
     // A document created on A is read on B with the same ETag.
-    let (doc, created_etag) =
-        create_document(&a, &key, document("#ff0000", Some(&sha))).await;
+    let (doc, created_etag) = create_document(&a, &key, document("#ff0000", Some(&sha))).await;
     let mut etags = Vec::new();
     for node in [&a, &b] {
         let got = http()
@@ -272,7 +271,10 @@ async fn documents_assets_thumbnails_and_keys_across_nodes() {
     let first = first.bytes().await.unwrap();
     assert_eq!(pixel(&first, 10, 10), [255, 0, 0, 255]);
     let corner = pixel(&first, 175, 75);
-    assert!(corner[1] > 150 && corner[0] < 60, "the S3 asset is drawn: {corner:?}");
+    assert!(
+        corner[1] > 150 && corner[0] < 60,
+        "the S3 asset is drawn: {corner:?}"
+    );
     // Served from B's cache now.
     let again = thumbnail(&b, &key, &doc, 200).await;
     assert_eq!(again.headers()["etag"].to_str().unwrap(), first_etag);
