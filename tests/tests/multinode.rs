@@ -78,6 +78,34 @@ impl Cluster {
     }
 }
 
+/// Creates the test bucket of `services` when it is missing (moto accepts an unsigned
+/// `PUT /bucket`; an existing bucket answers 409 or 200, both fine).
+async fn ensure_bucket(services: &Services) {
+    let bucket = services
+        .s3_url
+        .trim_start_matches("s3://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let endpoint = services
+        .aws_env
+        .iter()
+        .find(|(k, _)| k == "AWS_ENDPOINT")
+        .map(|(_, v)| v.trim_end_matches('/').to_string())
+        .expect("AWS_ENDPOINT names the S3 server of the tests");
+    let response = http()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("the S3 server answers");
+    assert!(
+        response.status().is_success() || response.status() == 409,
+        "creating bucket {bucket}: {}",
+        response.status()
+    );
+}
+
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -210,6 +238,7 @@ async fn documents_assets_thumbnails_and_keys_across_nodes() {
     let Some(services) = Services::from_env("multinode documents") else {
         return;
     };
+    ensure_bucket(&services).await;
     let cluster = Cluster::new(&services, &[]);
     let a = cluster.start("a", "api");
     let b = cluster.start("b", "api");
@@ -385,6 +414,7 @@ async fn render_jobs_succeed_once_each_while_the_worker_is_killed() {
     let Some(services) = Services::from_env("multinode jobs") else {
         return;
     };
+    ensure_bucket(&services).await;
     let cluster = Cluster::new(&services, &[]);
     let a = cluster.start("a", "api");
     let b = cluster.start("b", "api");
@@ -513,6 +543,7 @@ async fn rate_limits_hold_across_nodes_and_survive_a_redis_restart() {
     let Some(services) = Services::from_env("multinode rate limits") else {
         return;
     };
+    ensure_bucket(&services).await;
     let mut cluster = Cluster::new(&services, &[("SPV_RATE_LIMITS", "auth=6/1m")]);
     let a = cluster.start("a", "all");
     let b = cluster.start("b", "all");
