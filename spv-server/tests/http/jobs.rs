@@ -582,7 +582,7 @@ async fn shutdown_gives_running_jobs_back_and_the_next_start_finishes_them() {
     assert!(task.await.unwrap().is_ok());
 
     // Given back: queued again, the attempt not counted.
-    let db = spv::store::Db::open(None, data.path()).await.unwrap();
+    let (db, _) = crate::stack::open_stores(data.path()).await;
     let queue = spv::jobs::JobQueue::new(db.clone(), spv::jobs::QueueConfig::default());
     let released = queue.get(id.parse().unwrap()).await.unwrap();
     assert_eq!(released.state, spv::api::JobState::Queued, "{released:?}");

@@ -226,8 +226,7 @@ async fn the_stored_level_keeps_to_spv_thumbnail_store_bytes() {
         "the walk rendered more than the cap: {served}"
     );
     let data = stop_keeping_data(server).await;
-    let db = spv::store::Db::open(None, data.path()).await.unwrap();
-    let blobs = std::sync::Arc::new(spv::store::LocalBlobs::in_data_dir(data.path()));
+    let (db, blobs) = crate::stack::open_stores(data.path()).await;
     let stored = spv::thumbnails::RenderedStore::new(db.clone(), blobs)
         .stored_bytes()
         .await
@@ -235,12 +234,17 @@ async fn the_stored_level_keeps_to_spv_thumbnail_store_bytes() {
     assert!(stored > 0 && stored <= CAP, "{stored} bytes stored");
     db.close().await;
 
-    // 0: no stored level at all; a restart renders again.
-    let server = start_configured(data, |c| c.thumbnail_store_bytes = 0).await;
+    // 0: no stored level at all; a restart renders again (no Redis tier either, under
+    // SPV_TEST_STACK=scaled: it would keep the thumbnail across the restart).
+    let no_levels = |c: &mut Config| {
+        c.thumbnail_store_bytes = 0;
+        c.thumbnail_redis_ttl_secs = 0;
+    };
+    let server = start_configured(data, no_levels).await;
     let response = get(&server, &id, "?size=64", None, &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let data = stop_keeping_data(server).await;
-    let server = start_configured(data, |c| c.thumbnail_store_bytes = 0).await;
+    let server = start_configured(data, no_levels).await;
     let response = get(&server, &id, "?size=64", None, &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
