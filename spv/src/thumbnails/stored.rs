@@ -246,8 +246,8 @@ impl DocumentThumbnails {
     }
 
     /// `Service<GetDocumentThumbnail>`, awaiting `on_miss` once the thumbnail is known
-    /// not to be in memory (nor answered by `If-None-Match`), before the blob level or a
-    /// render is tried: an error it returns is the answer. The HTTP layer counts the
+    /// not to be in memory or the Redis tier (nor answered by `If-None-Match`), before the
+    /// blob level or a render is tried: an error it returns is the answer. The HTTP layer counts the
     /// `render` rate limit there, which only this service can tell apart from a hit.
     pub async fn get_on_miss<F, Fut>(
         &self,
@@ -313,6 +313,21 @@ impl DocumentThumbnails {
                 image: Some(image),
                 memory_hit: Some(true),
                 blob_hit: None,
+                rendered: None,
+            });
+        }
+        // A hit in the Redis tier is a cache hit, not render work: served before
+        // `on_miss` (the `render` rate limit) is asked.
+        if let Some(tier) = &self.inner.tier
+            && let Some(image) = tier.get(&key).await
+        {
+            self.inner.memory.insert(key, image.clone());
+            return Ok(DocumentThumbnail {
+                document: Some(document),
+                etag: Some(etag),
+                image: Some(image),
+                memory_hit: Some(false),
+                blob_hit: Some(true),
                 rendered: None,
             });
         }
