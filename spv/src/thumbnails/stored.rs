@@ -318,10 +318,7 @@ impl DocumentThumbnails {
         }
         // A hit in the Redis tier is a cache hit, not render work: served before
         // `on_miss` (the `render` rate limit) is asked.
-        if let Some(tier) = &self.inner.tier
-            && let Some(image) = tier.get(&key).await
-        {
-            self.inner.memory.insert(key, image.clone());
+        if let Some(image) = self.tier_hit(&key).await {
             return Ok(DocumentThumbnail {
                 document: Some(document),
                 etag: Some(etag),
@@ -446,16 +443,21 @@ impl DocumentThumbnails {
         landed
     }
 
+    /// The image under `key` in the Redis tier (none without one), kept in memory when
+    /// found.
+    async fn tier_hit(&self, key: &CacheKey) -> Option<CachedImage> {
+        let image = self.inner.tier.as_ref()?.get(key).await?;
+        self.inner.memory.insert(*key, image.clone());
+        Some(image)
+    }
+
     /// The image under `key` in the Redis tier, else in the blob level (copied up into
     /// the tier when `fill`), kept in memory when found.
     async fn second_level(&self, key: &CacheKey, fill: bool) -> Option<CachedImage> {
-        let inner = &self.inner;
-        if let Some(tier) = &inner.tier
-            && let Some(image) = tier.get(key).await
-        {
-            inner.memory.insert(*key, image.clone());
+        if let Some(image) = self.tier_hit(key).await {
             return Some(image);
         }
+        let inner = &self.inner;
         let store = inner.rendered.as_ref()?;
         match store.get(key).await {
             Ok(Some(image)) => {
