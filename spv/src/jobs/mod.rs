@@ -4,7 +4,7 @@
 //! | item | what it is |
 //! |---|---|
 //! | [`Jobs`] | the service: `tower::Service` for [`EnqueueRender`](crate::api::EnqueueRender), [`GetJob`](crate::api::GetJob), [`CancelJob`](crate::api::CancelJob), [`ListJobs`](crate::api::ListJobs), [`GetJobOutput`](crate::api::GetJobOutput), [`WatchJob`](crate::api::WatchJob), with owner and scope checks |
-//! | [`JobQueue`] | enqueue, claim, renew, progress, succeed, fail, release, cancel, list, prune; wakes waiting workers and watchers in-process |
+//! | [`JobQueue`] | enqueue, claim (one or a batch), renew, progress, succeed, fail, release, cancel, list, prune; wakes waiting workers and watchers in-process |
 //! | [`QueueConfig`] | attempts, exponential backoff, lease length |
 //! | [`NewJob`], [`Job`](crate::api::Job), [`JobState`](crate::api::JobState), [`Claimed`] | a job to add, a stored job, its state, a worker's proof of its claim |
 //! | [`JobFilter`], [`JobList`](crate::api::JobList) | a list's filter and page |
@@ -50,6 +50,8 @@
 //! });
 //! ```
 
+#[cfg(test)]
+mod batch_tests;
 mod handler;
 #[cfg(test)]
 mod harness;
@@ -72,6 +74,7 @@ mod types;
 mod worker;
 #[cfg(test)]
 mod worker_tests;
+mod writer;
 
 pub use handler::{JobContext, JobHandler, JobOutcome, handler_fn};
 pub use maintenance::{
@@ -85,7 +88,7 @@ pub use schedule::Recurring;
 pub use service::{Jobs, WATCH_POLL, WATCH_POLL_SQLITE};
 pub use settings::{FinishHook, JobFinished, RunResult, ShutdownReport, WorkersConfig};
 pub use types::{
-    Claimed, JobFilter, MAX_CLAIM_KINDS, MAX_IDEMPOTENCY_KEY_CHARS, MAX_KIND_CHARS,
-    MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES, MAX_WORKER_ID_CHARS, NewJob, QueueConfig,
+    Claimed, JobFilter, MAX_CLAIM_BATCH, MAX_CLAIM_KINDS, MAX_IDEMPOTENCY_KEY_CHARS,
+    MAX_KIND_CHARS, MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES, MAX_WORKER_ID_CHARS, NewJob, QueueConfig,
 };
 pub use worker::Workers;

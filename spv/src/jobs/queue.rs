@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use super::repo::{COLUMNS, claim_sql, from_row, held};
 use super::types::{
-    Claimed, MAX_CLAIM_KINDS, NewJob, QueueConfig, check_kind, check_new, check_worker_id, clip,
-    json_within,
+    Claimed, MAX_CLAIM_BATCH, MAX_CLAIM_KINDS, NewJob, QueueConfig, check_kind, check_new,
+    check_worker_id, clip, json_within,
 };
+use super::writer::{Ending, FinishWriter};
 use crate::api::{Job, JobState};
 use crate::store::{Db, db_err, now_ms, to_ms};
 use crate::{Error, ErrorKind, Result};
@@ -41,6 +42,8 @@ struct Inner {
     /// PostgreSQL: the channel enqueues notify (`spv_jobs`, with the schema); `None` on
     /// SQLite.
     channel: Option<String>,
+    /// Writes the ends of claimed jobs, several in one statement.
+    writer: FinishWriter,
     /// Set once this queue listens on [`channel`](Self::channel) (first
     /// [`JobQueue::wait_for_work`]).
     listening: tokio::sync::OnceCell<()>,
@@ -78,6 +81,7 @@ impl JobQueue {
         let channel = wake_channel(&db);
         JobQueue {
             inner: Arc::new(Inner {
+                writer: FinishWriter::new(db.clone()),
                 db,
                 config,
                 work: Arc::new(Notify::new()),
@@ -97,6 +101,12 @@ impl JobQueue {
     /// The database.
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// Statements the grouped writer of job endings ran, and endings it wrote.
+    #[cfg(test)]
+    pub(crate) fn writer_stats(&self) -> (u64, u64) {
+        self.inner.writer.stats()
     }
 
     /// The ids of jobs that changed in this process from now on: every write of this
@@ -197,6 +207,21 @@ impl JobQueue {
     /// one whose cancelling was asked for is marked cancelled; then the next job is tried.
     /// Safe with any number of concurrent claimers, on both engines.
     pub async fn claim(&self, worker_id: &str, kinds: &[&str]) -> Result<Option<Claimed>> {
+        Ok(self.claim_batch(worker_id, kinds, 1).await?.pop())
+    }
+
+    /// Takes up to `max` runnable jobs at once, as [`claim`](Self::claim) takes one: one
+    /// statement, one commit (on PostgreSQL the expired leases first, then the oldest due
+    /// jobs, skipping rows that concurrent claimers hold). A pool of workers asks for as
+    /// many as it has free slots, so it never holds a job it cannot start. Answers fewer
+    /// (or none) when fewer are runnable, oldest first. `max` is 1 to
+    /// [`MAX_CLAIM_BATCH`] ([`ErrorKind::InvalidRequest`] otherwise).
+    pub async fn claim_batch(
+        &self,
+        worker_id: &str,
+        kinds: &[&str],
+        max: usize,
+    ) -> Result<Vec<Claimed>> {
         check_worker_id(worker_id)?;
         if kinds.len() > MAX_CLAIM_KINDS {
             return Err(Error::invalid_request(format!(
@@ -204,46 +229,61 @@ impl JobQueue {
                 kinds.len()
             )));
         }
+        if max == 0 || max > MAX_CLAIM_BATCH {
+            return Err(Error::invalid_request(format!(
+                "a claim of {max} jobs is not valid: expected 1 to {MAX_CLAIM_BATCH}"
+            )));
+        }
         for kind in kinds {
             check_kind(kind)?;
         }
         let sql = claim_sql(self.inner.db.backend(), kinds.len());
-        loop {
+        let mut claimed = Vec::new();
+        while claimed.len() < max {
+            let want = max - claimed.len();
             let now = now_ms();
             let claim_id = Uuid::now_v7().to_string();
             let mut query = sqlx::query(&sql)
                 .bind(now)
                 .bind(now.saturating_add(ms(self.inner.config.lease)))
                 .bind(worker_id.to_string())
-                .bind(claim_id.clone());
+                .bind(claim_id.clone())
+                .bind(i64::try_from(want).unwrap_or(1));
             for kind in kinds {
                 query = query.bind(kind.to_string());
             }
-            let row = query
-                .fetch_optional(self.inner.db.pool())
+            let rows = query
+                .fetch_all(self.inner.db.pool())
                 .await
-                .map_err(db_err("claiming a job"))?;
-            let Some(job) = row.as_ref().map(from_row).transpose()? else {
-                return Ok(None);
-            };
-            let claimed = Claimed {
-                job,
-                worker_id: worker_id.to_string(),
-                claim_id,
-            };
-            self.changed(claimed.job.id);
-            if claimed.job.cancel_requested {
-                self.finish_cancelled(&claimed).await?;
-            } else if claimed.job.attempts > self.inner.config.max_attempts {
-                let error = claimed.job.error.clone().unwrap_or_else(|| {
-                    "the worker stopped while running the job (its lease expired)".to_string()
-                });
-                self.finish(&claimed, JobState::Failed, None, Some(&error), -1)
-                    .await?;
-            } else {
-                return Ok(Some(claimed));
+                .map_err(db_err("claiming jobs"))?;
+            let full = rows.len() >= want;
+            let mut jobs = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+            jobs.sort_by(|a, b| (a.run_at, a.id).cmp(&(b.run_at, b.id)));
+            for job in jobs {
+                let one = Claimed {
+                    job,
+                    worker_id: worker_id.to_string(),
+                    claim_id: claim_id.clone(),
+                };
+                self.changed(one.job.id);
+                if one.job.cancel_requested {
+                    self.finish_cancelled(&one).await?;
+                } else if one.job.attempts > self.inner.config.max_attempts {
+                    let error = one.job.error.clone().unwrap_or_else(|| {
+                        "the worker stopped while running the job (its lease expired)".to_string()
+                    });
+                    self.finish(&one, JobState::Failed, None, Some(&error), -1)
+                        .await?;
+                } else {
+                    claimed.push(one);
+                }
+            }
+            // Fewer than asked: nothing more is runnable now.
+            if !full {
+                break;
             }
         }
+        Ok(claimed)
     }
 
     /// Extends the lease by [`QueueConfig::lease`] from now; `false` when the claim was lost.
@@ -513,7 +553,8 @@ impl JobQueue {
     }
 
     /// Ends a claimed job in `state` (also clearing the lease); `attempts_delta` corrects
-    /// the count of a claim that never ran.
+    /// the count of a claim that never ran. Written by the queue's grouped writer
+    /// ([`super::writer`]) together with other jobs ending at the same time.
     async fn finish(
         &self,
         claimed: &Claimed,
@@ -522,25 +563,15 @@ impl JobQueue {
         error: Option<&str>,
         attempts_delta: i64,
     ) -> Result<bool> {
-        let now = now_ms();
-        let progress = if state == JobState::Succeeded {
-            ", progress = 1"
-        } else {
-            ""
+        let ending = Ending {
+            id: claimed.job.id.to_string(),
+            claim_id: claimed.claim_id.clone(),
+            state: state.as_str(),
+            result,
+            error: error.map(clip),
+            attempts_delta,
         };
-        let sql = format!(
-            "UPDATE jobs SET state = $1, result = COALESCE($2, result), \
-             error = COALESCE($3, error), attempts = attempts + $4, lease_until = NULL, \
-             finished_at = $5, updated_at = $5{progress} WHERE {}",
-            held(6, 7)
-        );
-        let query = sqlx::query(&sql)
-            .bind(state.as_str())
-            .bind(result)
-            .bind(error.map(clip))
-            .bind(attempts_delta)
-            .bind(now);
-        let done = self.write_held(query, claimed, "finishing a job").await?;
+        let done = self.inner.writer.finish(ending).await?;
         if done {
             self.changed(claimed.job.id);
         }

@@ -61,9 +61,9 @@ pub struct WorkersConfig {
     /// How often an idle worker looks for due jobs without being woken (default 1 s): the
     /// safety net for jobs that became due (retries) or were enqueued by another process.
     pub poll_interval: Duration,
-    /// The start of each worker's id, followed by `-<n>` (default
-    /// `spv-<pid>-<random>`; cut to 190 characters, empty for the default); kept in
-    /// each claimed job's `worker_id`.
+    /// The pool's worker id (default `spv-<pid>-<random>`; cut to 190 characters, empty
+    /// for the default); kept in each claimed job's `worker_id`. (The name is from when
+    /// each slot claimed alone, as `<prefix>-<n>`; the pool now claims for all of them.)
     pub worker_id_prefix: String,
     /// Jobs enqueued at fixed intervals (maintenance).
     pub recurring: Vec<Recurring>,

@@ -21,6 +21,8 @@ pub const MAX_WORKER_ID_CHARS: usize = 200;
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 /// The most kinds one claim may ask for.
 pub const MAX_CLAIM_KINDS: usize = 64;
+/// The most jobs one [`claim_batch`](super::JobQueue::claim_batch) may take.
+pub const MAX_CLAIM_BATCH: usize = 1000;
 
 /// Settings of a [`super::JobQueue`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +114,8 @@ pub struct Claimed {
     pub job: Job,
     /// The worker that claimed it.
     pub worker_id: String,
-    /// This claim's token: writes succeed only while the job still carries it.
+    /// This claim's token: writes succeed only while the job still carries it (the jobs
+    /// of one batch claim share it; writes name the job as well).
     pub(crate) claim_id: String,
 }
 

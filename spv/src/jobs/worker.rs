@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use tokio::sync::watch;
-use tokio::task::{JoinError, JoinHandle};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tracing::Instrument;
 
 use super::handler::{JobContext, JobHandler, JobOutcome, is_permanent};
@@ -20,11 +20,16 @@ use crate::{Error, ErrorKind, Result};
 
 /// A running pool of job workers (and the recurring-jobs scheduler).
 ///
-/// Each worker loops: claim a job of one of the handlers' kinds → run its handler in a
-/// task of its own while renewing the lease every third of it → succeed, retry, fail or
-/// mark cancelled. An idle worker waits on [`JobQueue::wait_for_work`], so an enqueue in
-/// this process (or, on PostgreSQL, in another one: `LISTEN`/`NOTIFY`) wakes it at once;
-/// it also polls every `poll_interval`.
+/// The pool has `workers` slots. Its dispatcher claims as many due jobs of the handlers'
+/// kinds as it has free slots, in one statement ([`JobQueue::claim_batch`]), so it never
+/// holds a job it cannot start; each job runs its handler in a task of its own while its
+/// lease is renewed every third of it, then succeeds, retries, fails or is marked
+/// cancelled. A slot is free again once the handler is done: the job's end is written
+/// by the queue (several jobs in one statement) while the next claim goes out. An idle
+/// dispatcher waits on [`JobQueue::wait_for_work`], so an enqueue in this process (or,
+/// on PostgreSQL, in another one: `LISTEN`/`NOTIFY`) wakes it at once; it also polls
+/// every `poll_interval`. Claimed jobs carry the pool's id
+/// ([`WorkersConfig::worker_id_prefix`]) as their `worker_id`.
 ///
 /// [`shutdown`](Self::shutdown) stops claiming, gives running jobs a grace period, then
 /// aborts them and [`release`](JobQueue::release)s their claims (the attempt not
@@ -66,7 +71,9 @@ use crate::{Error, ErrorKind, Result};
 #[derive(Debug)]
 pub struct Workers {
     stop: watch::Sender<Option<Instant>>,
-    tasks: Vec<JoinHandle<WorkerReport>>,
+    /// The dispatcher (none without handlers or slots).
+    dispatcher: Option<JoinHandle<WorkerReport>>,
+    slots: usize,
     scheduler: Option<JoinHandle<()>>,
 }
 
@@ -76,12 +83,13 @@ struct WorkerReport {
     released: usize,
 }
 
-/// What one worker task shares.
+/// What the dispatcher and every job task of a pool share.
 struct Worker {
     id: String,
     queue: JobQueue,
     handlers: Arc<HashMap<String, Arc<dyn JobHandler>>>,
     kinds: Arc<Vec<String>>,
+    slots: usize,
     poll_interval: Duration,
     on_finish: Option<FinishHook>,
     stop: watch::Receiver<Option<Instant>>,
@@ -111,24 +119,24 @@ impl Workers {
         if prefix.is_empty() {
             prefix = default_worker_prefix();
         }
-        let tasks = if handlers.is_empty() {
-            Vec::new()
+        let slots = if handlers.is_empty() {
+            0
         } else {
-            (0..config.workers)
-                .map(|n| {
-                    let worker = Worker {
-                        id: format!("{prefix}-{n}"),
-                        queue: queue.clone(),
-                        handlers: handlers.clone(),
-                        kinds: kinds.clone(),
-                        poll_interval,
-                        on_finish: config.on_finish.clone(),
-                        stop: stopped.clone(),
-                    };
-                    tokio::spawn(worker.run())
-                })
-                .collect()
+            config.workers
         };
+        let dispatcher = (slots > 0).then(|| {
+            let worker = Worker {
+                id: prefix,
+                queue: queue.clone(),
+                handlers: handlers.clone(),
+                kinds: kinds.clone(),
+                slots,
+                poll_interval,
+                on_finish: config.on_finish.clone(),
+                stop: stopped.clone(),
+            };
+            tokio::spawn(Arc::new(worker).dispatch())
+        });
         let scheduler = (!config.recurring.is_empty()).then(|| {
             tokio::spawn(run_scheduler(
                 queue.clone(),
@@ -138,19 +146,20 @@ impl Workers {
         });
         Workers {
             stop,
-            tasks,
+            dispatcher,
+            slots,
             scheduler,
         }
     }
 
-    /// How many workers run.
+    /// How many jobs may run at once (0 without handlers).
     pub fn len(&self) -> usize {
-        self.tasks.len()
+        self.slots
     }
 
-    /// Whether no worker runs.
+    /// Whether no job can run (no handlers, or no slots).
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.slots == 0
     }
 
     /// Stops claiming, lets running jobs finish for up to `grace`, then aborts the rest
@@ -164,13 +173,13 @@ impl Workers {
             .unwrap_or(now);
         self.stop.send_replace(Some(deadline));
         let mut report = ShutdownReport::default();
-        for task in self.tasks {
-            match task.await {
+        if let Some(dispatcher) = self.dispatcher {
+            match dispatcher.await {
                 Ok(worker) => {
                     report.finished += worker.finished_in_grace;
                     report.released += worker.released;
                 }
-                Err(error) => tracing::error!(%error, "a job worker ended abnormally"),
+                Err(error) => tracing::error!(%error, "the job dispatcher ended abnormally"),
             }
         }
         if let Some(scheduler) = self.scheduler {
@@ -193,48 +202,79 @@ async fn stopping(stop: &mut watch::Receiver<Option<Instant>>) -> Option<Instant
 }
 
 impl Worker {
-    async fn run(mut self) -> WorkerReport {
+    /// Claims as many jobs as there are free slots, in one statement, and runs each in a
+    /// task of its own; waits for work when none is due. At shutdown it stops claiming
+    /// and waits for its jobs (each drains under the grace period by itself).
+    async fn dispatch(self: Arc<Self>) -> WorkerReport {
         let mut report = WorkerReport::default();
-        let owned = self.kinds.clone();
-        let kinds: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let mut stop = self.stop.clone();
+        let slots = Arc::new(Semaphore::new(self.slots));
+        let mut running: JoinSet<Option<bool>> = JoinSet::new();
+        let kinds: Vec<&str> = self.kinds.iter().map(String::as_str).collect();
         // PostgreSQL: hear other processes' enqueues from before the first claim on.
         tokio::select! {
             () = self.queue.listen() => {}
-            _ = stopping(&mut self.stop) => return report,
+            _ = stopping(&mut stop) => return report,
         }
         loop {
-            if self.stop.borrow().is_some() {
-                return report;
+            while let Some(joined) = running.try_join_next() {
+                tally(&mut report, joined);
             }
-            // Read before claiming: the job is running from its claim on, so a shutdown
-            // that begins while the claim completes (a caller that saw the job `running`
-            // in the database and stopped at once) began while the job ran.
-            let stopping_before = self.stop.borrow().is_some();
-            match self.queue.claim(&self.id, &kinds).await {
-                Ok(Some(claimed)) => {
-                    let released = self.run_one(claimed).await;
-                    if !stopping_before && self.stop.borrow().is_some() {
-                        // Shutdown began while this job ran.
-                        if released {
-                            report.released += 1;
-                        } else {
-                            report.finished_in_grace += 1;
-                        }
+            if stop.borrow().is_some() {
+                break;
+            }
+            let first = tokio::select! {
+                permit = slots.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_closed) => break,
+                },
+                _ = stopping(&mut stop) => break,
+            };
+            let mut permits = vec![first];
+            while let Ok(permit) = slots.clone().try_acquire_owned() {
+                permits.push(permit);
+            }
+            // Read before claiming: the jobs are running from their claim on, so a
+            // shutdown that begins while the claim completes (a caller that saw a job
+            // `running` in the database and stopped at once) began while they ran.
+            let stopping_before = stop.borrow().is_some();
+            match self
+                .queue
+                .claim_batch(&self.id, &kinds, permits.len())
+                .await
+            {
+                Ok(batch) if !batch.is_empty() => {
+                    for claimed in batch {
+                        let Some(permit) = permits.pop() else { break };
+                        let worker = self.clone();
+                        running.spawn(async move {
+                            let released = worker.run_one(claimed, permit).await;
+                            let stopped = worker.stop.borrow().is_some();
+                            // Shutdown began while this job ran: was it released?
+                            (!stopping_before && stopped).then_some(released)
+                        });
                     }
                     continue;
                 }
-                Ok(None) => {}
-                Err(error) => tracing::warn!(%error, worker = %self.id, "claiming a job failed"),
+                Ok(_none) => {}
+                Err(error) => tracing::warn!(%error, worker = %self.id, "claiming jobs failed"),
             }
+            drop(permits);
             tokio::select! {
                 _ = self.queue.wait_for_work(self.poll_interval) => {}
-                _ = stopping(&mut self.stop) => return report,
+                _ = stopping(&mut stop) => break,
             }
         }
+        while let Some(joined) = running.join_next().await {
+            tally(&mut report, joined);
+        }
+        report
     }
 
     /// Runs one claimed job to its end; answers whether it was released at shutdown.
-    async fn run_one(&mut self, claimed: Claimed) -> bool {
+    /// The slot is given back as soon as the handler is done, so the next claim can go
+    /// out while this job's end is being written.
+    async fn run_one(&self, claimed: Claimed, slot: OwnedSemaphorePermit) -> bool {
         let started = Instant::now();
         let kind = claimed.job.kind.clone();
         let span = tracing::info_span!(
@@ -244,7 +284,7 @@ impl Worker {
             attempt = claimed.job.attempts,
             worker = %self.id,
         );
-        let result = self.supervise(claimed).instrument(span).await;
+        let result = self.supervise(claimed, slot).instrument(span).await;
         if let Some(hook) = &self.on_finish {
             hook(&JobFinished {
                 kind,
@@ -255,8 +295,9 @@ impl Worker {
         result == RunResult::Released
     }
 
-    async fn supervise(&mut self, claimed: Claimed) -> RunResult {
+    async fn supervise(&self, claimed: Claimed, slot: OwnedSemaphorePermit) -> RunResult {
         let Some(handler) = self.handlers.get(&claimed.job.kind).cloned() else {
+            drop(slot);
             // Claims ask only for the handlers' kinds; this cannot happen, but a job must
             // not stay running if it does.
             let error = format!("no handler for jobs of kind {:?}", claimed.job.kind);
@@ -282,7 +323,10 @@ impl Worker {
             tokio::select! {
                 // A finished handler wins over a renewal or the shutdown.
                 biased;
-                joined = &mut task => return self.record(&claimed, flatten(joined)).await,
+                joined = &mut task => {
+                    drop(slot);
+                    return self.record(&claimed, flatten(joined)).await;
+                }
                 _ = renew.tick() => match self.queue.renew(&claimed).await {
                     Ok(true) => {}
                     Ok(false) => {
@@ -293,6 +337,7 @@ impl Worker {
                     Err(error) => tracing::warn!(%error, "renewing a job's lease failed"),
                 },
                 deadline = stopping(&mut stop) => {
+                    drop(slot);
                     let left = deadline
                         .map(|d| d.saturating_duration_since(Instant::now()))
                         .unwrap_or_default();
@@ -416,6 +461,16 @@ impl Worker {
                 RunResult::Lost
             }
         }
+    }
+}
+
+/// Counts a finished job task: `Some(released)` when shutdown began while it ran.
+fn tally(report: &mut WorkerReport, joined: std::result::Result<Option<bool>, JoinError>) {
+    match joined {
+        Ok(Some(true)) => report.released += 1,
+        Ok(Some(false)) => report.finished_in_grace += 1,
+        Ok(None) => {}
+        Err(error) => tracing::error!(%error, "a job task ended abnormally"),
     }
 }
 
