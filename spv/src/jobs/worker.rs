@@ -15,7 +15,7 @@ use super::schedule::run_scheduler;
 use super::settings::{
     FinishHook, JobFinished, RunResult, ShutdownReport, WorkersConfig, default_worker_prefix,
 };
-use super::{Claimed, JobQueue};
+use super::{Claimed, JobQueue, MAX_CLAIM_BATCH};
 use crate::{Error, ErrorKind, Result};
 
 /// A running pool of job workers (and the recurring-jobs scheduler).
@@ -231,7 +231,10 @@ impl Worker {
                 _ = stopping(&mut stop) => break,
             };
             let mut permits = vec![first];
-            while let Ok(permit) = slots.clone().try_acquire_owned() {
+            // A pool with more slots than one claim may take claims the rest next time.
+            while permits.len() < MAX_CLAIM_BATCH
+                && let Ok(permit) = slots.clone().try_acquire_owned()
+            {
                 permits.push(permit);
             }
             // Read before claiming: the jobs are running from their claim on, so a
