@@ -270,9 +270,10 @@ pub struct Config {
     /// A connection open this long is closed gracefully (in-flight requests finish), in
     /// seconds (`SPV_MAX_CONNECTION_AGE_SECS`; 0: no limit).
     pub max_connection_age_secs: u64,
-    /// The slowest a request body may arrive once [`body_rate_grace_secs`]
-    /// (Self::body_rate_grace_secs) have passed, in bytes per second, averaged since the
-    /// body began (`SPV_BODY_MIN_RATE_BYTES`; 0: no minimum). Slower: 408.
+    /// The slowest a request body may arrive once
+    /// [`body_rate_grace_secs`](Self::body_rate_grace_secs) have passed, in bytes per
+    /// second, averaged since the body began (`SPV_BODY_MIN_RATE_BYTES`; 0: no minimum).
+    /// Slower: 408.
     pub body_min_rate_bytes: u64,
     /// How long a request body may take before its rate is checked, in seconds
     /// (`SPV_BODY_RATE_GRACE_SECS`).
