@@ -257,10 +257,10 @@ mod tests {
         for i in 0..40 {
             assert!(guard.check(ip(i % 4), start).is_ok());
         }
-        // One window later the old requests weigh nearly nothing: 30 new ones of one
-        // client are most of the sliding window.
+        // Nearly a window later the old requests weigh a tenth (4 of 40): one client's
+        // 46 new ones make the 50 that the window needs, most of them its own.
         let later = start + Duration::from_secs(19);
-        let refused = (0..30).find_map(|_| guard.check(ip(9), later).err());
+        let refused = (0..46).find_map(|_| guard.check(ip(9), later).err());
         assert_eq!(refused, Some(Duration::from_secs(60)));
         assert_eq!(
             guard.check(ip(9), later + Duration::from_secs(30)),
