@@ -16,8 +16,9 @@ pub struct Cli {
     /// Data directory (SPV_DATA_DIR, default ./spv-data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// A TOML configuration file whose keys are the field names of spv's `Config`.
-    #[arg(long, value_name = "FILE")]
+    /// A TOML configuration file whose keys are the field names of spv's `Config`
+    /// (SPV_CONFIG). Re-read on SIGHUP.
+    #[arg(long, value_name = "FILE", env = "SPV_CONFIG")]
     pub config: Option<PathBuf>,
     /// What this process does (SPV_ROLE, default all): `all` serves HTTP and runs jobs,
     /// `api` serves HTTP and runs no jobs, `worker` runs jobs and serves only /health,

@@ -9,6 +9,12 @@
 //! when `SPV_CORS_ORIGINS` is set, and the security headers on every answer, including
 //! timeouts and caught panics. No `Server` header is ever sent.
 //!
+//! Before all of that the guards run (`guards.rs`: `Host` allowlist, `User-Agent` block
+//! list, heavy hitters, maintenance), and a request body is held to the minimum rate
+//! (`body_rate.rs`; a body that falls behind gets 408). Over TLS every answer carries
+//! `Strict-Transport-Security`. Everything configurable here is swapped whole by
+//! [`App::reload`] (SIGHUP).
+//!
 //! These were once tower-http layers composed with `ServiceBuilder`: each layer's future
 //! moved the response, boxed its body or cloned its state, and together they cost about
 //! a third of a cached thumbnail's CPU time (BENCHMARKS.md). Compression and CORS are
@@ -22,6 +28,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
+
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
@@ -30,12 +38,17 @@ use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt as _;
 use http_body_util::Limited;
 use spv::config::Config;
+use spv::guard::{Closed, EdgeStats};
 use spv::http::{ApiError, AppState};
 use tower_http::compression::Predicate as _;
 use tower_http::compression::predicate::DefaultPredicate;
 use tower_http::compression::{Compression, CompressionLayer};
 use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 use tracing::Instrument as _;
+
+use crate::body_rate::{MinRate, SlowBody};
+use crate::conn::Activity;
+use crate::guards::Guards;
 
 /// The strict policy of every response but the docs page.
 const CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
@@ -46,17 +59,30 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `spv::http::api(state)` with the server's handling of every request around it (see
 /// the module docs): a hyper service, served by [`run`](crate::run).
 pub fn app(config: &Config, state: AppState) -> App {
-    App::new(config, spv::http::api(state))
+    let stats = state.metrics().edge().clone();
+    App::new(config, spv::http::api(state), stats)
 }
 
 /// The service [`app`] returns: cheap to clone (one reference count), and called by
 /// hyper directly (no `tower` adapter cloning it per request).
 #[derive(Clone)]
 pub struct App {
-    shared: Arc<Shared>,
+    inner: Arc<Inner>,
     /// The connection's peer, given to every request as `ConnectInfo<SocketAddr>`
     /// (rate limits key clients by it).
     peer: Option<std::net::SocketAddr>,
+    /// What the connection's time limits watch (requests begun and in flight).
+    activity: Option<Arc<Activity>>,
+}
+
+/// What every clone of an [`App`] shares.
+struct Inner {
+    /// The routes, kept to build the next [`Shared`] on reload.
+    router: Router,
+    stats: Arc<EdgeStats>,
+    /// Whether the server serves TLS (HSTS is sent only then).
+    tls: bool,
+    shared: ArcSwap<Shared>,
 }
 
 /// When compression applies: what tower-http's default predicate allows (not images,
@@ -73,6 +99,11 @@ struct Shared {
     compressible: Compress,
     limit: usize,
     timeout: Duration,
+    guards: Guards,
+    /// The minimum body rate (bytes per second) and its grace; `None`: none.
+    body_rate: Option<(u64, Duration)>,
+    /// `Strict-Transport-Security`, over TLS.
+    hsts: Option<HeaderValue>,
 }
 
 /// The router, with CORS when configured, each also behind compression (taken only by
@@ -107,8 +138,54 @@ impl App {
         self
     }
 
-    /// `api` with the server's handling around it, as `config` says.
-    fn new(config: &Config, api: Router) -> App {
+    /// This service for a connection whose requests are counted in `activity`.
+    pub(crate) fn with_activity(mut self, activity: Arc<Activity>) -> App {
+        self.activity = Some(activity);
+        self
+    }
+
+    /// `api` with the server's handling around it, as `config` says; guard refusals
+    /// and slow bodies are counted in `stats`.
+    fn new(config: &Config, api: Router, stats: Arc<EdgeStats>) -> App {
+        let tls = config.tls_cert.is_some();
+        let shared = Shared::new(config, api.clone(), &stats, tls, None);
+        App {
+            peer: None,
+            activity: None,
+            inner: Arc::new(Inner {
+                router: api,
+                stats,
+                tls,
+                shared: ArcSwap::from_pointee(shared),
+            }),
+        }
+    }
+
+    /// Takes the reloadable settings of `config` (CORS, request timeout, guards,
+    /// maintenance, minimum body rate, HSTS) for every request from now on, on every
+    /// connection. Heavy-hitter counts carry over when their policy is unchanged.
+    pub fn reload(&self, config: &Config) {
+        let inner = &*self.inner;
+        let previous = inner.shared.load();
+        let shared = Shared::new(
+            config,
+            inner.router.clone(),
+            &inner.stats,
+            inner.tls,
+            Some(&previous.guards),
+        );
+        inner.shared.store(Arc::new(shared));
+    }
+}
+
+impl Shared {
+    fn new(
+        config: &Config,
+        api: Router,
+        stats: &Arc<EdgeStats>,
+        tls: bool,
+        previous: Option<&Guards>,
+    ) -> Shared {
         let predicate: Compress = DefaultPredicate::new().and(NotRanged);
         let compression = CompressionLayer::new().compress_when(predicate.clone());
         let api = match cors(config) {
@@ -124,14 +201,22 @@ impl App {
                 }
             }
         };
-        App {
-            peer: None,
-            shared: Arc::new(Shared {
-                api,
-                compressible: predicate,
-                limit: config.body_limit_bytes,
-                timeout: Duration::from_secs(config.request_timeout_secs),
+        let hsts = (tls && config.hsts_max_age_secs > 0)
+            .then(|| HeaderValue::from_str(&format!("max-age={}", config.hsts_max_age_secs)).ok())
+            .flatten();
+        Shared {
+            api,
+            compressible: predicate,
+            limit: config.body_limit_bytes,
+            timeout: Duration::from_secs(config.request_timeout_secs),
+            guards: Guards::new(config, Arc::clone(stats), previous),
+            body_rate: (config.body_min_rate_bytes > 0).then(|| {
+                (
+                    config.body_min_rate_bytes,
+                    Duration::from_secs(config.body_rate_grace_secs),
+                )
             }),
+            hsts,
         }
     }
 }
@@ -170,7 +255,14 @@ where
             route = tracing::field::Empty,
             request_id = id.to_str().unwrap_or_default(),
         );
-        let shared = Arc::clone(&self.shared);
+        let shared = self.inner.shared.load_full();
+        let in_flight = self.activity.as_ref().map(|activity| activity.request());
+        let refused = if shared.guards.any() {
+            shared.guards.check(&parts, self.peer)
+        } else {
+            None
+        };
+        let http1 = parts.version <= axum::http::Version::HTTP_11;
         let limit = shared.limit;
         let declared = parts
             .headers
@@ -178,17 +270,26 @@ where
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         let too_large = declared.is_some_and(|length| length > limit as u64);
         // Bodies that are known to be empty (most GETs) need no limit.
+        let mut slow = None;
         let body = if body.is_end_stream() {
             Body::empty()
+        } else if let Some((rate, grace)) = shared.body_rate {
+            let flag = SlowBody::default();
+            slow = Some(flag.clone());
+            Body::new(Limited::new(MinRate::new(body, rate, grace, flag), limit))
         } else {
             Body::new(Limited::new(body, limit))
         };
+        let stats = Arc::clone(&self.inner.stats);
         let request = Request::from_parts(parts, body);
         let compress = request.headers().contains_key(header::ACCEPT_ENCODING);
         Box::pin(
             async move {
                 tracing::debug!("started processing request");
-                let response = if too_large {
+                let _in_flight = in_flight;
+                let response = if let Some(refused) = refused {
+                    refused
+                } else if too_large {
                     body_too_large(limit)
                 } else {
                     let routed =
@@ -199,7 +300,14 @@ where
                         Err(_elapsed) => timed_out(shared.timeout),
                     }
                 };
-                let response = finish(response, id);
+                let response = match slow {
+                    Some(slow) if slow.is_raised() => {
+                        stats.close(Closed::Body);
+                        body_too_slow(&shared, http1)
+                    }
+                    _ => response,
+                };
+                let response = finish(response, id, shared.hsts.as_ref());
                 let status = response.status().as_u16();
                 match started.map(|t| t.elapsed().as_secs_f64() * 1e3) {
                     Some(latency_ms) if response.status().is_server_error() => {
@@ -277,8 +385,11 @@ fn vary_on_encoding(compressible: &Compress, mut response: Response) -> Response
 }
 
 /// The security headers and the request id of every response.
-fn finish(mut response: Response, id: HeaderValue) -> Response {
+fn finish(mut response: Response, id: HeaderValue, hsts: Option<&HeaderValue>) -> Response {
     let headers = response.headers_mut();
+    if let Some(hsts) = hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -368,6 +479,28 @@ fn body_too_large(limit: usize) -> Response {
     .into_response()
 }
 
+/// A body slower than the minimum rate: 408, and on HTTP/1.1 the connection closes
+/// (the rest of the body will not be read).
+fn body_too_slow(shared: &Shared, http1: bool) -> Response {
+    let rate = shared.body_rate.map_or(0, |(rate, _)| rate);
+    let mut response = ApiError::with_status(
+        spv::Error::new(
+            spv::ErrorKind::InvalidRequest,
+            format!(
+                "the request body arrived slower than {rate} bytes per second (SPV_BODY_MIN_RATE_BYTES)"
+            ),
+        ),
+        StatusCode::REQUEST_TIMEOUT,
+    )
+    .into_response();
+    if http1 {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 fn timed_out(timeout: Duration) -> Response {
     ApiError::with_status(
         spv::Error::new(
@@ -419,7 +552,7 @@ mod tests {
     fn app_with(edit: impl FnOnce(&mut Config), routes: Router) -> App {
         let mut config = Config::default();
         edit(&mut config);
-        App::new(&config, routes)
+        App::new(&config, routes, Arc::default())
     }
 
     fn routes() -> Router {

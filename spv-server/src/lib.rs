@@ -7,6 +7,7 @@
 //! | [`Cli`] | the command-line flags (`--role`, `--no-migrate`, …); [`Cli::config`] merges file, environment and flags |
 //! | [`init_tracing`] | text or JSON logs filtered by `RUST_LOG` |
 //! | [`shutdown_signal`] | completes on SIGINT or SIGTERM |
+//! | [`run_with_reload`], [`reload`] | [`run`], re-reading the configuration on SIGHUP: what changes at once ([`reload::RELOADABLE`]), what needs a restart |
 //!
 //! Connections are served by hyper-util's automatic builder: HTTP/1.1 and HTTP/2 (also
 //! cleartext HTTP/2 with prior knowledge), over TLS with ALPN when `SPV_TLS_CERT` and
@@ -15,17 +16,27 @@
 //! the job workers stop claiming, running jobs get another `SPV_SHUTDOWN_TIMEOUT_SECS`
 //! and are then given back to the queue (the next start runs them), and the database
 //! closes.
+//!
+//! Each connection is capped and timed (`conn.rs`): `SPV_MAX_CONNECTIONS` in total and
+//! `SPV_MAX_CONNECTIONS_PER_IP` per client address, refused right after accept (the
+//! socket dropped, `spv_connections_refused_total{reason}` counted); a request head
+//! within `SPV_HEADER_TIMEOUT_SECS` (from accept, the TLS handshake included); closed
+//! after `SPV_IDLE_TIMEOUT_SECS` without I/O and no request in flight, and gracefully
+//! after `SPV_MAX_CONNECTION_AGE_SECS`.
 
+mod body_rate;
 mod cli;
+mod conn;
+mod guards;
 mod layers;
+pub mod reload;
 mod tls;
 
 use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use arc_swap::ArcSwap;
 use spv::config::{Config, LogFormat};
 use tokio::net::TcpListener;
 
@@ -47,6 +58,34 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    serve(
+        config,
+        listener,
+        shutdown,
+        None::<fn() -> anyhow::Result<Config>>,
+    )
+    .await
+}
+
+/// [`run`], and on each SIGHUP (Unix) the configuration `reread` returns is applied
+/// (see the `reload` module: what changes at once, what needs a restart, and a bad
+/// configuration refused with the running one kept). The binary passes
+/// [`Cli::config`] over the process's environment.
+pub async fn run_with_reload(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    reread: impl FnMut() -> anyhow::Result<Config> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve(config, listener, shutdown, Some(reread)).await
+}
+
+async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    reread: Option<impl FnMut() -> anyhow::Result<Config> + Send + 'static>,
+) -> anyhow::Result<()> {
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         _ => None,
@@ -64,10 +103,24 @@ pub async fn run(
     }
     let app = app(&config, opened.state.clone());
     let drain = Duration::from_secs(config.shutdown_timeout_secs);
+    let stats = opened.state.metrics().edge().clone();
+    let settings = Arc::new(ArcSwap::from_pointee(conn::ConnSettings::new(&config)));
+    let gate = conn::Gate::new(stats.clone());
+    let running = reload::Running::new(
+        config.clone(),
+        app.clone(),
+        settings.clone(),
+        opened.state.rate_limiter().clone(),
+    );
+    // Installed before the first log line says the server listens, so that a SIGHUP
+    // sent after it never finds the default action (which ends the process).
+    let reloads = match reread {
+        Some(reread) => Some(reload_on_sighup(running, reread)?),
+        None => None,
+    };
     tracing::info!(%addr, tls = tls.is_some(), role = %config.role, "spv-server listening");
 
-    let builder = Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
+    let (closing, _) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -81,40 +134,32 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        let service = app.clone().with_peer(peer);
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let result = match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => {
-                        let conn =
-                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                        watcher.watch(conn.into_owned()).await
-                    }
-                    Err(error) => {
-                        tracing::debug!(%peer, %error, "TLS handshake failed");
-                        return;
-                    }
-                },
-                None => {
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-            };
-            if let Err(error) = result {
-                tracing::debug!(%peer, %error, "connection ended with an error");
-            }
-        });
+        let settings = settings.load_full();
+        // Refused: the socket is dropped here, before any task or buffer.
+        let Some(slot) = gate.admit(peer.ip(), &settings) else {
+            continue;
+        };
+        tokio::spawn(conn::serve(
+            stream,
+            peer,
+            slot,
+            app.clone(),
+            tls.clone(),
+            settings,
+            stats.clone(),
+            closing.subscribe(),
+        ));
     }
     drop(listener);
+    if let Some(reloads) = reloads {
+        reloads.abort();
+    }
     // Job event streams would hold their connections open until their jobs finish.
     opened.state.closing().close();
     tracing::info!("shutting down: draining in-flight requests");
+    closing.send_replace(true);
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = closing.closed() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(drain) => {
             tracing::warn!(seconds = drain.as_secs(), "drain deadline passed; dropping connections");
         }
@@ -126,8 +171,40 @@ pub async fn run(
     Ok(())
 }
 
+/// Listens for SIGHUP and applies what `reread` returns each time (on other platforms:
+/// nothing to listen for).
+fn reload_on_sighup(
+    running: reload::Running,
+    mut reread: impl FnMut() -> anyhow::Result<Config> + Send + 'static,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = signal(SignalKind::hangup())
+            .map_err(|e| anyhow::anyhow!("cannot listen for SIGHUP: {e}"))?;
+        Ok(tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the configuration");
+                match reread() {
+                    Ok(config) => running.apply(config),
+                    Err(error) => tracing::error!(
+                        error = %format!("{error:#}"),
+                        "configuration reload refused; the running configuration stays"
+                    ),
+                }
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (running, &mut reread);
+        Ok(tokio::spawn(async {}))
+    }
+}
+
 /// Installs the global tracing subscriber: `config.rust_log` as the filter, text or JSON
-/// lines on stderr. Does nothing when one is installed already.
+/// lines on stderr. Does nothing when one is installed already. The filter can be
+/// replaced later ([`set_log_filter`], a SIGHUP reload).
 pub fn init_tracing(config: &Config) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
@@ -137,10 +214,59 @@ pub fn init_tracing(config: &Config) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    let _already_set = match config.log_format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+    let installed = match config.log_format {
+        LogFormat::Json => {
+            let builder = builder.json().with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder
+                .try_init()
+                .map(|()| reloader(move |f| handle.reload(f).map_err(|e| e.to_string())))
+        }
+        LogFormat::Text => {
+            let builder = builder.with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder
+                .try_init()
+                .map(|()| reloader(move |f| handle.reload(f).map_err(|e| e.to_string())))
+        }
     };
+    if let Ok(reload) = installed {
+        let _first = LOG_FILTER.set(reload);
+    }
+}
+
+/// Replaces the log filter of the subscriber [`init_tracing`] installed.
+type FilterReload = Box<dyn Fn(tracing_subscriber::EnvFilter) -> Result<(), String> + Send + Sync>;
+
+static LOG_FILTER: OnceLock<FilterReload> = OnceLock::new();
+
+fn reloader(
+    f: impl Fn(tracing_subscriber::EnvFilter) -> Result<(), String> + Send + Sync + 'static,
+) -> FilterReload {
+    Box::new(f)
+}
+
+/// Whether `filter` is a valid `RUST_LOG` filter.
+pub(crate) fn check_log_filter(filter: &str) -> Result<(), String> {
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Replaces the log filter (`RUST_LOG` syntax) of the subscriber [`init_tracing`]
+/// installed; logs why when it cannot (no such subscriber, a bad filter).
+pub fn set_log_filter(filter: &str) {
+    let Some(reload) = LOG_FILTER.get() else {
+        tracing::warn!("the log filter cannot change: the subscriber is not spv-server's");
+        return;
+    };
+    match tracing_subscriber::EnvFilter::try_new(filter) {
+        Ok(parsed) => match reload(parsed) {
+            Ok(()) => tracing::info!(filter, "log filter changed"),
+            Err(error) => tracing::warn!(%error, "the log filter could not change"),
+        },
+        Err(error) => tracing::warn!(%error, "not a valid log filter; unchanged"),
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.

@@ -33,7 +33,8 @@ fn main() -> ExitCode {
             .map_err(|e| {
                 anyhow::anyhow!("cannot listen on {} (SPV_BIND_ADDR): {e}", config.bind_addr)
             })?;
-        spv_server::run(config, listener, spv_server::shutdown_signal()).await
+        let reread = move || cli.config(std::env::vars());
+        spv_server::run_with_reload(config, listener, spv_server::shutdown_signal(), reread).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,8 @@ mod browser;
 mod documents;
 #[path = "http/documents_access.rs"]
 mod documents_access;
+#[path = "http/edge.rs"]
+mod edge;
 #[path = "http/gallery.rs"]
 mod gallery;
 #[cfg(feature = "gpu")]

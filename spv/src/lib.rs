@@ -60,6 +60,8 @@ pub mod config;
 pub mod documents;
 pub mod error;
 pub mod glyph;
+#[cfg(feature = "store")]
+pub mod guard;
 mod hex;
 #[cfg(feature = "http")]
 pub mod http;

@@ -101,6 +101,11 @@ async fn tls_serves_https_with_alpn_and_refuses_plain_http() {
         reqwest::Version::HTTP_2,
         "h2 through ALPN"
     );
+    // Issue 15: over TLS every answer asks browsers to stay on HTTPS.
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
     assert_eq!(
         response.json::<Value>().await.unwrap(),
         json!({"status": "ok"})

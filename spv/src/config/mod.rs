@@ -45,6 +45,26 @@
 //! | `SPV_SHUTDOWN_TIMEOUT_SECS` | `shutdown_timeout_secs` | 30 (at most 86400) |
 //! | `SPV_RATE_LIMITS` | `rate_limits` | `auth=120/1m,anonymous=100000/1s,api=100000/1s,render=3000/1m` (comma-separated `group=N/period` or `group=off`, periods `s`, `m`, `h` or like `10s`; groups not named keep these; see [`RateLimits`](crate::ratelimit::RateLimits)) |
 //! | `SPV_TRUSTED_PROXIES` | `trusted_proxies` | none (comma-separated CIDRs whose `Forwarded` / `X-Forwarded-For` name the client) |
+//! | `SPV_HEADER_TIMEOUT_SECS` | `header_timeout_secs` | 10 (from accept to the first request head, TLS handshake included; then each HTTP/1.1 head, which also bounds an idle keep-alive wait) |
+//! | `SPV_IDLE_TIMEOUT_SECS` | `idle_timeout_secs` | 60 (nothing read or written: the connection is closed) |
+//! | `SPV_MAX_CONNECTION_AGE_SECS` | `max_connection_age_secs` | 3600 (then closed gracefully; 0: no limit) |
+//! | `SPV_BODY_MIN_RATE_BYTES` | `body_min_rate_bytes` | 1024 (bytes per second a request body must average after the grace; slower: 408; 0: no minimum) |
+//! | `SPV_BODY_RATE_GRACE_SECS` | `body_rate_grace_secs` | 10 |
+//! | `SPV_MAX_CONNECTIONS` | `max_connections` | 10000 (more are closed right after accept) |
+//! | `SPV_MAX_CONNECTIONS_PER_IP` | `max_connections_per_ip` | 256 (per client address, IPv6 by /64; trusted proxies exempt; 0: no cap) |
+//! | `SPV_ALLOWED_HOSTS` | `allowed_hosts` | none: any (comma-separated names, `*.example.com` for any subdomain; others get 421, a missing `Host` 400) |
+//! | `SPV_BLOCKED_USER_AGENTS` | `blocked_user_agents` | none (one regular expression per line; a match gets 403; `^$` matches a missing one) |
+//! | `SPV_HEAVY_HITTER_PERCENT` | `heavy_hitter_percent` | 0: off (a client sending this share of the requests of the window is refused with 429) |
+//! | `SPV_HEAVY_HITTER_WINDOW_SECS` | `heavy_hitter_window_secs` | 60 |
+//! | `SPV_HEAVY_HITTER_MIN_REQUESTS` | `heavy_hitter_min_requests` | 1000 (requests in the window before anyone is blocked) |
+//! | `SPV_HEAVY_HITTER_BLOCK_SECS` | `heavy_hitter_block_secs` | 300 |
+//! | `SPV_MAINTENANCE` | `maintenance` | `false` (`true`: 503 with `Retry-After` on every route but `/health`, `/ready`, `/metrics`) |
+//! | `SPV_MAINTENANCE_RETRY_AFTER_SECS` | `maintenance_retry_after_secs` | 120 |
+//! | `SPV_HSTS_MAX_AGE_SECS` | `hsts_max_age_secs` | 31536000 (with TLS: `Strict-Transport-Security`; 0: none) |
+//!
+//! The connection limits, guards, rate limits, CORS, maintenance, request timeout and
+//! log filter are reloaded on SIGHUP by `spv-server` (see its docs); the rest needs a
+//! restart.
 //!
 //! Precedence, lowest first: defaults, the TOML file, the environment, command-line flags.
 //!
@@ -70,6 +90,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
+
+mod edge;
 
 /// The most seconds of `SPV_JOB_LEASE_SECS` and `SPV_SHUTDOWN_TIMEOUT_SECS` (a day).
 pub const MAX_WAIT_SECS: u64 = 86_400;
@@ -238,6 +260,52 @@ pub struct Config {
     /// The proxies whose forwarding headers name the client (`SPV_TRUSTED_PROXIES`; in
     /// TOML, the same text).
     pub trusted_proxies: crate::ratelimit::TrustedProxies,
+    /// Longest time a client may take to send a request head, in seconds
+    /// (`SPV_HEADER_TIMEOUT_SECS`): from accept to the first head (the TLS handshake
+    /// included), and for each later head of an HTTP/1.1 connection.
+    pub header_timeout_secs: u64,
+    /// A connection on which nothing is read or written for this long is closed, in
+    /// seconds (`SPV_IDLE_TIMEOUT_SECS`).
+    pub idle_timeout_secs: u64,
+    /// A connection open this long is closed gracefully (in-flight requests finish), in
+    /// seconds (`SPV_MAX_CONNECTION_AGE_SECS`; 0: no limit).
+    pub max_connection_age_secs: u64,
+    /// The slowest a request body may arrive once
+    /// [`body_rate_grace_secs`](Self::body_rate_grace_secs) have passed, in bytes per
+    /// second, averaged since the body began (`SPV_BODY_MIN_RATE_BYTES`; 0: no minimum).
+    /// Slower: 408.
+    pub body_min_rate_bytes: u64,
+    /// How long a request body may take before its rate is checked, in seconds
+    /// (`SPV_BODY_RATE_GRACE_SECS`).
+    pub body_rate_grace_secs: u64,
+    /// The most connections served at once (`SPV_MAX_CONNECTIONS`); more are closed
+    /// right after accept.
+    pub max_connections: usize,
+    /// The most connections of one client address (IPv6: its /64) at once
+    /// (`SPV_MAX_CONNECTIONS_PER_IP`; 0: no cap); trusted proxies count only in the total.
+    pub max_connections_per_ip: usize,
+    /// The `Host` names served (`SPV_ALLOWED_HOSTS`; empty: any).
+    pub allowed_hosts: crate::guard::HostAllowlist,
+    /// `User-Agent` patterns refused with 403 (`SPV_BLOCKED_USER_AGENTS`).
+    pub blocked_user_agents: crate::guard::UserAgentBlocklist,
+    /// The share of the requests, in percent, that gets a client blocked
+    /// (`SPV_HEAVY_HITTER_PERCENT`; 0: no dynamic blocking).
+    pub heavy_hitter_percent: u8,
+    /// The sliding window of that share, in seconds (`SPV_HEAVY_HITTER_WINDOW_SECS`).
+    pub heavy_hitter_window_secs: u64,
+    /// Requests in the window before anyone is blocked (`SPV_HEAVY_HITTER_MIN_REQUESTS`).
+    pub heavy_hitter_min_requests: u64,
+    /// How long a block lasts, in seconds (`SPV_HEAVY_HITTER_BLOCK_SECS`).
+    pub heavy_hitter_block_secs: u64,
+    /// Maintenance mode (`SPV_MAINTENANCE`): every route but `/health`, `/ready` and
+    /// `/metrics` answers 503.
+    pub maintenance: bool,
+    /// The `Retry-After` of maintenance answers, in seconds
+    /// (`SPV_MAINTENANCE_RETRY_AFTER_SECS`).
+    pub maintenance_retry_after_secs: u64,
+    /// `Strict-Transport-Security: max-age` when serving TLS, in seconds
+    /// (`SPV_HSTS_MAX_AGE_SECS`; 0: no header).
+    pub hsts_max_age_secs: u64,
 }
 
 impl Default for Config {
@@ -280,6 +348,22 @@ impl Default for Config {
             shutdown_timeout_secs: 30,
             rate_limits: crate::ratelimit::RateLimits::default(),
             trusted_proxies: crate::ratelimit::TrustedProxies::default(),
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connection_age_secs: 3600,
+            body_min_rate_bytes: 1024,
+            body_rate_grace_secs: 10,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
+            allowed_hosts: crate::guard::HostAllowlist::default(),
+            blocked_user_agents: crate::guard::UserAgentBlocklist::default(),
+            heavy_hitter_percent: 0,
+            heavy_hitter_window_secs: 60,
+            heavy_hitter_min_requests: 1000,
+            heavy_hitter_block_secs: 300,
+            maintenance: false,
+            maintenance_retry_after_secs: 120,
+            hsts_max_age_secs: 31_536_000,
         }
     }
 }
@@ -326,6 +410,25 @@ impl fmt::Debug for Config {
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("rate_limits", &self.rate_limits)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("header_timeout_secs", &self.header_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("max_connection_age_secs", &self.max_connection_age_secs)
+            .field("body_min_rate_bytes", &self.body_min_rate_bytes)
+            .field("body_rate_grace_secs", &self.body_rate_grace_secs)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("blocked_user_agents", &self.blocked_user_agents)
+            .field("heavy_hitter_percent", &self.heavy_hitter_percent)
+            .field("heavy_hitter_window_secs", &self.heavy_hitter_window_secs)
+            .field("heavy_hitter_min_requests", &self.heavy_hitter_min_requests)
+            .field("heavy_hitter_block_secs", &self.heavy_hitter_block_secs)
+            .field("maintenance", &self.maintenance)
+            .field(
+                "maintenance_retry_after_secs",
+                &self.maintenance_retry_after_secs,
+            )
+            .field("hsts_max_age_secs", &self.hsts_max_age_secs)
             .finish()
     }
 }
@@ -495,7 +598,7 @@ impl Config {
             }
             "SPV_RATE_LIMITS" => self.rate_limits = self.rate_limits.merged(value)?,
             "SPV_TRUSTED_PROXIES" => self.trusted_proxies = value.parse()?,
-            _ => {}
+            _ => edge::set_var(self, name, value)?,
         }
         Ok(())
     }
@@ -533,6 +636,7 @@ impl Config {
                 ));
             }
         }
+        edge::validate(self)?;
         if self.job_render_slots == Some(0) {
             return Err(bad("SPV_JOB_RENDER_SLOTS", "0", "a number from 1"));
         }

@@ -45,6 +45,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use sha2::Digest;
 
 pub use policy::{
@@ -206,8 +207,9 @@ pub struct RateLimiter {
 }
 
 struct Inner {
-    limits: RateLimits,
-    local: [Option<Local>; 4],
+    /// The limits and their in-process state, replaced whole by
+    /// [`RateLimiter::set_limits`] (a configuration reload).
+    policy: ArcSwap<Policy>,
     redis: Option<RedisGcra>,
     stats: Arc<RateLimitStats>,
     started: Instant,
@@ -220,10 +222,25 @@ struct Inner {
     falling_back: AtomicBool,
 }
 
+/// One set of limits and the in-process GCRA of each group that has one.
+struct Policy {
+    limits: RateLimits,
+    local: [Option<Arc<Local>>; 4],
+}
+
+impl Policy {
+    fn new(limits: RateLimits) -> Policy {
+        Policy {
+            local: Group::ALL.map(|group| limits.get(group).map(|l| Arc::new(Local::new(l)))),
+            limits,
+        }
+    }
+}
+
 impl fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimiter")
-            .field("limits", &self.inner.limits.to_string())
+            .field("limits", &self.limits().to_string())
             .field("redis", &self.inner.redis.as_ref().map(|r| &r.redis))
             .finish_non_exhaustive()
     }
@@ -239,7 +256,7 @@ impl RateLimiter {
     /// node on that Redis (and prefix); in process while Redis does not answer.
     pub fn with_redis(self, redis: Redis) -> Self {
         RateLimiter::build(
-            self.inner.limits,
+            self.limits(),
             Some(RedisGcra::new(redis)),
             self.inner.stats.clone(),
         )
@@ -248,8 +265,7 @@ impl RateLimiter {
     fn build(limits: RateLimits, redis: Option<RedisGcra>, stats: Arc<RateLimitStats>) -> Self {
         RateLimiter {
             inner: Arc::new(Inner {
-                local: Group::ALL.map(|group| limits.get(group).map(Local::new)),
-                limits,
+                policy: ArcSwap::from_pointee(Policy::new(limits)),
                 redis,
                 stats,
                 started: Instant::now(),
@@ -262,13 +278,48 @@ impl RateLimiter {
     }
 
     /// The limits.
-    pub fn limits(&self) -> &RateLimits {
-        &self.inner.limits
+    pub fn limits(&self) -> RateLimits {
+        self.inner.policy.load().limits
+    }
+
+    /// Replaces the limits (a configuration reload): every clone of this limiter
+    /// counts by `limits` from now on. A group whose limit did not change keeps its
+    /// counts; a changed or new one starts with full budgets. Counts on Redis are keyed
+    /// by the limit and so follow the new limit there too.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use spv::ratelimit::{Group, RateLimiter, Subject};
+    ///
+    /// let limiter = RateLimiter::new("auth=1/1m".parse().unwrap());
+    /// let client = Subject::ip("192.0.2.7".parse().unwrap());
+    /// assert!(limiter.check(Group::Auth, &client).await.is_ok());
+    /// assert!(limiter.check(Group::Auth, &client).await.is_err());
+    /// limiter.clone().set_limits("auth=off".parse().unwrap());
+    /// assert!(limiter.check(Group::Auth, &client).await.is_ok());
+    /// # });
+    /// ```
+    pub fn set_limits(&self, limits: RateLimits) {
+        let old = self.inner.policy.load_full();
+        let local = Group::ALL.map(|group| match (old.limits.get(group), limits.get(group)) {
+            (Some(was), Some(now)) if was == now => None,
+            (_, now) => Some(now.map(|l| Arc::new(Local::new(l)))),
+        });
+        // Unchanged groups keep their state: rebuild only the others.
+        let mut policy = Policy::new(RateLimits::default());
+        policy.limits = limits;
+        for (index, fresh) in local.into_iter().enumerate() {
+            policy.local[index] = match fresh {
+                Some(fresh) => fresh,
+                None => old.local[index].clone(),
+            };
+        }
+        self.inner.policy.store(Arc::new(policy));
     }
 
     /// Whether `group` has a limit (is not off).
     pub fn is_on(&self, group: Group) -> bool {
-        self.inner.local[group.index()].is_some()
+        self.inner.policy.load().local[group.index()].is_some()
     }
 
     /// The counters.
@@ -281,7 +332,8 @@ impl RateLimiter {
     /// the in-process limiter decides (logged and counted).
     pub async fn check(&self, group: Group, subject: &Subject) -> Result<(), Refusal> {
         let inner = &*self.inner;
-        let (Some(limit), Some(local)) = (inner.limits.get(group), &inner.local[group.index()])
+        let policy = inner.policy.load();
+        let (Some(limit), Some(local)) = (policy.limits.get(group), &policy.local[group.index()])
         else {
             return Ok(());
         };
@@ -370,6 +422,8 @@ impl RateLimiter {
     /// every [`CLEAN_EVERY`]); returns how many keys are left.
     pub fn retain_recent(&self) -> usize {
         self.inner
+            .policy
+            .load()
             .local
             .iter()
             .flatten()

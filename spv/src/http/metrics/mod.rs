@@ -7,6 +7,7 @@
 //! | [`TrackLayer`], [`Track`], [`TrackFuture`] | the request metrics of every route: latency by method, route and status, requests in flight, body bytes served |
 
 mod caches;
+mod edge;
 mod future;
 #[cfg(feature = "gpu")]
 mod gpu;
@@ -66,6 +67,7 @@ struct Inner {
     caches: Arc<crate::store::CacheCounters>,
     blobs: Family<BlobLabels, Counter>,
     blob_duration: Family<BlobOpLabels, Histogram>,
+    edge: Arc<crate::guard::EdgeStats>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -133,6 +135,8 @@ impl Metrics {
         #[cfg(feature = "gpu")]
         registry.register_collector(Box::new(gpu::GpuCollector(renderer.gpu().cloned())));
         registry.register_collector(Box::new(ratelimit::RateLimitCollector(stats)));
+        let edge = Arc::new(crate::guard::EdgeStats::default());
+        registry.register_collector(Box::new(edge::EdgeCollector(edge.clone())));
         let queue_wait = latency_histogram();
         registry.register(
             "spv_render_queue_wait_seconds",
@@ -205,8 +209,29 @@ impl Metrics {
                 caches,
                 blobs,
                 blob_duration,
+                edge,
             }),
         }
+    }
+
+    /// The counters of connections and guards, which the server counts into:
+    /// `spv_connections_open`, `spv_connections_refused_total{reason}`,
+    /// `spv_connections_timed_out_total{reason}`, `spv_requests_blocked_total{reason}`.
+    ///
+    /// ```
+    /// use spv::guard::{Blocked, Refused};
+    ///
+    /// let metrics = spv::http::Metrics::new();
+    /// metrics.edge().opened();
+    /// metrics.edge().refuse(Refused::PerIp);
+    /// metrics.edge().block(Blocked::Maintenance);
+    /// let text = metrics.encode();
+    /// assert!(text.contains("spv_connections_open 1"), "{text}");
+    /// assert!(text.contains("spv_connections_refused_total{reason=\"per-ip\"} 1"), "{text}");
+    /// assert!(text.contains("spv_requests_blocked_total{reason=\"maintenance\"} 1"), "{text}");
+    /// ```
+    pub fn edge(&self) -> &Arc<crate::guard::EdgeStats> {
+        &self.inner.edge
     }
 
     /// Records one render's time on `backend` (`cpu`).
