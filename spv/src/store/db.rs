@@ -504,6 +504,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_unavailable_database_is_told_apart_from_a_bad_query() {
+        assert_eq!(
+            unavailable_reason(&sqlx::Error::PoolTimedOut),
+            Some("does not answer")
+        );
+        assert_eq!(unavailable_reason(&sqlx::Error::RowNotFound), None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spv.db");
+        let db = Db::sqlite(&path).await.unwrap();
+        // The same file opened read-only beside it: a write says so, with a fixed text.
+        let url = sqlite_url(&path).replace("mode=rwc", "mode=ro");
+        let read_only = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let err = sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&read_only)
+            .await
+            .unwrap_err();
+        assert_eq!(unavailable_reason(&err), Some("is read-only"), "{err}");
+        let err = db_err("creating a table")(err);
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert_eq!(err.message(), "the database is read-only; try again later");
+        // A bad query is no fault of the database.
+        let err = sqlx::query("SELEC 1").execute(db.pool()).await.unwrap_err();
+        assert_eq!(unavailable_reason(&err), None);
+        assert_eq!(db_err("x")(err).kind(), ErrorKind::Internal);
+        read_only.close().await;
+        db.close().await;
+    }
+
+    #[tokio::test]
     async fn sqlite_runs_wal_with_foreign_keys_and_dollar_placeholders() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::sqlite(&dir.path().join("odd name?.db")).await.unwrap();
