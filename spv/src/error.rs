@@ -49,6 +49,9 @@ pub enum ErrorKind {
     Conflict,
     /// A precondition (`If-Match`) does not hold: the resource changed meanwhile.
     PreconditionFailed,
+    /// A service the server depends on (the database, the blob store, Redis) cannot
+    /// do its part now: gone, read-only or full. Try again later; nothing was changed.
+    Unavailable,
     /// Reading or writing a file failed.
     Io,
     /// A bug or an unexpected failure inside spv.
@@ -73,6 +76,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::Conflict => "conflict",
             ErrorKind::PreconditionFailed => "precondition-failed",
+            ErrorKind::Unavailable => "unavailable",
             ErrorKind::Io => "io",
             ErrorKind::Internal => "internal",
         }
@@ -91,7 +95,7 @@ impl ErrorKind {
     }
 
     /// Every kind, for mapping codes back ([`from_code`](Self::from_code)).
-    const ALL: [ErrorKind; 16] = [
+    const ALL: [ErrorKind; 17] = [
         ErrorKind::InvalidDocument,
         ErrorKind::UnsupportedVersion,
         ErrorKind::LimitExceeded,
@@ -106,6 +110,7 @@ impl ErrorKind {
         ErrorKind::Forbidden,
         ErrorKind::Conflict,
         ErrorKind::PreconditionFailed,
+        ErrorKind::Unavailable,
         ErrorKind::Io,
         ErrorKind::Internal,
     ];
@@ -237,6 +242,7 @@ mod tests {
             | ErrorKind::Forbidden
             | ErrorKind::Conflict
             | ErrorKind::PreconditionFailed
+            | ErrorKind::Unavailable
             | ErrorKind::Io
             | ErrorKind::Internal => true,
         };

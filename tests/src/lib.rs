@@ -29,6 +29,7 @@ use spv::render::svg::{SvgOptions, page_to_svg};
 use spv::render::{RenderOptions, Renderer, RendererChoice, render_page};
 
 pub mod cluster;
+pub mod faults;
 pub mod golden;
 pub mod server;
 

@@ -16,9 +16,19 @@ use std::time::Duration;
 
 /// The path of a binary of this workspace (`spv-server`, `spv-cli`), built by
 /// `cargo test --workspace`; when it is missing (a test of this crate alone), it is built
-/// now with the same cargo.
+/// now with the same cargo. `SPV_TEST_BIN_DIR` names another directory to take it from
+/// (a copy kept apart from a target directory that other checkouts build into).
 pub fn workspace_bin(name: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
+    if let Some(dir) = std::env::var_os("SPV_TEST_BIN_DIR").filter(|d| !d.is_empty()) {
+        let path = Path::new(&dir).join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            path.exists(),
+            "SPV_TEST_BIN_DIR: {} is missing",
+            path.display()
+        );
+        return path;
+    }
     let exe = std::env::current_exe().expect("the test binary's path");
     // target/<profile>/deps/<test> → target/<profile>/<name>
     let dir = exe
@@ -112,6 +122,21 @@ impl SpvServer {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its resident set size now (`VmRSS` of `/proc/PID/status`), in KiB; `None` where
+    /// there is no such file (not Linux).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
     /// What it logged so far.

@@ -130,8 +130,10 @@ impl Auth {
             .key
             .last_used_at
             .is_some_and(|at| now.saturating_sub(to_ms(at)) < keys::TOUCH_INTERVAL_MS);
-        if !used_recently {
-            keys::touch(&self.inner.db, row.key.id, now).await?;
+        // A failed record of the use (a read-only or busy database) does not refuse a
+        // key that is valid: reads go on while the database takes no writes.
+        if !used_recently && let Err(e) = keys::touch(&self.inner.db, row.key.id, now).await {
+            tracing::warn!(error = %e, "recording an api key's use failed");
         }
         let grant = Grant {
             user_id: row.key.user_id,

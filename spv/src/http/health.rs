@@ -37,7 +37,9 @@ pub(crate) async fn health() -> Json<Status> {
 }
 
 /// Readiness: the database, Redis when configured (and whatever else the state checks)
-/// answer. A 503 names what failed (`not ready: redis not answering`).
+/// answer, and the database and blob directory take writes. A 503 (`unavailable`) names
+/// what failed (`not ready: redis not answering`, `not ready: database read-only`,
+/// `not ready: blobs not writable`).
 #[utoipa::path(get, path = "/ready", tag = "health",
     responses(
         (status = 200, description = "Ready for traffic", body = Status),
@@ -46,7 +48,10 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Status>,
     if let Some(check) = state.ready() {
         check().await.map_err(|e| {
             tracing::warn!(error = %e, "readiness check failed");
-            Error::new(ErrorKind::Overloaded, format!("not ready: {}", e.message()))
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("not ready: {}", e.message()),
+            )
         })?;
     }
     Ok(Json(Status { status: "ready" }))

@@ -225,8 +225,10 @@ impl AppState {
     }
 }
 
-/// What `GET /ready` checks: the database, Redis when configured, and the blob store;
-/// the error names each that failed (the causes go to the log).
+/// What `GET /ready` checks: the database (answers and takes writes), Redis when
+/// configured, and the blob store (answers and, for a directory, takes a write); the
+/// error names each that failed and how (`database read-only, blobs not writable`), the
+/// causes go to the log.
 fn ready_check(db: Db, redis: Option<Redis>, blobs: Arc<dyn BlobStore>) -> ReadyCheck {
     Arc::new(move || {
         let db = db.clone();
@@ -234,27 +236,32 @@ fn ready_check(db: Db, redis: Option<Redis>, blobs: Arc<dyn BlobStore>) -> Ready
         let blobs = blobs.clone();
         Box::pin(async move {
             let mut failed = Vec::new();
-            if let Err(e) = db.ping().await {
-                tracing::warn!(error = %e, "readiness: the database does not answer");
-                failed.push("database");
+            if let Err(e) = db.check().await {
+                tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "readiness: the database fails");
+                failed.push(if e.message().contains("read-only") {
+                    "database read-only"
+                } else {
+                    "database not answering"
+                });
             }
             if let Some(redis) = redis
                 && let Err(e) = redis.ping().await
             {
                 tracing::warn!(error = %e, "readiness: Redis does not answer");
-                failed.push("redis");
+                failed.push("redis not answering");
             }
             if let Err(e) = blobs.check().await {
-                tracing::warn!(error = %e, "readiness: the blob store does not answer");
-                failed.push("blobs");
+                tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "readiness: the blob store fails");
+                failed.push(if e.message().contains("cannot be written") {
+                    "blobs not writable"
+                } else {
+                    "blobs not answering"
+                });
             }
             if failed.is_empty() {
                 Ok(())
             } else {
-                Err(Error::new(
-                    ErrorKind::Overloaded,
-                    format!("{} not answering", failed.join(", ")),
-                ))
+                Err(Error::new(ErrorKind::Unavailable, failed.join(", ")))
             }
         })
     })

@@ -16,6 +16,7 @@
 //! | `conflict` | 409 |
 //! | `precondition-failed` | 412 |
 //! | `overloaded` | 503 with `Retry-After` |
+//! | `unavailable` | 503 with `Retry-After`: the database, the blob store or Redis cannot do its part now (gone, read-only, full); the cause is logged, the client reads a fixed text |
 //! | `rate-limited` | 429 with `Retry-After`, `RateLimit-Policy` and `RateLimit` |
 //! | `render-timeout` | 504: the renderer gave up on this document |
 //! | `io`, `internal` | 500 |
@@ -78,7 +79,7 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-        ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Overloaded | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::RenderTimeout => StatusCode::GATEWAY_TIMEOUT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -101,6 +102,7 @@ fn title_for(kind: ErrorKind) -> &'static str {
         ErrorKind::Forbidden => "Forbidden",
         ErrorKind::Conflict => "Conflict",
         ErrorKind::PreconditionFailed => "Precondition failed",
+        ErrorKind::Unavailable => "Service unavailable",
         _ => "Internal error",
     }
 }
@@ -135,7 +137,10 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let kind = self.error.kind();
         let internal = self.status.is_server_error()
-            && !matches!(kind, ErrorKind::Overloaded | ErrorKind::RenderTimeout);
+            && !matches!(
+                kind,
+                ErrorKind::Overloaded | ErrorKind::RenderTimeout | ErrorKind::Unavailable
+            );
         Problem {
             type_: format!("urn:spv:problem:{}", kind.code()),
             title: title_for(kind).to_owned(),
@@ -166,13 +171,15 @@ impl IntoResponse for ApiError {
         let problem = self.problem();
         if problem.detail.as_deref() == Some(INTERNAL_DETAIL) {
             tracing::error!(error = %self.error, source = ?std::error::Error::source(&self.error), "internal error");
+        } else if self.error.kind() == ErrorKind::Unavailable {
+            tracing::warn!(error = %self.error, source = ?std::error::Error::source(&self.error), "a service the request needs is unavailable");
         } else {
             tracing::debug!(error = %self.error, status = self.status.as_u16(), "request failed");
         }
         let mut response = problem_response(&problem, false);
         let headers = response.headers_mut();
         match self.error.kind() {
-            ErrorKind::Overloaded => {
+            ErrorKind::Overloaded | ErrorKind::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             }
             ErrorKind::RateLimited => {
@@ -230,6 +237,7 @@ mod tests {
             (ErrorKind::Conflict, 409),
             (ErrorKind::PreconditionFailed, 412),
             (ErrorKind::Overloaded, 503),
+            (ErrorKind::Unavailable, 503),
             (ErrorKind::RenderTimeout, 504),
             (ErrorKind::Io, 500),
             (ErrorKind::Internal, 500),
@@ -257,6 +265,10 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let response =
+            ApiError::new(Error::new(ErrorKind::Unavailable, "database gone")).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         let response = ApiError::new(Error::new(ErrorKind::Unauthenticated, "no")).into_response();
         assert!(
             response.headers()[header::WWW_AUTHENTICATE]

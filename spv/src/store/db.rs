@@ -32,7 +32,9 @@ pub struct DbOptions {
     /// The most connections at once; `None` picks 4 for SQLite (one writer at a time
     /// anyway, readers run beside it in WAL mode) and 8 for PostgreSQL.
     pub max_connections: Option<u32>,
-    /// How long a query waits for a free connection before it fails.
+    /// How long a query waits for a free connection (or for a new one to a database
+    /// that does not answer) before it fails with [`ErrorKind::Unavailable`]: 3 s, so a
+    /// database that is gone answers requests with a 503 soon rather than holding them.
     pub acquire_timeout: Duration,
     /// How long SQLite waits on a locked database before it answers "busy".
     pub busy_timeout: Duration,
@@ -51,7 +53,7 @@ impl Default for DbOptions {
     fn default() -> Self {
         DbOptions {
             max_connections: None,
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(3),
             busy_timeout: Duration::from_secs(5),
             schema: None,
             migrate: true,
@@ -329,6 +331,28 @@ impl Db {
         Ok(())
     }
 
+    /// Checks that the database answers and takes writes (for readiness probes): an
+    /// [`ErrorKind::Unavailable`] error saying it "does not answer" or "is read-only"
+    /// (PostgreSQL: `transaction_read_only` is on for a new transaction, as under
+    /// `default_transaction_read_only` or on a hot standby).
+    pub async fn check(&self) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            let read_only: String =
+                sqlx::query_scalar("SELECT current_setting('transaction_read_only')")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err("checking the connection"))?;
+            if read_only == "on" {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    "the database is read-only; try again later",
+                ));
+            }
+            return Ok(());
+        }
+        self.ping().await
+    }
+
     /// Closes every connection; waits for queries in flight.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -405,9 +429,58 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Turns a database error into an [`ErrorKind::Internal`] error saying what was being done.
+/// Turns a database error into an error saying what was being done: an
+/// [`ErrorKind::Unavailable`] one when the database cannot do its part now (gone,
+/// read-only, full: [`unavailable_reason`]), whose message says only that (the cause is
+/// its source, for the log); otherwise an [`ErrorKind::Internal`] one.
 pub(crate) fn db_err(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-    move |e| Error::internal(format!("database error while {doing}: {e}")).with_source(e)
+    move |e| match unavailable_reason(&e) {
+        Some(reason) => Error::new(
+            ErrorKind::Unavailable,
+            format!("the database {reason}; try again later"),
+        )
+        .with_source(e),
+        None => Error::internal(format!("database error while {doing}: {e}")).with_source(e),
+    }
+}
+
+/// Why the database cannot do its part now, when `e` says so: it does not answer (no
+/// connection within the acquire timeout, a broken connection, the server shutting
+/// down), it is read-only (PostgreSQL `default_transaction_read_only`, a hot standby, a
+/// read-only SQLite file) or it is full. `None` for errors of the query or the data.
+pub(crate) fn unavailable_reason(e: &sqlx::Error) -> Option<&'static str> {
+    const GONE: &str = "does not answer";
+    const READ_ONLY: &str = "is read-only";
+    const FULL: &str = "is full";
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => Some(GONE),
+        sqlx::Error::Database(db) => {
+            let code = db.code()?;
+            if let Ok(extended) = code.parse::<i64>() {
+                // SQLite: the primary result code is the low byte of the extended one.
+                return match extended & 0xff {
+                    8 => Some(READ_ONLY),  // SQLITE_READONLY
+                    13 => Some(FULL),      // SQLITE_FULL
+                    10 | 14 => Some(GONE), // SQLITE_IOERR, SQLITE_CANTOPEN
+                    _ => None,
+                };
+            }
+            // PostgreSQL: SQLSTATE.
+            match code.as_ref() {
+                "25006" => Some(READ_ONLY),                // read_only_sql_transaction
+                "53100" => Some(FULL),                     // disk_full
+                "57P01" | "57P02" | "57P03" => Some(GONE), // shutdown, cannot connect now
+                c if c.starts_with("08") => Some(GONE),    // connection exception
+                c if c.starts_with("53") => Some(FULL),    // insufficient resources
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -428,6 +501,35 @@ mod tests {
             "sqlite:///a%20b/x%3F.db?mode=rwc"
         );
         assert!(quote_ident("bad\"; DROP").is_err());
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_database_is_told_apart_from_a_bad_query() {
+        assert_eq!(
+            unavailable_reason(&sqlx::Error::PoolTimedOut),
+            Some("does not answer")
+        );
+        assert_eq!(unavailable_reason(&sqlx::Error::RowNotFound), None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spv.db");
+        let db = Db::sqlite(&path).await.unwrap();
+        // The same file opened read-only beside it: a write says so, with a fixed text.
+        let url = sqlite_url(&path).replace("mode=rwc", "mode=ro");
+        let read_only = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let err = sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&read_only)
+            .await
+            .unwrap_err();
+        assert_eq!(unavailable_reason(&err), Some("is read-only"), "{err}");
+        let err = db_err("creating a table")(err);
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert_eq!(err.message(), "the database is read-only; try again later");
+        // A bad query is no fault of the database.
+        let err = sqlx::query("SELEC 1").execute(db.pool()).await.unwrap_err();
+        assert_eq!(unavailable_reason(&err), None);
+        assert_eq!(db_err("x")(err).kind(), ErrorKind::Internal);
+        read_only.close().await;
+        db.close().await;
     }
 
     #[tokio::test]

@@ -53,11 +53,52 @@ impl LocalBlobs {
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// Writes one byte to a file in `<root>/tmp` and removes it: a full or read-only
+    /// directory is an [`ErrorKind::Unavailable`] error.
+    async fn check_writable(&self) -> crate::Result<()> {
+        let tmp_dir = self.root.join("tmp");
+        tokio::fs::create_dir_all(&tmp_dir)
+            .await
+            .map_err(io_err("creating", &tmp_dir))?;
+        let probe = tmp_dir.join(format!("ready-{}.probe", uuid::Uuid::new_v4().simple()));
+        let written = async {
+            let mut file = tokio::fs::File::create(&probe).await?;
+            file.write_all(b"r").await?;
+            file.sync_data().await
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&probe).await;
+        written.map_err(io_err("writing", &probe))
+    }
 }
 
 fn io_err(doing: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     let at = format!("{doing} {}", path.display());
-    move |e| Error::new(ErrorKind::Io, format!("{at}: {e}")).with_source(e)
+    move |e| {
+        if cannot_write(&e) {
+            // The client reads this message; the path and the cause go to the log.
+            tracing::warn!(error = %e, "{at}");
+            Error::new(
+                ErrorKind::Unavailable,
+                "the blob store cannot be written now (full or read-only); try again later",
+            )
+            .with_source(e)
+        } else {
+            Error::new(ErrorKind::Io, format!("{at}: {e}")).with_source(e)
+        }
+    }
+}
+
+/// Whether `e` says the directory cannot take writes now (full, over quota, read-only,
+/// not permitted): a state of the machine, not of the request, which clears by itself
+/// once an operator frees space or fixes the permissions.
+fn cannot_write(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::StorageFull | K::ReadOnlyFilesystem | K::PermissionDenied | K::QuotaExceeded
+    )
 }
 
 impl BlobStore for LocalBlobs {
@@ -211,7 +252,7 @@ impl BlobStore for LocalBlobs {
     fn check(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             match tokio::fs::metadata(&self.root).await {
-                Ok(meta) if meta.is_dir() => Ok(()),
+                Ok(meta) if meta.is_dir() => self.check_writable().await,
                 // Created by the first write.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Ok(_) => Err(Error::new(

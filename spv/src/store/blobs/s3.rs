@@ -128,7 +128,21 @@ impl S3Blobs {
 
     /// An `object_store` error as ours, saying what was being done where.
     fn err(&self, doing: &str, e: object_store::Error) -> Error {
-        Error::new(ErrorKind::Io, format!("{doing} in {}: {e}", self.url())).with_source(e)
+        match e {
+            // What object_store answers when the service cannot be reached or fails
+            // (after its retries): the client reads a fixed text, the cause is logged.
+            object_store::Error::Generic { .. } => {
+                tracing::warn!(error = %e, "{doing} in {}", self.url());
+                Error::new(
+                    ErrorKind::Unavailable,
+                    "the blob store does not answer; try again later",
+                )
+                .with_source(e)
+            }
+            e => {
+                Error::new(ErrorKind::Io, format!("{doing} in {}: {e}", self.url())).with_source(e)
+            }
+        }
     }
 
     /// Whether the object of `key` is there with `size` bytes.

@@ -1,0 +1,635 @@
+//! Faults under a running `spv-server` process, each injected and then cleared while the
+//! server keeps running:
+//!
+//! - PostgreSQL read-only (`ALTER DATABASE … SET default_transaction_read_only`, on a
+//!   database of the test's own) and gone (a proxy in front of it, cut);
+//! - the blob directory full (a 512 KiB tmpfs, filled) and read-only (the tmpfs
+//!   remounted); both need the permission to mount;
+//! - Redis unreachable (a `redis-server` of the test's own, stopped);
+//! - S3 unreachable (a proxy in front of the test's S3 server, cut).
+//!
+//! Every request the fault touches answers a 503 `unavailable` problem with
+//! `Retry-After` and a fixed text (no SQL, path or address), within seconds; reads that
+//! need nothing broken go on; nothing half-written appears (the lists hold what they held);
+//! `/ready` names the fault; and once it clears the server serves again by itself.
+//!
+//! PostgreSQL and S3 need `SPV_TEST_POSTGRES_URL` and `SPV_TEST_S3_URL` (with its `AWS_*`
+//! variables), Redis the `redis-server` binary; each test is skipped without its service
+//! (a line says so), except under `CI=true`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use spv_tests::cluster::{RedisProcess, TestDatabase, uuid_like};
+use spv_tests::faults::{TcpProxy, Tmpfs};
+use spv_tests::server::SpvServer;
+
+const PASSWORD: &str = "faults-admin-password-1";
+
+/// The longest a request may take while a fault lasts (the database's acquire timeout is
+/// 3 s, S3's retries about 1 s; generous for a loaded 2-core machine).
+const FAULT_ANSWER_WITHIN: Duration = Duration::from_secs(15);
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The variable `name`, or `None` after a "skipped" line (a panic under `CI=true`).
+fn service(test: &str, name: &str) -> Option<String> {
+    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+        Some(value) => Some(value),
+        None if ci() => panic!("{test}: {name} is missing; it cannot be skipped under CI=true"),
+        None => {
+            eprintln!("skipped {test}: {name} is not set");
+            None
+        }
+    }
+}
+
+fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> SpvServer {
+    let mut all = vec![
+        ("SPV_RENDERER", "cpu"),
+        ("SPV_JOB_WORKERS", "1"),
+        ("SPV_PRUNE_INTERVAL_SECS", "0"),
+        ("SPV_BACKUP_INTERVAL_SECS", "0"),
+    ];
+    all.extend_from_slice(env);
+    SpvServer::start(dir, PASSWORD, &all)
+}
+
+async fn login(server: &SpvServer) -> String {
+    let response = http()
+        .post(format!("{}/api/v1/auth/token", server.url()))
+        .json(&json!({"grant_type": "password", "username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "login");
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+fn document(color: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "format": "glyph", "version": 1, "title": "faults",
+        "pages": [{ "width": 120, "height": 80, "background": color, "layers": [] }]
+    }))
+    .unwrap()
+}
+
+async fn create_document(server: &SpvServer, token: &str, color: &str) -> reqwest::Response {
+    http()
+        .post(format!("{}/api/v1/documents", server.url()))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(document(color))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn created_id(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_str().unwrap().to_string()
+}
+
+async fn get(server: &SpvServer, token: &str, path: &str) -> reqwest::Response {
+    http()
+        .get(format!("{}{path}", server.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn upload(server: &SpvServer, token: &str, bytes: &[u8]) -> reqwest::Response {
+    http()
+        .post(format!("{}/api/v1/assets", server.url()))
+        .bearer_auth(token)
+        .header("content-disposition", "attachment; filename=\"noise.png\"")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The ids of a list (`/api/v1/documents`, `/api/v1/assets`), first 100.
+async fn ids(server: &SpvServer, token: &str, path: &str) -> Vec<String> {
+    let response = get(server, token, &format!("{path}?perPage=100")).await;
+    assert_eq!(response.status(), 200, "{path}");
+    let body: Value = response.json().await.unwrap();
+    let mut ids: Vec<String> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A PNG of `side`×`side` pixels of noise (it does not compress: about 4·side² bytes).
+fn noise_png(side: u32, seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+    let pixels: Vec<u8> = (0..side * side * 4)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side, side);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&pixels).unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+/// Sends `request` and checks that it is refused as the fault demands: within
+/// [`FAULT_ANSWER_WITHIN`], a 503 `unavailable` problem with `Retry-After` whose detail
+/// names none of the internals (`leaks`).
+async fn unavailable(what: &str, request: reqwest::RequestBuilder, leaks: &[&str]) -> Value {
+    let started = Instant::now();
+    let response = request.send().await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < FAULT_ANSWER_WITHIN,
+        "{what}: answered after {took:?}"
+    );
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 503, "{what}: {text}");
+    assert_eq!(
+        headers["content-type"], "application/problem+json",
+        "{what}"
+    );
+    assert!(headers.contains_key("retry-after"), "{what}: Retry-After");
+    let problem: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        problem["type"], "urn:spv:problem:unavailable",
+        "{what}: {text}"
+    );
+    let detail = problem["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    for leak in leaks
+        .iter()
+        .chain(&["sql", "insert", "update", "error returned", "/"])
+    {
+        assert!(
+            !detail.contains(&leak.to_lowercase()),
+            "{what}: the detail tells {leak:?}: {text}"
+        );
+    }
+    problem
+}
+
+/// `/ready`'s answer: `Ok(())` on 200, the detail of its 503 otherwise.
+async fn ready(server: &SpvServer) -> Result<(), String> {
+    let response = http()
+        .get(format!("{}/ready", server.url()))
+        .send()
+        .await
+        .unwrap();
+    if response.status() == 200 {
+        return Ok(());
+    }
+    assert_eq!(response.status(), 503);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:spv:problem:unavailable", "{problem}");
+    Err(problem["detail"].as_str().unwrap_or_default().to_string())
+}
+
+/// Waits (at most 30 s, polling) until `/ready` answers as `want` says.
+async fn ready_becomes(server: &SpvServer, what: &str, want: impl Fn(&Result<(), String>) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = ready(server).await;
+        if want(&now) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/ready did not become {what}; it says {now:?}; the server's log:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = std::process::Command::new("psql")
+        .args([url, "-qAtc", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql {sql:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `host:port` of a URL `scheme://[user@]host:port/...`.
+fn host_port(url: &str) -> SocketAddr {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap();
+    use std::net::ToSocketAddrs;
+    authority
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .expect("a host:port")
+}
+
+/// Makes the test database read-only (or writable again) for new sessions and ends the
+/// server's sessions, so that the pool reconnects under the new setting.
+fn set_read_only(admin_url: &str, db: &TestDatabase, on: bool) {
+    let name = db.url.rsplit('/').next().unwrap();
+    let value = if on { "on" } else { "off" };
+    psql(
+        admin_url,
+        &format!("ALTER DATABASE {name} SET default_transaction_read_only = {value}"),
+    );
+    psql(
+        admin_url,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_only_and_gone_then_back() {
+    let Some(admin_url) = service("postgres faults", "SPV_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let db = TestDatabase::create(&admin_url);
+    let mut proxy = TcpProxy::start(host_port(&admin_url));
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    let (base, _) = admin_url.rsplit_once('@').unwrap();
+    let url = format!("{base}@127.0.0.1:{}/{name}", proxy.port());
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[("DATABASE_URL", url.as_str())]);
+    let token = login(&server).await;
+    let first = created_id(create_document(&server, &token, "#336699").await).await;
+    let thumbnail = format!("/api/v1/documents/{first}/thumbnail?size=64");
+    assert_eq!(get(&server, &token, &thumbnail).await.status(), 200);
+    ready(&server).await.unwrap();
+    let before = ids(&server, &token, "/api/v1/documents").await;
+
+    // Read-only: writes are refused cleanly, reads go on, /ready says so.
+    set_read_only(&admin_url, &db, true);
+    ready_becomes(&server, "read-only", |r| {
+        r.as_ref().is_err_and(|d| d.contains("database read-only"))
+    })
+    .await;
+    let client = http();
+    let write = || {
+        client
+            .post(format!("{}/api/v1/documents", server.url()))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(document("#ff0000"))
+    };
+    unavailable(
+        "a document created on a read-only database",
+        write(),
+        &[name.as_str()],
+    )
+    .await;
+    unavailable(
+        "a login (which stores a refresh token) on a read-only database",
+        client
+            .post(format!("{}/api/v1/auth/token", server.url()))
+            .json(&json!({"grant_type": "password", "username": "admin", "password": PASSWORD})),
+        &[name.as_str()],
+    )
+    .await;
+    assert_eq!(
+        get(&server, &token, &format!("/api/v1/documents/{first}"))
+            .await
+            .status(),
+        200
+    );
+    let other_size = format!("/api/v1/documents/{first}/thumbnail?size=65");
+    assert_eq!(
+        get(&server, &token, &other_size).await.status(),
+        200,
+        "a thumbnail renders although it cannot be stored"
+    );
+    assert_eq!(
+        ids(&server, &token, "/api/v1/documents").await,
+        before,
+        "nothing written"
+    );
+
+    set_read_only(&admin_url, &db, false);
+    ready_becomes(&server, "ready", Result::is_ok).await;
+    let second = created_id(create_document(&server, &token, "#00ff00").await).await;
+
+    // Gone: every request that needs the database is refused within seconds.
+    proxy.cut();
+    ready_becomes(&server, "database not answering", |r| {
+        r.as_ref()
+            .is_err_and(|d| d.contains("database not answering"))
+    })
+    .await;
+    unavailable(
+        "a document created with the database gone",
+        write(),
+        &[name.as_str(), "127.0.0.1"],
+    )
+    .await;
+    unavailable(
+        "a document read with the database gone",
+        client
+            .get(format!("{}/api/v1/documents/{second}", server.url()))
+            .bearer_auth(&token),
+        &[name.as_str(), "127.0.0.1"],
+    )
+    .await;
+
+    // Back: served again without a restart; everything acknowledged is there.
+    proxy.restore();
+    ready_becomes(&server, "ready", Result::is_ok).await;
+    let third = created_id(create_document(&server, &token, "#0000ff").await).await;
+    let after = ids(&server, &token, "/api/v1/documents").await;
+    let mut expected = before.clone();
+    expected.extend([second, third]);
+    expected.sort();
+    assert_eq!(after, expected, "exactly the acknowledged documents");
+    let log = server.kill();
+    assert!(!log.contains("panicked"), "no panic; the log:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_directory_full_then_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = dir.path().join("blobs");
+    let tmpfs = match Tmpfs::mount(&blobs, 512) {
+        Ok(tmpfs) => tmpfs,
+        Err(why) => {
+            // Mounting needs root (or CAP_SYS_ADMIN); say so rather than pass silently.
+            eprintln!("skipped blob directory full: a tmpfs cannot be mounted here ({why})");
+            return;
+        }
+    };
+    let server = start(dir.path(), &[]);
+    let token = login(&server).await;
+    let small = upload(&server, &token, &noise_png(16, 1)).await;
+    assert_eq!(small.status(), 201, "{:?}", small.text().await);
+    let doc = created_id(create_document(&server, &token, "#123456").await).await;
+    ready(&server).await.unwrap();
+    let assets = ids(&server, &token, "/api/v1/assets").await;
+
+    let filled = tmpfs.fill("filler");
+    assert!(filled > 0 && filled <= 512 * 1024, "filled {filled} bytes");
+    ready_becomes(&server, "blobs not writable", |r| {
+        r.as_ref().is_err_and(|d| d.contains("blobs not writable"))
+    })
+    .await;
+    let client = http();
+    let big = noise_png(120, 2);
+    assert!(big.len() > 50_000);
+    unavailable(
+        "an asset uploaded to a full disk",
+        client
+            .post(format!("{}/api/v1/assets", server.url()))
+            .bearer_auth(&token)
+            .body(big.clone()),
+        &["blobs", "tmp", "part"],
+    )
+    .await;
+    assert_eq!(
+        ids(&server, &token, "/api/v1/assets").await,
+        assets,
+        "no asset row"
+    );
+    let leftovers = std::fs::read_dir(blobs.join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(leftovers, 0, "no temporary file is left in blobs/tmp");
+    // What needs no new blob goes on: documents, and thumbnails (their stored copy is
+    // a cache that may fail).
+    created_id(create_document(&server, &token, "#654321").await).await;
+    let thumbnail = get(
+        &server,
+        &token,
+        &format!("/api/v1/documents/{doc}/thumbnail?size=48"),
+    )
+    .await;
+    assert_eq!(thumbnail.status(), 200);
+
+    std::fs::remove_file(blobs.join("filler")).unwrap();
+    ready_becomes(&server, "ready", Result::is_ok).await;
+
+    // Read-only (remounted): the same refusal, the same recovery.
+    tmpfs.remount(true);
+    ready_becomes(&server, "blobs not writable (read-only)", |r| {
+        r.as_ref().is_err_and(|d| d.contains("blobs not writable"))
+    })
+    .await;
+    unavailable(
+        "an asset uploaded to a read-only directory",
+        client
+            .post(format!("{}/api/v1/assets", server.url()))
+            .bearer_auth(&token)
+            .body(big.clone()),
+        &["blobs", "tmp", "part"],
+    )
+    .await;
+    assert_eq!(
+        ids(&server, &token, "/api/v1/assets").await,
+        assets,
+        "no asset row"
+    );
+    tmpfs.remount(false);
+    ready_becomes(&server, "ready", Result::is_ok).await;
+    let response = upload(&server, &token, &big).await;
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    let asset: Value = response.json().await.unwrap();
+    let bytes = get(
+        &server,
+        &token,
+        &format!("/api/v1/assets/{}", asset["id"].as_str().unwrap()),
+    )
+    .await
+    .bytes()
+    .await
+    .unwrap();
+    assert_eq!(bytes.as_ref(), big.as_slice(), "the asset reads back whole");
+    let log = server.kill();
+    assert!(!log.contains("panicked"), "no panic; the log:\n{log}");
+    drop(tmpfs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_unreachable_then_back() {
+    let redis_server = std::process::Command::new("redis-server")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !redis_server {
+        assert!(!ci(), "redis faults: redis-server is missing under CI=true");
+        eprintln!("skipped redis faults: no redis-server binary");
+        return;
+    }
+    let mut redis = RedisProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("faults-{}:", uuid_like());
+    let redis_url = redis.url();
+    let server = start(
+        dir.path(),
+        &[
+            ("REDIS_URL", redis_url.as_str()),
+            ("SPV_REDIS_PREFIX", prefix.as_str()),
+        ],
+    );
+    let token = login(&server).await;
+    let doc = created_id(create_document(&server, &token, "#abcdef").await).await;
+    ready(&server).await.unwrap();
+
+    redis.stop();
+    ready_becomes(&server, "redis not answering", |r| {
+        r.as_ref().is_err_and(|d| d.contains("redis not answering"))
+    })
+    .await;
+    // Redis is a cache and a coordinator: without it requests are served in process.
+    let started = Instant::now();
+    assert_eq!(
+        get(&server, &token, &format!("/api/v1/documents/{doc}"))
+            .await
+            .status(),
+        200
+    );
+    let thumbnail = format!("/api/v1/documents/{doc}/thumbnail?size=50");
+    assert_eq!(get(&server, &token, &thumbnail).await.status(), 200);
+    created_id(create_document(&server, &token, "#fedcba").await).await;
+    assert!(
+        started.elapsed() < FAULT_ANSWER_WITHIN,
+        "served without waiting for Redis"
+    );
+
+    redis.restart();
+    ready_becomes(&server, "ready", Result::is_ok).await;
+    created_id(create_document(&server, &token, "#a0a0a0").await).await;
+    let log = server.kill();
+    assert!(!log.contains("panicked"), "no panic; the log:\n{log}");
+}
+
+/// Creates the test bucket when it is missing (moto accepts an unsigned `PUT /bucket`).
+async fn ensure_bucket(endpoint: &str, bucket: &str) {
+    let response = http()
+        .put(format!("{}/{bucket}", endpoint.trim_end_matches('/')))
+        .send()
+        .await
+        .expect("the S3 server answers");
+    assert!(
+        response.status().is_success() || response.status() == 409,
+        "creating bucket {bucket}: {}",
+        response.status()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_unreachable_then_back() {
+    let Some(s3_url) = service("s3 faults", "SPV_TEST_S3_URL") else {
+        return;
+    };
+    let Some(endpoint) = service("s3 faults", "AWS_ENDPOINT") else {
+        return;
+    };
+    let bucket = s3_url
+        .trim_start_matches("s3://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    ensure_bucket(&endpoint, &bucket).await;
+    let mut proxy = TcpProxy::start(host_port(&endpoint));
+    let blob_url = format!("{}/faults-{}", s3_url.trim_end_matches('/'), uuid_like());
+    let proxied = format!("http://127.0.0.1:{}", proxy.port());
+    let aws: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("AWS_") && k != "AWS_ENDPOINT")
+        .collect();
+    let mut env: Vec<(&str, &str)> = aws.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("AWS_ENDPOINT", proxied.as_str()));
+    env.push(("SPV_BLOB_URL", blob_url.as_str()));
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &env);
+    let token = login(&server).await;
+    let first = noise_png(20, 3);
+    let response = upload(&server, &token, &first).await;
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    let first_id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ready(&server).await.unwrap();
+    let assets = ids(&server, &token, "/api/v1/assets").await;
+
+    proxy.cut();
+    ready_becomes(&server, "blobs not answering", |r| {
+        r.as_ref().is_err_and(|d| d.contains("blobs not answering"))
+    })
+    .await;
+    let client = http();
+    let second = noise_png(24, 4);
+    unavailable(
+        "an asset uploaded with S3 gone",
+        client
+            .post(format!("{}/api/v1/assets", server.url()))
+            .bearer_auth(&token)
+            .body(second.clone()),
+        &["127.0.0.1", "s3:", bucket.as_str()],
+    )
+    .await;
+    unavailable(
+        "an asset read with S3 gone",
+        client
+            .get(format!("{}/api/v1/assets/{first_id}", server.url()))
+            .bearer_auth(&token),
+        &["127.0.0.1", "s3:", bucket.as_str()],
+    )
+    .await;
+    assert_eq!(
+        ids(&server, &token, "/api/v1/assets").await,
+        assets,
+        "no asset row without its blob"
+    );
+
+    proxy.restore();
+    ready_becomes(&server, "ready", Result::is_ok).await;
+    let response = upload(&server, &token, &second).await;
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    let bytes = get(&server, &token, &format!("/api/v1/assets/{first_id}"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        bytes.as_ref(),
+        first.as_slice(),
+        "the first asset reads back whole"
+    );
+    let log = server.kill();
+    assert!(!log.contains("panicked"), "no panic; the log:\n{log}");
+}
