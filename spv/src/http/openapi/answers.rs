@@ -287,6 +287,9 @@ fn link(operation: &str, description: &str, parameters: Value, body: Option<Valu
     });
     if let Some(body) = body {
         link["requestBody"] = body;
+        // The body is whole: schemathesis sends it as it is rather than merged into one
+        // it generated (whose other fields could name pages the document lacks).
+        link["x-schemathesis"] = json!({"merge_body": false});
     }
     link
 }

@@ -44,12 +44,13 @@ fn point() -> Value {
         "items": false, "description": "[x, y]"})
 }
 
-/// The SVG path data pattern: commands and numbers separated by single spaces.
+/// The SVG path data pattern: a command letter, then its numbers, each separated by one
+/// space (or a comma within a pair), at most six digits before the point and four after.
 pub(super) fn path_data_pattern() -> String {
     let num = r"-?(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,4})?";
     let pair = format!("{num}[ ,]{num}");
     let flag = "[01]";
-    let repeat = |head: &str, args: &str| format!("{head} {args}(?: {args})*");
+    let repeat = |head: &str, args: &str| format!("{head} ?{args}(?: {args})*");
     let commands = [
         repeat("[Mm]", &pair),
         repeat("[LlTt]", &pair),
@@ -263,7 +264,7 @@ mod tests {
             let parsed = crate::glyph::parse_json(doc.to_string().as_bytes(), &Limits::default());
             assert!(parsed.is_ok(), "{d:?}: {:?}", parsed.err());
         }
-        for d in ["L0 0", "M0", "M 0 0", "Q", "M0 0 X"] {
+        for d in ["L0 0", "M0", "M0  0", "Q", "M0 0 X", "M99999999 0"] {
             assert!(!pattern.is_match(d), "{d:?}");
         }
     }

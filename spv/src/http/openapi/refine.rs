@@ -357,8 +357,6 @@ fn uploads(doc: &mut Value) {
         doc,
         "AssetUpload",
         json!({"type": "object", "required": ["file"], "properties": {"file": file},
-            // Other fields are skipped, if their part headers can be read at all.
-            "propertyNames": {"pattern": "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"},
             "description": "A multipart upload: the file in the field `file` (other fields \
                 are skipped)"}),
     );
@@ -488,7 +486,7 @@ mod tests {
     #[test]
     fn trimmed_text_patterns_count_what_trim_leaves() {
         let p = trimmed(4);
-        for ok in ["a", " a ", "abcd", "\tab cd\n", "a\u{1c}"] {
+        for ok in ["a", " a ", "abcd", "\tab c\n", "a\u{1c}"] {
             assert!(matches(&p, ok), "{ok:?}");
         }
         for bad in ["", " ", "abcde", " \u{3000} ", "a bcd"] {
