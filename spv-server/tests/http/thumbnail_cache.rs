@@ -317,7 +317,8 @@ async fn options_and_their_errors() {
         p["detail"],
         "format: \"gif\" is not valid; expected png, webp, jpeg or auto"
     );
-    let p = problem(ok("?page=1").await, 400).await;
+    // A page the document lacks is not found, as the URL of a thumbnail of it would be.
+    let p = problem(ok("?page=1").await, 404).await;
     assert_eq!(
         p["detail"],
         "page 1 does not exist; the document has 1 page (0 to 0)"

@@ -65,10 +65,10 @@ async fn a_stored_document_shares_the_get_routes_caches_and_etags() {
     assert_ne!(header(other.headers(), "etag"), etag);
     assert_eq!(renders(&server).await, 2);
 
-    // A page the document does not have, a size over the maximum.
+    // A page the document does not have (not found), a size over the maximum.
     let p = problem(
         post(&server, &json!({"document": id, "page": 3}), None, &[]).await,
-        400,
+        404,
     )
     .await;
     assert!(

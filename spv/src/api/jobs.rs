@@ -150,11 +150,14 @@ pub struct RenderJobSpec {
     /// The stored document.
     pub document: Uuid,
     /// Zero-based page indexes; empty (the default) renders every page.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::api::whole::vec_usize")]
     pub pages: Vec<usize>,
     /// Longer sides in pixels, each at most the server's maximum thumbnail size
     /// (default `[256]`).
-    #[serde(default = "default_sizes")]
+    #[serde(
+        default = "default_sizes",
+        deserialize_with = "crate::api::whole::vec_u32"
+    )]
     pub sizes: Vec<u32>,
     /// Output formats (default `["png"]`).
     #[serde(default = "default_formats")]

@@ -27,6 +27,7 @@ pub(crate) mod documents;
 #[cfg(feature = "api")]
 pub(crate) mod jobs;
 pub(crate) mod thumbnails;
+pub mod whole;
 
 #[cfg(feature = "api")]
 pub use assets::*;

@@ -16,7 +16,25 @@ pub(crate) struct Inspected {
     pub(crate) font_weight: Option<u16>,
 }
 
-/// The media type of `bytes`, from their first bytes.
+/// Every media type [`sniff`] answers, so every type an asset's bytes are served with.
+pub const MEDIA_TYPES: [&str; 14] = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "font/ttf",
+    "font/otf",
+    "font/collection",
+    "font/woff",
+    "font/woff2",
+    "application/pdf",
+    "application/zip",
+    "image/svg+xml",
+    "application/json",
+    "application/octet-stream",
+];
+
+/// The media type of `bytes`, from their first bytes (one of [`MEDIA_TYPES`]).
 pub(crate) fn sniff(bytes: &[u8]) -> &'static str {
     let starts = |magic: &[u8]| bytes.starts_with(magic);
     if starts(b"\x89PNG\r\n\x1a\n") {
@@ -240,6 +258,24 @@ mod tests {
     #[test]
     fn types_come_from_the_bytes() {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), "image/png");
+        for bytes in [
+            &b"\x89PNG\r\n\x1a\n"[..],
+            b"\xff\xd8\xff",
+            b"GIF89a",
+            b"RIFF\0\0\0\0WEBPVP8 ",
+            b"true",
+            b"OTTO",
+            b"ttcf",
+            b"wOFF",
+            b"wOF2",
+            b"%PDF-",
+            b"PK\x03\x04",
+            b"<svg/>",
+            b"{}",
+            b"?",
+        ] {
+            assert!(MEDIA_TYPES.contains(&sniff(bytes)), "{bytes:?}");
+        }
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), "image/webp");
         assert_eq!(sniff(b"<?xml version=\"1.0\"?><svg/>"), "image/svg+xml");
         assert_eq!(sniff(b"OTTO\0\0"), "font/otf");

@@ -43,6 +43,7 @@ mod service;
 #[cfg(test)]
 mod tests;
 
+pub use meta::MEDIA_TYPES;
 pub use repo::{AssetRepo, SqlAssets};
 pub use service::{
     AssetReader, Assets, AssetsConfig, DEFAULT_MAX_RESOLVED_BYTES, DEFAULT_MAX_UPLOAD_BYTES,

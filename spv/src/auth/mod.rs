@@ -50,3 +50,5 @@ pub use keys::API_KEY_PREFIX;
 pub(crate) use refresh::prune as prune_refresh_tokens;
 pub use secrets::{JWT_SECRET_FILE, JwtSecret, MIN_SECRET_LEN};
 pub use service::{Auth, AuthConfig};
+#[cfg(test)]
+pub(crate) use users::validate as validate_user;

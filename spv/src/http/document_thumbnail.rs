@@ -23,7 +23,7 @@ use super::extract::{caller_with, parse_id};
 use super::json::FinishJsonLayer;
 use super::problem::ApiError;
 use super::ratelimit::{client_ip, render_subject};
-use super::responses::{InvalidCredential, Overloaded, ReadableDocumentNotFound, Unprocessable};
+use super::responses::{InvalidCredential, Overloaded, Unprocessable};
 use super::state::AppState;
 use super::thumbnails::{no_store, respond};
 use crate::Error;
@@ -185,14 +185,16 @@ pub(crate) fn document_thumbnail_routes() -> Router<AppState> {
             lenient render with a placeholder for a missing `sha256:` asset)", content(
             (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/jpeg"))),
         (status = 304, description = "`If-None-Match` matched; nothing rendered or read"),
-        (status = 400, description = "Bad options (e.g. over `SPV_MAX_THUMBNAIL_SIZE`, a \
-            page that does not exist)", body = super::Problem,
+        (status = 400, description = "Bad options (e.g. over `SPV_MAX_THUMBNAIL_SIZE`, \
+            `size` with `width`)", body = super::Problem,
             content_type = "application/problem+json"),
         InvalidCredential,
         (status = 403, description = "The credential lacks `thumbnails:read` (or \
             `gallery:read`, enough for public documents)",
             body = super::Problem, content_type = "application/problem+json"),
-        ReadableDocumentNotFound, Unprocessable, Overloaded),
+        (status = 404, description = "No such document readable by the caller, or no such \
+            page in it", body = super::Problem, content_type = "application/problem+json"),
+        Unprocessable, Overloaded),
     security((), ("bearer" = ["thumbnails:read"]), ("apiKey" = ["thumbnails:read"]),
         ("bearer" = ["gallery:read"]), ("apiKey" = ["gallery:read"])))]
 pub(crate) async fn get_document_thumbnail(

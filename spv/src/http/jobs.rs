@@ -138,8 +138,8 @@ fn failing_field(value: &serde_json::Value) -> Option<&'static str> {
         field(name).is_some_and(|v| !fits(v)).then_some(name)
     };
     bad("document", |v| from_value::<Uuid>(v).is_ok())
-        .or_else(|| bad("pages", |v| from_value::<Vec<usize>>(v).is_ok()))
-        .or_else(|| bad("sizes", |v| from_value::<Vec<u32>>(v).is_ok()))
+        .or_else(|| bad("pages", |v| crate::api::whole::vec_usize(v).is_ok()))
+        .or_else(|| bad("sizes", |v| crate::api::whole::vec_u32(v).is_ok()))
         .or_else(|| bad("formats", |v| from_value::<Vec<ImageFormat>>(v).is_ok()))
         .or_else(|| bad("lenient", |v| from_value::<bool>(v).is_ok()))
 }
@@ -152,8 +152,8 @@ fn json_response(status: StatusCode, job: &Job) -> Response {
 /// background.
 ///
 /// Errors: 400 for a bad spec (the problem's `detail` names the field) or a bad
-/// `Idempotency-Key`; 409 when the `Idempotency-Key` was used for another kind of
-/// job; 413 for a body over 64 KiB.
+/// `Idempotency-Key`; 404 also for a page the document lacks; 409 when the
+/// `Idempotency-Key` was used for another kind of job; 413 for a body over 64 KiB.
 #[utoipa::path(post, path = "/api/v1/jobs/render", tag = "jobs",
     params(("Idempotency-Key" = Option<String>, Header,
         description = "1 to 200 characters; the caller's same key answers the first job \

@@ -196,6 +196,13 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
+        // Every 503 says when to come back (a render or request timeout too, not only a
+        // full pool), as the OpenAPI document promises.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE
+            && !headers.contains_key(header::RETRY_AFTER)
+        {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
         response.extensions_mut().insert(PendingProblem(problem));
         response
     }

@@ -46,13 +46,13 @@ pub(crate) fn thumbnails_routes() -> Router<AppState> {
             (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/jpeg"))),
         (status = 304, description = "`If-None-Match` matched; nothing rendered"),
         (status = 400, description = "Bad document or options (e.g. over \
-            `SPV_MAX_THUMBNAIL_SIZE`, a page that does not exist)", body = super::Problem,
+            `SPV_MAX_THUMBNAIL_SIZE`)", body = super::Problem,
             content_type = "application/problem+json"),
         Unauthorized,
         (status = 403, description = "The credential lacks `thumbnails:read`",
             body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`document` names a stored document the caller may \
-            not read, or none", body = super::Problem,
+            not read, or none; or the document has no page `page`", body = super::Problem,
             content_type = "application/problem+json"),
         PayloadTooLarge, Unprocessable, Overloaded),
     security(("bearer" = ["thumbnails:read"]), ("apiKey" = ["thumbnails:read"])))]

@@ -77,13 +77,15 @@ pub(crate) fn plan(spec: &RenderJobSpec, pages: usize, max_size: u32) -> Result<
     duplicates("pages", &spec.pages)?;
     for (i, &page) in spec.pages.iter().enumerate() {
         if page >= pages {
-            return Err(bad(
-                &format!("pages[{i}]"),
+            // As for a thumbnail: a page the document lacks is not found.
+            return Err(Error::new(
+                ErrorKind::NotFound,
                 format!(
                     "pages[{i}] is page {page}, which does not exist: the document has \
                      {pages} page(s), numbered from 0"
                 ),
-            ));
+            )
+            .at(format!("pages[{i}]")));
         }
     }
     let pages: Vec<usize> = if spec.pages.is_empty() {
@@ -332,7 +334,6 @@ mod tests {
                 "formats[1]",
             ),
             (spec(vec![0, 0], vec![64], png()), "pages[1]"),
-            (spec(vec![3], vec![64], png()), "pages[0]"),
             (spec(vec![0; 257], vec![64], png()), "pages"),
             (
                 spec(
@@ -349,5 +350,8 @@ mod tests {
             assert_eq!(err.path(), Some(field), "{err}");
             assert!(err.to_string().contains(field), "{err}");
         }
+        let err = plan(&spec(vec![3], vec![64], png()), 3, 4096).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert_eq!(err.path(), Some("pages[0]"), "{err}");
     }
 }

@@ -227,12 +227,17 @@ pub fn render_thumbnail(
     })
 }
 
+/// A page the document lacks: the thing asked for does not exist (a 404 over HTTP, as a
+/// URL naming it would be).
 pub(crate) fn page_out_of_range(page: usize, count: usize) -> Error {
-    Error::invalid_request(format!(
-        "page {page} does not exist; the document has {count} page{} (0 to {})",
-        if count == 1 { "" } else { "s" },
-        count.saturating_sub(1)
-    ))
+    Error::new(
+        crate::ErrorKind::NotFound,
+        format!(
+            "page {page} does not exist; the document has {count} page{} (0 to {})",
+            if count == 1 { "" } else { "s" },
+            count.saturating_sub(1)
+        ),
+    )
 }
 
 /// The document's package first, then the caller's resolver.

@@ -397,10 +397,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_missing_page_is_an_invalid_request() {
+    async fn a_missing_page_is_not_found() {
         let request = RenderThumbnail::new(DOC.to_vec()).page(2);
         let err = service().oneshot(request).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+        assert_eq!(err.kind(), ErrorKind::NotFound);
         assert_eq!(
             err.to_string(),
             "page 2 does not exist; the document has 2 pages (0 to 1)"

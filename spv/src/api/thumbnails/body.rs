@@ -35,16 +35,28 @@ pub struct ThumbnailBody {
     #[cfg_attr(feature = "http", schema(value_type = Object))]
     pub document: serde_json::Value,
     /// Zero-based page index (default 0).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::api::whole::usize")]
     pub page: usize,
     /// The longer side in pixels (default 256).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::api::whole::option_u32"
+    )]
     pub size: Option<u32>,
     /// Box width in pixels (with `height`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::api::whole::option_u32"
+    )]
     pub width: Option<u32>,
     /// Box height in pixels (with `width`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::api::whole::option_u32"
+    )]
     pub height: Option<u32>,
     /// How the page fits the box: `contain` (default), `cover` or `fill`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -226,7 +226,7 @@ fn page_out_of_range_names_page_and_count() {
         &RenderOptions::default(),
     )
     .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(
         err.to_string(),
         "page 3 does not exist; the document has 1 page (0 to 0)"

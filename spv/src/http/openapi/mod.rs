@@ -1,5 +1,17 @@
-//! The OpenAPI 3.1 document ([`ApiDoc`], served at `GET /openapi.json`) and the Scalar UI
+//! The OpenAPI 3.1 document ([`openapi`], served at `GET /openapi.json`) and the Scalar UI
 //! at `GET /docs`, whose script is embedded in the binary so it works offline.
+//!
+//! The document tells the whole truth, so that a client generated from it (or a fuzzer such
+//! as schemathesis, which `.ci/schemathesis.sh` runs against a real server) never meets an
+//! answer it does not describe: [`ApiDoc`] is what the `#[utoipa::path]` annotations say;
+//! `refine` adds the limits the code enforces (from the same constants, and from the
+//! [`Config`](crate::config::Config) for the configurable ones) and the shapes that
+//! depend on one another; `answers` the headers, media types, event-stream events and
+//! OpenAPI links of the answers; `glyph` the `.glyph` document as JSON Schema.
+
+mod answers;
+mod glyph;
+mod refine;
 
 use std::sync::Arc;
 
@@ -96,17 +108,30 @@ use super::state::AppState;
 #[derive(Debug)]
 pub struct ApiDoc;
 
-/// The OpenAPI document for this configuration: the security schemes `bearer` (JWT)
-/// and `apiKey` (the `API_KEY_HEADER` header); `/metrics` only when enabled.
+/// The OpenAPI document for this configuration, as `GET /openapi.json` serves it: the
+/// security schemes `bearer` (JWT) and `apiKey` (the `API_KEY_HEADER` header); `/metrics`
+/// only when enabled; the limits of this configuration (`SPV_MAX_THUMBNAIL_SIZE`).
 ///
 /// ```
-/// let doc = spv::http::openapi(&spv::config::Config::default());
-/// let json = serde_json::to_value(&doc).unwrap();
+/// let mut config = spv::config::Config::default();
+/// config.max_thumbnail_size = 512;
+/// let json = spv::http::openapi(&config);
 /// assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
 /// assert!(json["paths"]["/api/v1/thumbnails"]["post"].is_object());
 /// assert_eq!(json["components"]["securitySchemes"]["apiKey"]["name"], "x-api-key");
+/// assert_eq!(json["components"]["schemas"]["ThumbnailBody"]["properties"]["width"]["maximum"], 512);
 /// ```
-pub fn openapi(config: &crate::config::Config) -> utoipa::openapi::OpenApi {
+pub fn openapi(config: &crate::config::Config) -> serde_json::Value {
+    let mut doc = serde_json::to_value(annotated(config)).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "serializing the OpenAPI document failed");
+        serde_json::Value::Object(Default::default())
+    });
+    refine::refine(&mut doc, config);
+    doc
+}
+
+/// What the annotations say, with this configuration's security schemes and paths.
+fn annotated(config: &crate::config::Config) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     if !config.prometheus_enabled {
@@ -170,10 +195,7 @@ const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
 /// `/spv/openapi.json` names `/spv` as its server, so "try it" calls land under the prefix.
 pub fn docs_router(state: AppState) -> Router {
     let doc = Arc::new(openapi(state.config()));
-    let json = Arc::new(serde_json::to_string(&*doc).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "serializing the OpenAPI document failed");
-        "{}".to_owned()
-    }));
+    let json = Arc::new(doc.to_string());
     let page = Arc::new(scalar_api_reference::scalar_html(
         &serde_json::json!({ "url": "openapi.json", "title": "spv API" }),
         Some("docs/scalar.js"),
@@ -203,7 +225,7 @@ pub fn docs_router(state: AppState) -> Router {
 
 #[derive(Clone)]
 pub(crate) struct Docs {
-    doc: Arc<utoipa::openapi::OpenApi>,
+    doc: Arc<serde_json::Value>,
     json: Arc<String>,
 }
 
@@ -219,8 +241,8 @@ pub(crate) async fn openapi_json(
         docs.json.as_str().to_owned()
     } else {
         let mut doc = (*docs.doc).clone();
-        doc.servers = Some(vec![utoipa::openapi::Server::new(prefix)]);
-        serde_json::to_string(&doc).unwrap_or_else(|_| docs.json.as_str().to_owned())
+        doc["servers"] = serde_json::json!([{ "url": prefix }]);
+        doc.to_string()
     };
     (
         [(
