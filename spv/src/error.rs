@@ -45,6 +45,9 @@ pub enum ErrorKind {
     Unauthenticated,
     /// The caller is known but may not do this (missing scope, not the owner).
     Forbidden,
+    /// A signed URL's signature is missing a part, does not match the URL, or has
+    /// expired (`spv::signing`).
+    InvalidSignature,
     /// The request conflicts with the current state (a name taken, a duplicate).
     Conflict,
     /// A precondition (`If-Match`) does not hold: the resource changed meanwhile.
@@ -71,6 +74,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not-found",
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::Forbidden => "forbidden",
+            ErrorKind::InvalidSignature => "invalid-signature",
             ErrorKind::Conflict => "conflict",
             ErrorKind::PreconditionFailed => "precondition-failed",
             ErrorKind::Io => "io",
@@ -91,7 +95,7 @@ impl ErrorKind {
     }
 
     /// Every kind, for mapping codes back ([`from_code`](Self::from_code)).
-    const ALL: [ErrorKind; 16] = [
+    const ALL: [ErrorKind; 17] = [
         ErrorKind::InvalidDocument,
         ErrorKind::UnsupportedVersion,
         ErrorKind::LimitExceeded,
@@ -104,6 +108,7 @@ impl ErrorKind {
         ErrorKind::NotFound,
         ErrorKind::Unauthenticated,
         ErrorKind::Forbidden,
+        ErrorKind::InvalidSignature,
         ErrorKind::Conflict,
         ErrorKind::PreconditionFailed,
         ErrorKind::Io,
@@ -235,6 +240,7 @@ mod tests {
             | ErrorKind::NotFound
             | ErrorKind::Unauthenticated
             | ErrorKind::Forbidden
+            | ErrorKind::InvalidSignature
             | ErrorKind::Conflict
             | ErrorKind::PreconditionFailed
             | ErrorKind::Io

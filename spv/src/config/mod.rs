@@ -45,6 +45,7 @@
 //! | `SPV_SHUTDOWN_TIMEOUT_SECS` | `shutdown_timeout_secs` | 30 (at most 86400) |
 //! | `SPV_RATE_LIMITS` | `rate_limits` | `auth=120/1m,anonymous=100000/1s,api=100000/1s,render=3000/1m` (comma-separated `group=N/period` or `group=off`, periods `s`, `m`, `h` or like `10s`; groups not named keep these; see [`RateLimits`](crate::ratelimit::RateLimits)) |
 //! | `SPV_TRUSTED_PROXIES` | `trusted_proxies` | none (comma-separated CIDRs whose `Forwarded` / `X-Forwarded-For` name the client) |
+//! | `SPV_URL_SIGNING_KEYS` | `url_signing_keys` | none: signed thumbnail URLs refused (comma-separated keys, hex or base64, 32 to 64 bytes each, at most 8; the first signs, any verifies; see [`SigningKeys`](crate::signing::SigningKeys)) |
 //!
 //! Precedence, lowest first: defaults, the TOML file, the environment, command-line flags.
 //!
@@ -238,6 +239,10 @@ pub struct Config {
     /// The proxies whose forwarding headers name the client (`SPV_TRUSTED_PROXIES`; in
     /// TOML, the same text).
     pub trusted_proxies: crate::ratelimit::TrustedProxies,
+    /// The keys of signed thumbnail URLs (`SPV_URL_SIGNING_KEYS`; in TOML, the same
+    /// text): the first signs, any verifies; none, signed URLs are refused. `Debug` shows
+    /// how many, never the keys.
+    pub url_signing_keys: crate::signing::SigningKeys,
 }
 
 impl Default for Config {
@@ -280,6 +285,7 @@ impl Default for Config {
             shutdown_timeout_secs: 30,
             rate_limits: crate::ratelimit::RateLimits::default(),
             trusted_proxies: crate::ratelimit::TrustedProxies::default(),
+            url_signing_keys: crate::signing::SigningKeys::default(),
         }
     }
 }
@@ -326,6 +332,7 @@ impl fmt::Debug for Config {
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("rate_limits", &self.rate_limits)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("url_signing_keys", &self.url_signing_keys)
             .finish()
     }
 }
@@ -495,6 +502,7 @@ impl Config {
             }
             "SPV_RATE_LIMITS" => self.rate_limits = self.rate_limits.merged(value)?,
             "SPV_TRUSTED_PROXIES" => self.trusted_proxies = value.parse()?,
+            "SPV_URL_SIGNING_KEYS" => self.url_signing_keys = value.parse()?,
             _ => {}
         }
         Ok(())
