@@ -27,7 +27,7 @@ pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
     fn digit(b: u8) -> Option<u8> {
         (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
     }
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     text.as_bytes()

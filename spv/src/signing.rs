@@ -293,7 +293,7 @@ impl FromStr for SigningKeys {
 
 /// A key's bytes: hex when it is an even number of hex digits, else base64.
 fn decode_key(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 == 0 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return crate::hex::decode(text);
     }
     use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -420,7 +420,7 @@ mod tests {
         let secret = "!!".repeat(32);
         let error = secret.parse::<SigningKeys>().unwrap_err().to_string();
         assert!(error.contains("key 1 of 1 is neither hex nor base64") && !error.contains(&secret));
-        let many = vec![A; MAX_KEYS + 1].join(",");
+        let many = [A; MAX_KEYS + 1].join(",");
         assert!(many.parse::<SigningKeys>().is_err());
         assert!(keys("").is_empty());
         // Base64 with and without padding, standard and URL-safe.
