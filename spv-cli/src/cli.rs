@@ -86,6 +86,35 @@ pub(crate) enum Command {
     Jobs(JobsArgs),
     /// Manage a server's blob store directly (run where it is reachable).
     Blobs(BlobsArgs),
+    /// Sign a thumbnail URL with a key of the server's SPV_URL_SIGNING_KEYS, so that
+    /// anyone holding the URL (a CDN, an <img> tag) can fetch that thumbnail until it
+    /// expires, without a credential. Prints the signed URL. Works offline: only the
+    /// keys are needed.
+    SignUrl(SignUrlArgs),
+}
+
+/// `spv-cli sign-url`.
+#[derive(Debug, Args)]
+pub(crate) struct SignUrlArgs {
+    /// The URL to sign, e.g.
+    /// https://spv.example.com/api/v1/documents/<id>/thumbnail?size=256, or a path
+    /// (/api/v1/…) to sign under --server.
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+
+    /// How long the URL holds, in seconds (at most a year).
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub(crate) expires_in: u64,
+
+    /// The server's signing keys (comma-separated, hex or base64; the first signs).
+    /// Prefer the SPV_URL_SIGNING_KEYS variable: arguments show in `ps`.
+    #[arg(
+        long,
+        env = "SPV_URL_SIGNING_KEYS",
+        hide_env_values = true,
+        value_name = "KEYS"
+    )]
+    pub(crate) keys: Secret,
 }
 
 /// `spv-cli blobs`.

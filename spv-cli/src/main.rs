@@ -14,6 +14,7 @@ mod migrate;
 mod output;
 mod remote;
 mod render;
+mod sign_url;
 mod validate;
 
 use std::process::ExitCode;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Command::Keys(args) if cli.server.is_none() => keys::run(args),
         Command::Blobs(args) => blobs::run(args),
         Command::Migrate(store) => migrate::run(store),
+        Command::SignUrl(args) => sign_url::run(args, cli.server.as_deref()),
         Command::Keys(_)
         | Command::Login(_)
         | Command::Logout

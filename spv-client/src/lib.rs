@@ -46,6 +46,8 @@
 //! Uploads stream from an `AsyncRead`; downloads can stream into an `AsyncWrite`
 //! ([`Client::download_asset`], [`Client::download_job_output`]); job events arrive as a
 //! stream parsed as they come ([`spv::api::WatchJob`]).
+//! - **Signed URLs.** [`Client::signed_thumbnail_url`] makes a thumbnail URL that anyone
+//!   holding it (a CDN, an `<img>` tag) can fetch until it expires, without a credential.
 
 mod accounts;
 mod assets;
@@ -66,3 +68,5 @@ pub use builder::{ClientBuilder, MAX_RETRIES};
 pub use client::Client;
 pub use service::ResponseFuture;
 pub use spv::api;
+/// The keys of signed thumbnail URLs ([`Client::signed_thumbnail_url`]).
+pub use spv::signing::SigningKeys;

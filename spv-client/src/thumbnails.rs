@@ -65,7 +65,62 @@ fn answered_size(format: ImageFormat, bytes: &[u8], asked: ThumbnailSize) -> Res
     }
 }
 
+/// The query of `GET /api/v1/documents/{id}/thumbnail` for `request`, in the order it is
+/// sent.
+fn thumbnail_query(request: &GetDocumentThumbnail) -> Vec<(&'static str, String)> {
+    let (size, width, height, fit) = request.size.fields();
+    let pairs = [
+        ("page", Some(request.page.to_string())),
+        ("size", size.map(|v| v.to_string())),
+        ("width", width.map(|v| v.to_string())),
+        ("height", height.map(|v| v.to_string())),
+        ("fit", fit.map(|v| v.to_string())),
+        ("format", Some(request.format.extension().to_owned())),
+        ("lenient", Some(request.lenient.to_string())),
+    ];
+    pairs
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect()
+}
+
 impl Client {
+    /// A signed URL of a stored document's thumbnail (`request`'s id, page, size, format
+    /// and `lenient`; its principal and `If-None-Match` are not part of a URL): anyone
+    /// holding it, a CDN say, gets that thumbnail until `expires` without a credential.
+    /// `keys` are the server's `SPV_URL_SIGNING_KEYS` (the first signs).
+    ///
+    /// ```
+    /// use spv_client::{Client, SigningKeys};
+    /// use spv_client::api::GetDocumentThumbnail;
+    ///
+    /// let keys: SigningKeys = "ab".repeat(32).parse().unwrap();
+    /// let client = Client::builder("https://spv.example/spv").build().unwrap();
+    /// let id = uuid::Uuid::nil();
+    /// let expires = std::time::UNIX_EPOCH + std::time::Duration::from_secs(2_000_000_000);
+    /// let url = client
+    ///     .signed_thumbnail_url(&GetDocumentThumbnail::new(None, id), &keys, expires)
+    ///     .unwrap();
+    /// assert!(url.starts_with(&format!(
+    ///     "https://spv.example/spv/api/v1/documents/{id}/thumbnail?page=0&size=256&format=png\
+    ///      &lenient=false&expires=2000000000&signature="
+    /// )), "{url}");
+    /// ```
+    pub fn signed_thumbnail_url(
+        &self,
+        request: &GetDocumentThumbnail,
+        keys: &crate::SigningKeys,
+        expires: std::time::SystemTime,
+    ) -> Result<String> {
+        let expires = expires
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|_| Error::invalid_request("expires: before 1970"))?
+            .as_secs();
+        let path = format!("/api/v1/documents/{}/thumbnail", request.id);
+        let url = self.url(&path, &thumbnail_query(request))?;
+        keys.sign(url.as_str(), expires)
+    }
+
     async fn render_thumbnail(&self, request: RenderThumbnail) -> Result<Thumbnail> {
         if request.assets.is_some() {
             return Err(Error::invalid_request(
@@ -101,19 +156,14 @@ impl Client {
     }
 
     async fn document_thumbnail(&self, request: GetDocumentThumbnail) -> Result<DocumentThumbnail> {
-        let (size, width, height, fit) = request.size.fields();
-        let call = Call::new(
+        let mut call = Call::new(
             Method::GET,
             format!("/api/v1/documents/{}/thumbnail", request.id),
-        )
-        .query("page", Some(request.page))
-        .query("size", size)
-        .query("width", width)
-        .query("height", height)
-        .query("fit", fit)
-        .query("format", Some(request.format.extension()))
-        .query("lenient", Some(request.lenient))
-        .header(IF_NONE_MATCH, request.if_none_match.as_deref())?;
+        );
+        for (name, value) in thumbnail_query(&request) {
+            call = call.query(name, Some(value));
+        }
+        let call = call.header(IF_NONE_MATCH, request.if_none_match.as_deref())?;
         let (thumbnail, document) = futures_util::future::try_join(
             async {
                 let response = self.send(call).await?;

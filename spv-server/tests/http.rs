@@ -25,6 +25,8 @@ mod jobs;
 mod rate_limits;
 #[path = "http/route_auth.rs"]
 mod route_auth;
+#[path = "http/signed_urls.rs"]
+mod signed_urls;
 #[path = "http/thumbnail_cache.rs"]
 mod thumbnail_cache;
 #[path = "http/thumbnail_post.rs"]

@@ -45,6 +45,9 @@ pub enum ErrorKind {
     Unauthenticated,
     /// The caller is known but may not do this (missing scope, not the owner).
     Forbidden,
+    /// A signed URL's signature is missing a part, does not match the URL, or has
+    /// expired (`spv::signing`).
+    InvalidSignature,
     /// The request conflicts with the current state (a name taken, a duplicate).
     Conflict,
     /// A precondition (`If-Match`) does not hold: the resource changed meanwhile.
@@ -74,6 +77,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not-found",
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::Forbidden => "forbidden",
+            ErrorKind::InvalidSignature => "invalid-signature",
             ErrorKind::Conflict => "conflict",
             ErrorKind::PreconditionFailed => "precondition-failed",
             ErrorKind::Unavailable => "unavailable",
@@ -108,6 +112,7 @@ impl ErrorKind {
         ErrorKind::NotFound,
         ErrorKind::Unauthenticated,
         ErrorKind::Forbidden,
+        ErrorKind::InvalidSignature,
         ErrorKind::Conflict,
         ErrorKind::PreconditionFailed,
         ErrorKind::Unavailable,
@@ -240,6 +245,7 @@ mod tests {
             | ErrorKind::NotFound
             | ErrorKind::Unauthenticated
             | ErrorKind::Forbidden
+            | ErrorKind::InvalidSignature
             | ErrorKind::Conflict
             | ErrorKind::PreconditionFailed
             | ErrorKind::Unavailable

@@ -10,6 +10,7 @@
 //! | [`api`] | request and response types of the services, shared with `spv-client` |
 //! | [`thumbnails`] | the thumbnails service, a `tower::Service<RenderThumbnail>` |
 //! | [`error`] | [`Error`] and [`ErrorKind`] |
+//! | [`signing`] | signed URLs: HMAC-SHA256 over path and query with an expiry, several keys for rotation |
 //! | `store` | the database (SQLite default, PostgreSQL) with migrations, and the blob store (feature `store`) |
 //! | `documents` | stored `.glyph` documents with owners, versions, ETags: the `Documents` service (feature `store`) |
 //! | `assets` | uploaded images and fonts, deduplicated by SHA-256: the `Assets` service (feature `store`) |
@@ -71,6 +72,7 @@ pub mod jobs;
 pub mod ratelimit;
 #[cfg(feature = "render")]
 pub mod render;
+pub mod signing;
 #[cfg(feature = "store")]
 pub mod store;
 #[cfg(feature = "render")]

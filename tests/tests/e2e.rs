@@ -331,3 +331,92 @@ async fn client_and_cli_drive_a_real_server() {
     let status = server.stop(std::time::Duration::from_secs(30));
     assert!(status.success(), "spv-server exited with {status}");
 }
+
+/// The server's `SPV_URL_SIGNING_KEYS` in the tests below: the new key first, the old
+/// one still verifying.
+const SIGNING_KEYS: &str = "3333333333333333333333333333333333333333333333333333333333333333,\
+    RERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERA==";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_thumbnail_urls_from_the_client_and_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SpvServer::start(
+        &dir.path().join("data"),
+        PASSWORD,
+        &[("SPV_URL_SIGNING_KEYS", SIGNING_KEYS)],
+    );
+    let admin = Client::builder(server.url())
+        .password("admin", Secret::new(PASSWORD))
+        .build()
+        .unwrap();
+    let bytes = br##"{"format":"glyph","version":1,"pages":[{"width":200,"height":100,
+        "background":"#00ff00","layers":[]}]}"##;
+    let doc = admin
+        .call_service(CreateDocument::new(Principal::default(), bytes.to_vec()))
+        .await
+        .unwrap();
+    assert!(!doc.public);
+    let anonymous = reqwest::Client::new();
+
+    // spv-client: the URL of a request, fetched by anyone.
+    let keys: spv_client::SigningKeys = SIGNING_KEYS.parse().unwrap();
+    let request = GetDocumentThumbnail {
+        size: ThumbnailSize::Longest { size: 50 },
+        format: ImageFormat::Webp,
+        ..GetDocumentThumbnail::new(None, doc.id)
+    };
+    let expires = std::time::SystemTime::now() + std::time::Duration::from_secs(600);
+    let url = admin
+        .signed_thumbnail_url(&request, &keys, expires)
+        .unwrap();
+    let response = anonymous.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    let image = decode(&response.bytes().await.unwrap());
+    assert_eq!((image.0, image.1), (50, 25));
+    assert_eq!(pixel(&image, 25, 12), [0, 255, 0, 255]);
+
+    // spv-cli: a path signed under --server, offline, keys from the environment.
+    let config_dir = dir.path().join("cli");
+    let path = format!("/api/v1/documents/{}/thumbnail?size=30", doc.id);
+    let signed = Command::new(workspace_bin("spv-cli"))
+        .args([
+            "--server",
+            &server.url(),
+            "sign-url",
+            &path,
+            "--expires-in",
+            "60",
+        ])
+        .env("SPV_URL_SIGNING_KEYS", SIGNING_KEYS)
+        .env("SPV_CONFIG_DIR", &config_dir)
+        .output()
+        .expect("run spv-cli");
+    let signed = check(&signed, "spv-cli sign-url");
+    let response = anonymous.get(signed.trim()).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{signed}");
+    assert_eq!(decode(&response.bytes().await.unwrap()).0, 30);
+    // The unsigned path is not enough.
+    let plain = anonymous
+        .get(format!("{}{path}", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 404);
+
+    // Bad keys are refused by the CLI without being shown.
+    let bad = Command::new(workspace_bin("spv-cli"))
+        .args(["sign-url", &path, "--keys", "c0ffee"])
+        .env_remove("SPV_URL_SIGNING_KEYS")
+        .output()
+        .expect("run spv-cli");
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("SPV_URL_SIGNING_KEYS: key 1 of 1 has 3 bytes"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("c0ffee"), "{stderr}");
+
+    let log = server.kill();
+    assert!(!log.contains("3333333333"), "a key in the server's log");
+}

@@ -23,12 +23,15 @@ async fn start_in(data: tempfile::TempDir) -> Server {
 }
 
 /// The server on an existing data directory, its settings changed by `change`.
-async fn start_configured(data: tempfile::TempDir, change: impl FnOnce(&mut Config)) -> Server {
+pub(super) async fn start_configured(
+    data: tempfile::TempDir,
+    change: impl FnOnce(&mut Config),
+) -> Server {
     Server::start_in(data, change).await
 }
 
 /// Stops `server` and hands back its data directory.
-async fn stop_keeping_data(server: Server) -> tempfile::TempDir {
+pub(super) async fn stop_keeping_data(server: Server) -> tempfile::TempDir {
     let Server {
         stop, task, data, ..
     } = server;

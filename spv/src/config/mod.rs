@@ -65,6 +65,7 @@
 //! The connection limits, guards, rate limits, CORS, maintenance, request timeout and
 //! log filter are reloaded on SIGHUP by `spv-server` (see its docs); the rest needs a
 //! restart.
+//! | `SPV_URL_SIGNING_KEYS` | `url_signing_keys` | none: signed thumbnail URLs refused (comma-separated keys, hex or base64, 32 to 64 bytes each, at most 8; the first signs, any verifies; see [`SigningKeys`](crate::signing::SigningKeys)) |
 //!
 //! Precedence, lowest first: defaults, the TOML file, the environment, command-line flags.
 //!
@@ -306,6 +307,10 @@ pub struct Config {
     /// `Strict-Transport-Security: max-age` when serving TLS, in seconds
     /// (`SPV_HSTS_MAX_AGE_SECS`; 0: no header).
     pub hsts_max_age_secs: u64,
+    /// The keys of signed thumbnail URLs (`SPV_URL_SIGNING_KEYS`; in TOML, the same
+    /// text): the first signs, any verifies; none, signed URLs are refused. `Debug` shows
+    /// how many, never the keys.
+    pub url_signing_keys: crate::signing::SigningKeys,
 }
 
 impl Default for Config {
@@ -364,6 +369,7 @@ impl Default for Config {
             maintenance: false,
             maintenance_retry_after_secs: 120,
             hsts_max_age_secs: 31_536_000,
+            url_signing_keys: crate::signing::SigningKeys::default(),
         }
     }
 }
@@ -429,6 +435,7 @@ impl fmt::Debug for Config {
                 &self.maintenance_retry_after_secs,
             )
             .field("hsts_max_age_secs", &self.hsts_max_age_secs)
+            .field("url_signing_keys", &self.url_signing_keys)
             .finish()
     }
 }
@@ -598,6 +605,7 @@ impl Config {
             }
             "SPV_RATE_LIMITS" => self.rate_limits = self.rate_limits.merged(value)?,
             "SPV_TRUSTED_PROXIES" => self.trusted_proxies = value.parse()?,
+            "SPV_URL_SIGNING_KEYS" => self.url_signing_keys = value.parse()?,
             _ => edge::set_var(self, name, value)?,
         }
         Ok(())

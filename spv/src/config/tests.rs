@@ -155,14 +155,34 @@ fn debug_redacts_secrets() {
     let c = env(&[
         ("JWT_SECRET", "topsecret"),
         ("SPV_ADMIN_PASSWORD", "hunter2"),
+        (
+            "SPV_URL_SIGNING_KEYS",
+            &format!("{},{}", "5a".repeat(32), "QUJD".repeat(11)),
+        ),
     ])
     .unwrap();
     let shown = format!("{c:?}");
     assert!(
-        !shown.contains("topsecret") && !shown.contains("hunter2"),
+        !shown.contains("topsecret") && !shown.contains("hunter2") && !shown.contains("5a5a"),
         "{shown}"
     );
     assert!(shown.contains("<redacted>"));
+    assert!(shown.contains("SigningKeys(2 keys)"), "{shown}");
+}
+
+#[test]
+fn url_signing_keys_are_checked_without_showing_them() {
+    let short = env(&[("SPV_URL_SIGNING_KEYS", "deadbeef")]).unwrap_err();
+    assert!(
+        short
+            .to_string()
+            .starts_with("SPV_URL_SIGNING_KEYS: key 1 of 1 has 4 bytes"),
+        "{short}"
+    );
+    assert!(!short.to_string().contains("deadbeef"));
+    let toml = format!("url_signing_keys = \"{}\"\n", "ab".repeat(32));
+    let c = Config::from_toml_str(&toml).unwrap();
+    assert_eq!(c.url_signing_keys.len(), 1);
 }
 
 #[test]

@@ -7,11 +7,19 @@
 //! served to anyone with `Cache-Control: public, max-age=60` (short: the URL stays, the
 //! content may change; the ETag revalidates); private ones to their owner and admins
 //! with `private, no-cache`.
+//!
+//! A signed URL (`expires` and `signature` in the query, made by
+//! [`SigningKeys::sign`](crate::signing::SigningKeys::sign) with a key of
+//! `SPV_URL_SIGNING_KEYS`) grants read of exactly that thumbnail without a credential,
+//! so a CDN can serve private thumbnails: the answer is then `public` for as long as the
+//! URL holds (60 s at most). The two parameters are not options: the cache entry and the
+//! ETag are those of the same URL without them. A signature that is wrong, incomplete or
+//! expired is 403 `urn:spv:problem:invalid-signature`.
 
 use std::borrow::Cow;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, OriginalUri, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -25,9 +33,9 @@ use super::problem::ApiError;
 use super::ratelimit::{client_ip, render_subject};
 use super::responses::{InvalidCredential, Overloaded, Unprocessable};
 use super::state::AppState;
-use super::thumbnails::{no_store, respond};
+use super::thumbnails::{PUBLIC_MAX_AGE_SECS, no_store, respond};
 use crate::Error;
-use crate::api::{GetDocumentThumbnail, ImageFormat, Scope, ThumbnailSize};
+use crate::api::{GetDocumentThumbnail, ImageFormat, Principal, Scope, ThumbnailSize};
 use crate::ratelimit::{Group, Refusal};
 
 /// The query of `GET /api/v1/documents/{id}/thumbnail` (for the OpenAPI document; the
@@ -50,6 +58,13 @@ pub(crate) struct ThumbnailQuery {
     format: Option<String>,
     /// Paint placeholders for missing assets instead of failing (default false).
     lenient: Option<bool>,
+    /// A signed URL's expiry, in Unix seconds (with `signature`; signed with the rest).
+    expires: Option<u64>,
+    /// A signed URL's signature: HMAC-SHA256 (unpadded URL-safe base64, 43 characters)
+    /// of the path and the query's other pairs, sorted and joined by `&`, with a key of
+    /// `SPV_URL_SIGNING_KEYS`. Grants read of this thumbnail without a credential.
+    #[param(min_length = 43, max_length = 43, pattern = "^[A-Za-z0-9_-]{43}$")]
+    signature: Option<String>,
     /// Pretty-prints problem responses.
     #[param(ignore)]
     #[allow(dead_code)] // Read by the JSON finishing layer; accepted here.
@@ -57,8 +72,8 @@ pub(crate) struct ThumbnailQuery {
 }
 
 /// The parameters of [`ThumbnailQuery`], for messages.
-const QUERY_FIELDS: &str =
-    "`page`, `size`, `width`, `height`, `fit`, `format`, `lenient`, `pretty`";
+const QUERY_FIELDS: &str = "`page`, `size`, `width`, `height`, `fit`, `format`, `lenient`, \
+     `expires`, `signature`, `pretty`";
 
 impl ThumbnailQuery {
     /// Reads a query string as `axum::extract::Query` would (form encoding, unknown and
@@ -102,6 +117,8 @@ impl ThumbnailQuery {
                     };
                     set(&mut out.lenient, "lenient", lenient)?;
                 }
+                "expires" => set(&mut out.expires, "expires", number(&key, &value)?)?,
+                "signature" => set(&mut out.signature, "signature", value.into_owned())?,
                 "pretty" => set(&mut out.pretty, "pretty", String::new())?,
                 _ => {
                     return Err(Error::invalid_request(format!(
@@ -134,10 +151,13 @@ fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)
 }
 
 /// What the thumbnail route reads of the request besides the caller and the id: the
-/// query (parsed in the handler, so that a bad id answers 404 first) and two headers.
-/// Not the whole `HeaderMap`, which as an extractor is a copy of every header.
+/// query (parsed in the handler, so that a bad id answers 404 first), its signature
+/// when it has one, and two headers. Not the whole `HeaderMap`, which as an extractor is
+/// a copy of every header.
 pub(crate) struct ThumbnailParts {
     query: Result<ThumbnailQuery, Error>,
+    /// `Ok(None)`: not a signed URL (nor a query that parses).
+    signed: Result<Option<Verified>, Error>,
     /// The client's address (rate limits of anonymous renders).
     client: std::net::IpAddr,
     accept: Option<HeaderValue>,
@@ -151,12 +171,53 @@ impl FromRequestParts<AppState> for ThumbnailParts {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let query = ThumbnailQuery::parse(parts.uri.query());
+        let signed = match &query {
+            Ok(q) if q.signature.is_some() || q.expires.is_some() => {
+                // The path as the client sent it, above any prefix a host nested us under.
+                let path = parts
+                    .extensions
+                    .get::<OriginalUri>()
+                    .map_or(parts.uri.path(), |original| original.path());
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let keys = &state.config().url_signing_keys;
+                let verified = keys.verify(path, parts.uri.query().unwrap_or_default(), now);
+                state.metrics().observe_signed_url(verified.is_ok());
+                verified.map(|v| {
+                    Some(Verified {
+                        left: v.expires - now.min(v.expires),
+                    })
+                })
+            }
+            _ => Ok(None),
+        };
         Ok(ThumbnailParts {
-            query: ThumbnailQuery::parse(parts.uri.query()),
+            query,
+            signed,
             client: client_ip(&parts.headers, &parts.extensions, state),
             accept: parts.headers.get(header::ACCEPT).cloned(),
             if_none_match: parts.headers.get(header::IF_NONE_MATCH).cloned(),
         })
+    }
+}
+
+/// A valid signature: how many seconds the URL still holds.
+#[derive(Clone, Copy)]
+struct Verified {
+    left: u64,
+}
+
+/// The caller a valid signed URL stands for: one that may read any document's
+/// thumbnails and nothing else (admin, for `Documents`' read check; `thumbnails:read`
+/// alone). The signature covers the path, so this reads only the document it names.
+fn signed_reader() -> Principal {
+    Principal {
+        user_id: uuid::Uuid::max(),
+        username: "signed-url".to_owned(),
+        is_admin: true,
+        scopes: Scope::ThumbnailsRead.into(),
     }
 }
 
@@ -190,7 +251,9 @@ pub(crate) fn document_thumbnail_routes() -> Router<AppState> {
             content_type = "application/problem+json"),
         InvalidCredential,
         (status = 403, description = "The credential lacks `thumbnails:read` (or \
-            `gallery:read`, enough for public documents)",
+            `gallery:read`, enough for public documents) (`urn:spv:problem:forbidden`); or \
+            the URL is signed (`expires`, `signature`) but the signature is wrong, \
+            incomplete or expired (`urn:spv:problem:invalid-signature`)",
             body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document readable by the caller, or no such \
             page in it", body = super::Problem, content_type = "application/problem+json"),
@@ -204,7 +267,11 @@ pub(crate) async fn get_document_thumbnail(
     request: ThumbnailParts,
 ) -> Result<Response, ApiError> {
     let client = request.client;
-    let principal = caller_with(caller, &[Scope::ThumbnailsRead, Scope::GalleryRead])?;
+    let signed = request.signed?;
+    let principal = match signed {
+        Some(_) => Some(signed_reader()),
+        None => caller_with(caller, &[Scope::ThumbnailsRead, Scope::GalleryRead])?,
+    };
     let id = parse_id("document", &id)?;
     let query = request.query?;
     let size =
@@ -225,9 +292,10 @@ pub(crate) async fn get_document_thumbnail(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    // A thumbnail not in memory counts in `render`, by user, else by client address.
-    let subject = (state.rate_limiter().is_on(Group::Render))
-        .then(|| render_subject(thumbnail.principal.as_ref(), client));
+    // A thumbnail not in memory counts in `render`, by user, else (signed URLs too) by
+    // client address.
+    let user = thumbnail.principal.as_ref().filter(|_| signed.is_none());
+    let subject = (state.rate_limiter().is_on(Group::Render)).then(|| render_subject(user, client));
     let answer = service
         .get_on_miss(thumbnail, || async {
             match subject {
@@ -240,7 +308,21 @@ pub(crate) async fn get_document_thumbnail(
             }
         })
         .await?;
-    Ok(respond(&state, answer, negotiated))
+    let mut response = respond(&state, answer, negotiated);
+    if let Some(Verified { left }) = signed {
+        // A signed URL may be kept by shared caches, never past its expiry.
+        let headers = response.headers_mut();
+        if headers
+            .get(header::CACHE_CONTROL)
+            .is_some_and(|v| v != "no-store")
+        {
+            let value = format!("public, max-age={}", left.min(PUBLIC_MAX_AGE_SECS));
+            if let Ok(value) = HeaderValue::try_from(value) {
+                headers.insert(header::CACHE_CONTROL, value);
+            }
+        }
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! | `missing-asset`, `invalid-asset` | 422: the document is well-formed but cannot be drawn |
 //! | `unauthenticated` | 401 with `WWW-Authenticate: Bearer` |
 //! | `forbidden` | 403 |
+//! | `invalid-signature` | 403 (a signed URL that does not match, or has expired) |
 //! | `not-found` | 404 |
 //! | `conflict` | 409 |
 //! | `precondition-failed` | 412 |
@@ -75,7 +76,7 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         | ErrorKind::LimitExceeded => StatusCode::BAD_REQUEST,
         ErrorKind::MissingAsset | ErrorKind::InvalidAsset => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::Forbidden | ErrorKind::InvalidSignature => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -100,6 +101,7 @@ fn title_for(kind: ErrorKind) -> &'static str {
         ErrorKind::NotFound => "Not found",
         ErrorKind::Unauthenticated => "Unauthenticated",
         ErrorKind::Forbidden => "Forbidden",
+        ErrorKind::InvalidSignature => "Invalid signed URL",
         ErrorKind::Conflict => "Conflict",
         ErrorKind::PreconditionFailed => "Precondition failed",
         ErrorKind::Unavailable => "Service unavailable",
@@ -240,6 +242,7 @@ mod tests {
             (ErrorKind::InvalidAsset, 422),
             (ErrorKind::Unauthenticated, 401),
             (ErrorKind::Forbidden, 403),
+            (ErrorKind::InvalidSignature, 403),
             (ErrorKind::NotFound, 404),
             (ErrorKind::Conflict, 409),
             (ErrorKind::PreconditionFailed, 412),

@@ -84,6 +84,8 @@ pub(crate) async fn create_thumbnail(
 
 /// How long shared caches and browsers may keep a public thumbnail without asking again.
 pub(crate) const PUBLIC_CACHE_CONTROL: &str = "public, max-age=60";
+/// The `max-age` of [`PUBLIC_CACHE_CONTROL`] (and the most of a signed URL's).
+pub(crate) const PUBLIC_MAX_AGE_SECS: u64 = 60;
 
 /// The error of a thumbnail route on a state without [`crate::thumbnails::DocumentThumbnails`].
 pub(crate) fn no_store() -> Error {

@@ -16,8 +16,11 @@ const MAX_SEGMENTS: f64 = 20_000_000.0;
 /// Most dashes one stroke may have.
 const MAX_DASHES: f64 = 100_000.0;
 
-/// Longest segment, in local units, that is dashed (kurbo's arc-length search loses
-/// precision, and overflows in debug builds, far beyond this).
+/// Longest segment, and farthest point from the origin, in local units, that is dashed.
+/// kurbo dashes in local units, searching arc lengths to 10⁻⁶: beyond this its search
+/// loses precision and overflows in debug builds. Far points count too: a short curve
+/// at 10⁷⁰ has rounding errors of 10⁵⁴ in every point kurbo evaluates on it, so its
+/// pieces look that long (a crash found by `fuzz/`'s `path_data` target).
 const MAX_DASHED_SEGMENT: f64 = 1e11;
 
 /// The flattening tolerance the estimate assumes, in output pixels.
@@ -106,6 +109,7 @@ pub(crate) fn check_dashes(path: &BezPath, pattern: &[f64], transform: Affine) -
     let on: f64 = pattern.iter().step_by(2).sum();
     let mut length = 0.0;
     let mut longest = 0.0f64;
+    let mut farthest = 0.0f64;
     let mut last = Point::ZERO;
     let mut start = Point::ZERO;
     for el in path.elements() {
@@ -114,6 +118,7 @@ pub(crate) fn check_dashes(path: &BezPath, pattern: &[f64], transform: Affine) -
             PathEl::MoveTo(p) => {
                 last = p;
                 start = p;
+                farthest = farthest.max(p.x.abs()).max(p.y.abs());
                 continue;
             }
             PathEl::LineTo(p) => {
@@ -138,6 +143,7 @@ pub(crate) fn check_dashes(path: &BezPath, pattern: &[f64], transform: Affine) -
         let mut from = last;
         for p in points {
             segment += (*p - from).hypot();
+            farthest = farthest.max(p.x.abs()).max(p.y.abs());
             from = *p;
         }
         length += segment;
@@ -145,7 +151,8 @@ pub(crate) fn check_dashes(path: &BezPath, pattern: &[f64], transform: Affine) -
         last = from;
     }
     let dashes = length / period;
-    if dashes <= MAX_DASHES && longest <= MAX_DASHED_SEGMENT {
+    // Written so that NaN lengths (infinite points) are not dashed either.
+    if dashes <= MAX_DASHES && longest <= MAX_DASHED_SEGMENT && farthest <= MAX_DASHED_SEGMENT {
         return Ok(Dashing::Dash);
     }
     let [a, b, c, d, _, _] = transform.as_coeffs();
@@ -159,9 +166,13 @@ pub(crate) fn check_dashes(path: &BezPath, pattern: &[f64], transform: Affine) -
         format!(
             "the dash pattern makes too many dashes to draw (about {dashes:.0}; the limit is {MAX_DASHES:.0})"
         )
-    } else {
+    } else if longest > MAX_DASHED_SEGMENT {
         format!(
             "a dashed segment is too long to dash (about {longest:.0} units; the limit is {MAX_DASHED_SEGMENT:.0})"
+        )
+    } else {
+        format!(
+            "a dashed path lies too far from the origin to dash (about {farthest:.1e} units; the limit is {MAX_DASHED_SEGMENT:.0})"
         )
     };
     Err(Error::new(ErrorKind::LimitExceeded, message))
@@ -214,6 +225,27 @@ mod tests {
         long.line_to((1e12, 0.0));
         let err = check_dashes(&long, &[1e9, 1e9], Affine::IDENTITY).unwrap_err();
         assert!(err.to_string().contains("too long"), "{err}");
+    }
+
+    /// Regression (fuzz/corpus/path_data/crash-7816…): a short curve very far from the
+    /// origin was dashed, and kurbo's arc-length search overflowed a shift.
+    #[test]
+    fn far_paths_are_not_dashed() {
+        let mut far = BezPath::new();
+        far.move_to((1.6e71, 305.0));
+        far.quad_to((1.6e71, 305.0), (1.6e71 + 3.0, 326.0));
+        // Dashes below two pixels: drawn solid, as too many would be.
+        assert_eq!(
+            check_dashes(&far, &[3.0, 1.0], Affine::scale(0.32)).unwrap(),
+            Dashing::Solid { coverage: 0.75 }
+        );
+        let err = check_dashes(&far, &[3.0, 1.0], Affine::scale(2.0)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded);
+        assert!(err.to_string().contains("too far from the origin"), "{err}");
+        let mut infinite = BezPath::new();
+        infinite.move_to((0.0, 0.0));
+        infinite.line_to((f64::INFINITY, 0.0));
+        assert!(check_dashes(&infinite, &[3.0, 1.0], Affine::scale(2.0)).is_err());
     }
 
     #[test]

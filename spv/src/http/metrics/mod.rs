@@ -30,7 +30,7 @@ use crate::jobs::{FinishHook, JobFinished};
 use crate::store::{BlobHook, BlobOp};
 use labels::{
     BackendLabels, BlobLabels, BlobOpLabels, CacheLabels, JobLabels, JobResultLabels,
-    RequestLabels, job_histogram, latency_histogram,
+    RequestLabels, ResultLabels, job_histogram, latency_histogram,
 };
 
 pub(crate) use future::TrackFuture;
@@ -61,6 +61,8 @@ struct Inner {
     /// The series of in-process cache misses and hits (`[miss, hit]`), made once: they
     /// are counted on every thumbnail request, so not looked up in the family each time.
     memory_cache: [Counter; 2],
+    /// Signed thumbnail URLs by result (`[refused, valid]`).
+    signed_urls: [Counter; 2],
     bytes_served: Counter,
     jobs: Family<JobResultLabels, Counter>,
     job_duration: Family<JobLabels, Histogram>,
@@ -157,6 +159,19 @@ impl Metrics {
                 })
                 .clone()
         });
+        let signed = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "spv_signed_urls",
+            "Signed thumbnail URLs checked, by result (valid, refused)",
+            signed.clone(),
+        );
+        let signed_urls = [false, true].map(|valid| {
+            signed
+                .get_or_create(&ResultLabels {
+                    result: if valid { "valid" } else { "refused" },
+                })
+                .clone()
+        });
         let bytes_served = Counter::default();
         registry.register(
             "spv_http_response_body_bytes",
@@ -203,6 +218,7 @@ impl Metrics {
                 queue_wait,
                 thumbnail_cache,
                 memory_cache,
+                signed_urls,
                 bytes_served,
                 jobs,
                 job_duration,
@@ -305,6 +321,19 @@ impl Metrics {
             .thumbnail_cache
             .get_or_create(&CacheLabels { level, result })
             .inc();
+    }
+
+    /// Counts one signed thumbnail URL checked: `valid`, or refused (403).
+    ///
+    /// ```
+    /// let metrics = spv::http::Metrics::new();
+    /// metrics.observe_signed_url(false);
+    /// let text = metrics.encode();
+    /// assert!(text.contains("spv_signed_urls_total{result=\"refused\"} 1"), "{text}");
+    /// assert!(text.contains("spv_signed_urls_total{result=\"valid\"} 0"), "{text}");
+    /// ```
+    pub fn observe_signed_url(&self, valid: bool) {
+        self.inner.signed_urls[usize::from(valid)].inc();
     }
 
     /// Counts one run of a job by kind and how it ended (`succeeded`, `failed`,

@@ -207,6 +207,36 @@ fn gradients_live_in_node_space() {
     assert_px(&page, 99, 50, BLUE, 8);
 }
 
+/// Regression (fuzz/corpus/path_data/crash-7816…, found by `cargo fuzz`): a dashed curve
+/// at 10⁷¹ panicked inside kurbo's dashing ("attempt to shift left with overflow").
+#[test]
+fn a_dashed_path_far_from_the_origin_renders_or_is_refused_without_panicking() {
+    let d = "M16444444444444444444444444444444444444444444444444444444444444440 305 t3 21";
+    let path = |dash: &str| {
+        format!(
+            r##"{{"type":"path","d":"{d}","fill":"#204080",
+                "stroke":{{"paint":"#ff0000","width":2,"dash":[{dash}]}}}}"##
+        )
+    };
+    // As the fuzzer drew it: 32 px, dashes under two pixels, drawn solid.
+    let page = try_render(
+        &doc(100, 100, "", &path("3,1")),
+        ThumbnailSize::Longest { size: 32 },
+        &RenderOptions::default(),
+    )
+    .unwrap();
+    assert_eq!((page.width, page.height), (32, 32));
+    // Visible dashes: refused, naming the place.
+    let err = try_render(
+        &doc(100, 100, "", &path("30,10")),
+        ThumbnailSize::Longest { size: 100 },
+        &RenderOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::LimitExceeded);
+    assert_eq!(err.path(), Some("pages[0].layers[0]"));
+}
+
 #[test]
 fn dashes_leave_gaps_where_expected() {
     let page = render(&doc(
