@@ -99,7 +99,7 @@ impl ErrorKind {
     }
 
     /// Every kind, for mapping codes back ([`from_code`](Self::from_code)).
-    const ALL: [ErrorKind; 17] = [
+    const ALL: [ErrorKind; 18] = [
         ErrorKind::InvalidDocument,
         ErrorKind::UnsupportedVersion,
         ErrorKind::LimitExceeded,
