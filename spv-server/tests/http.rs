@@ -465,10 +465,10 @@ async fn thumbnail_errors_are_problems() {
 
     let p = problem(
         post(json!({"document": doc(), "page": 3})).await.unwrap(),
-        400,
+        404,
     )
     .await;
-    assert_eq!(p["type"], "urn:spv:problem:invalid-request");
+    assert_eq!(p["type"], "urn:spv:problem:not-found");
 
     let response = client
         .post(server.url("/api/v1/thumbnails"))

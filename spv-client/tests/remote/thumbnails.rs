@@ -70,7 +70,7 @@ async fn what_cannot_travel_or_render_is_refused() {
         .call_service(RenderThumbnail::new(DOC.as_bytes().to_vec()).page(3))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert!(err.to_string().contains('3'), "{err}");
 
     let err = client

@@ -240,7 +240,7 @@ async fn maintenance_answers_503_everywhere_but_health_and_metrics() {
 async fn host_allowlist_and_user_agent_block_list() {
     let server = Server::start_with(|c| {
         c.allowed_hosts = "localhost, 127.0.0.1, *.spv.example".parse().unwrap();
-        c.blocked_user_agents = "(?i)sqlmap\nnikto".parse().unwrap();
+        c.blocked_user_agents = "(?i)sqlmap\n(?i)nikto".parse().unwrap();
     })
     .await;
     let client = reqwest::Client::builder()
@@ -306,6 +306,7 @@ async fn host_allowlist_and_user_agent_block_list() {
         .send()
         .await
         .unwrap();
+    // Each line is its own expression: the flag of the first does not reach the second.
     assert_eq!(nikto.status(), StatusCode::FORBIDDEN, "the second line");
     let metrics = server.metrics().await;
     assert_eq!(

@@ -499,7 +499,6 @@ async fn keys_owners_and_spec_errors() {
         (json!({"document": document, "sizes": [5000]}), "sizes"),
         (json!({"document": document, "formats": ["gif"]}), "formats"),
         (json!({"document": document, "formats": []}), "formats"),
-        (json!({"document": document, "pages": [9]}), "pages"),
         (json!({"document": document, "colour": "red"}), "colour"),
         (json!({"sizes": [64]}), "document"),
     ] {
@@ -508,6 +507,14 @@ async fn keys_owners_and_spec_errors() {
         let detail = p["detail"].as_str().unwrap();
         assert!(detail.contains(named), "{body}: {detail}");
     }
+    // A page the document lacks is missing (404), as on the thumbnail routes.
+    let body = json!({"document": document, "pages": [9]});
+    let p = problem(enqueue(&server, &token, &body, None).await, 404).await;
+    assert_eq!(p["type"], "urn:spv:problem:not-found", "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("pages[0] is page 9"),
+        "{p}"
+    );
     let response = client()
         .post(server.url("/api/v1/jobs/render"))
         .bearer_auth(&token)

@@ -330,10 +330,10 @@ fn output_is_deterministic() {
 }
 
 #[test]
-fn a_page_that_does_not_exist_is_an_invalid_request() {
+fn a_page_that_does_not_exist_is_not_found() {
     let loaded = load(&doc(10, 10, "", ""));
     let err = page_to_svg(&loaded, 1, &SvgOptions::default()).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(err.to_string().contains("page 1"), "{err}");
 }
 
