@@ -21,8 +21,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use spv_tests::cluster::{RedisProcess, TestDatabase, uuid_like};
-use spv_tests::faults::{TcpProxy, Tmpfs};
+use spv_tests::cluster::{RedisProcess, uuid_like};
+use spv_tests::faults::TcpProxy;
 use spv_tests::server::SpvServer;
 
 const PASSWORD: &str = "faults-admin-password-1";
@@ -232,18 +232,6 @@ async fn ready_becomes(server: &SpvServer, what: &str, want: impl Fn(&Result<(),
     }
 }
 
-fn psql(url: &str, sql: &str) {
-    let out = std::process::Command::new("psql")
-        .args([url, "-qAtc", sql])
-        .output()
-        .expect("run psql");
-    assert!(
-        out.status.success(),
-        "psql {sql:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// `host:port` of a URL `scheme://[user@]host:port/...`.
 fn host_port(url: &str) -> SocketAddr {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -255,24 +243,6 @@ fn host_port(url: &str) -> SocketAddr {
         .unwrap()
         .next()
         .expect("a host:port")
-}
-
-/// Makes the test database read-only (or writable again) for new sessions and ends the
-/// server's sessions, so that the pool reconnects under the new setting.
-fn set_read_only(admin_url: &str, db: &TestDatabase, on: bool) {
-    let name = db.url.rsplit('/').next().unwrap();
-    let value = if on { "on" } else { "off" };
-    psql(
-        admin_url,
-        &format!("ALTER DATABASE {name} SET default_transaction_read_only = {value}"),
-    );
-    psql(
-        admin_url,
-        &format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-        ),
-    );
 }
 
 // Two fault tests (PostgreSQL read-only/gone, blob directory full) are on branch `faults`

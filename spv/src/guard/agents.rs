@@ -111,8 +111,7 @@ impl FromStr for UserAgentBlocklist {
 
 fn first_line(text: &str) -> String {
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or(text)
         .trim()
         .to_owned()

@@ -258,7 +258,7 @@ impl JobQueue {
                 .map_err(db_err("claiming jobs"))?;
             let full = rows.len() >= want;
             let mut jobs = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-            jobs.sort_by(|a, b| (a.run_at, a.id).cmp(&(b.run_at, b.id)));
+            jobs.sort_by_key(|job| (job.run_at, job.id));
             for job in jobs {
                 let one = Claimed {
                     job,
