@@ -16,7 +16,7 @@ pub(crate) struct Inspected {
     pub(crate) font_weight: Option<u16>,
 }
 
-/// Every media type [`sniff`] answers, so every type an asset's bytes are served with.
+/// Every media type `sniff` answers, so every type an asset's bytes are served with.
 pub const MEDIA_TYPES: [&str; 14] = [
     "image/png",
     "image/jpeg",
