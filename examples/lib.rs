@@ -12,8 +12,9 @@ pub mod tour;
 use axum::Router;
 use axum::routing::get;
 
-/// The host application of `examples/host.rs`: its own `/` and `/hello`, and every
-/// router of spv nested under `/spv`.
+/// The host application of `examples/host.rs`: its own `/` and `/hello`, the live
+/// editing page (`examples/live/`) at `/live/?doc=ID&token=TOKEN`, and every router of
+/// spv nested under `/spv`.
 ///
 /// ```
 /// let state = spv::http::AppState::new(&spv::config::Config::default());
@@ -27,7 +28,25 @@ pub fn host_app(spv_state: spv::http::AppState) -> Router {
             get(|| async { "the host app: spv is under /spv, its docs at /spv/docs\n" }),
         )
         .route("/hello", get(|| async { "hello from the host\n" }))
+        .route("/live/", get(live_page))
+        .route("/live/live.js", get(live_script))
         .nest("/spv", spv::http::api(spv_state))
+}
+
+/// `examples/live/index.html`.
+async fn live_page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("live/index.html"))
+}
+
+/// `examples/live/live.js`.
+async fn live_script() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("live/live.js"),
+    )
 }
 
 /// The README's Rust snippets, compiled and type-checked as doctests.

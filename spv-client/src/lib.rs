@@ -26,6 +26,7 @@
 //! | [`Client`] | the client: cheap to clone, one connection pool, one token pair |
 //! | [`ClientBuilder`] | server URL, credential (API key, password, refresh token), retries, timeouts, limits |
 //! | [`api`] | the request and response types (re-exported from `spv`) |
+//! | [`LiveSession`] ([`Client::live`]) | live editing of a stored document over a WebSocket: push, follow changes and presence, the document kept up to date, reconnection with `lastSeq` |
 //!
 //! What it does for every call:
 //!
@@ -58,6 +59,7 @@ mod client;
 mod documents;
 mod image_size;
 mod jobs;
+mod live;
 mod response;
 mod retry;
 mod service;
@@ -66,6 +68,7 @@ mod thumbnails;
 
 pub use builder::{ClientBuilder, MAX_RETRIES};
 pub use client::Client;
+pub use live::{LiveEvent, LiveOptions, LiveSession, PushError};
 pub use service::ResponseFuture;
 pub use spv::api;
 /// The keys of signed thumbnail URLs ([`Client::signed_thumbnail_url`]).

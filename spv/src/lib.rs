@@ -18,6 +18,7 @@
 //! | `auth` | users, JWT access tokens, rotating refresh tokens, API keys: the `Auth` service (feature `store`) |
 //! | `ratelimit` | rate limits: the policy (`SPV_RATE_LIMITS`), client addresses behind trusted proxies, the GCRA in process or on Redis (feature `store`) |
 //! | `jobs` | the job queue in the database: leases, retries with backoff, cancelling (feature `store`) |
+//! | `live` | live editing: one actor per open document orders, checks, logs and fans out changes (feature `store`; the WebSocket is in `http`) |
 //! | `http` | axum routers, problem+json, OpenAPI and docs UI, health, metrics (feature `http`) |
 //!
 //! # Feature flags
@@ -68,6 +69,8 @@ mod hex;
 pub mod http;
 #[cfg(feature = "store")]
 pub mod jobs;
+#[cfg(feature = "store")]
+pub mod live;
 #[cfg(feature = "store")]
 pub mod ratelimit;
 #[cfg(feature = "render")]

@@ -107,6 +107,18 @@ pub(crate) enum DocumentsCommand {
         #[arg(long, value_name = "ETAG")]
         if_match: Option<String>,
     },
+    /// Follow a document's live changes and presence, one line each, until interrupted
+    /// or the session ends (reconnecting after drops).
+    Watch {
+        /// The document's id.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Stop after this many events (changes, resets, presence) [default: follow].
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        #[command(flatten)]
+        json: JsonArg,
+    },
 }
 
 /// `spv-cli assets`.

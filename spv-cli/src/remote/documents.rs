@@ -182,6 +182,10 @@ pub(crate) async fn run(session: &Session, command: &DocumentsCommand) -> anyhow
                 .await?;
             eprintln!("spv-cli: deleted document {id}");
         }
+        DocumentsCommand::Watch { id, count, json } => {
+            let id = parse_id("document", id)?;
+            return super::watch::watch(session, id, *count, json.json).await;
+        }
     }
     Ok(Outcome::Success)
 }

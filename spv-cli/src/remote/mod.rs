@@ -22,6 +22,7 @@ mod jobs;
 mod keys;
 mod session;
 mod table;
+mod watch;
 
 use anyhow::{Context as _, bail};
 use spv::api::{GetMe, Principal, Secret};

@@ -14,6 +14,7 @@
 //! | documents (feature `api`): `CreateDocument`, `GetDocument`, `Document`, … | `crate::documents::Documents` |
 //! | assets (feature `api`): `UploadAsset`, `GetAsset`, `Asset`, … | `crate::assets::Assets` |
 //! | jobs (feature `api`): `EnqueueRender`, `Job`, `WatchJob`, … | `crate::jobs::Jobs` |
+//! | live editing (feature `api`): [`live::ClientMessage`], [`live::ServerMessage`] | `crate::live::Live` (WebSocket `GET /api/v1/documents/{id}/live`) |
 //!
 //! The feature `api` (implied by `store`) builds these types alone, without the renderer
 //! or the database: `spv-client` depends on nothing more.
@@ -26,6 +27,8 @@ pub(crate) mod auth;
 pub(crate) mod documents;
 #[cfg(feature = "api")]
 pub(crate) mod jobs;
+#[cfg(feature = "api")]
+pub mod live;
 pub(crate) mod thumbnails;
 pub mod whole;
 

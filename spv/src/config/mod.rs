@@ -27,6 +27,9 @@
 //! | `SPV_THUMBNAIL_REDIS_TTL_SECS` | `thumbnail_redis_ttl_secs` | 3600 (with `REDIS_URL`: how long a thumbnail stays in the Redis tier that nodes share; 0: no tier and no claims across nodes; at most 86400) |
 //! | `SPV_JOB_WORKERS` | `job_workers` | the number of cores |
 //! | `SPV_JOB_RENDER_SLOTS` | `job_render_slots` | half of `SPV_JOB_WORKERS`, at least 1 (render slots of jobs, apart from the `SPV_JOB_WORKERS` slots of synchronous thumbnails) |
+//! | `SPV_LIVE_MAX_SESSIONS` | `live_max_sessions` | 200 (live editing sessions of one document; past it the WebSocket closes with 1013) |
+//! | `SPV_LIVE_THUMBNAIL_INTERVAL_SECS` | `live_thumbnail_interval_secs` | 2 (a document under live editing is written back from its change log this often, so its thumbnails follow at this pace) |
+//! | `SPV_LIVE_SESSION_QUEUE` | `live_session_queue` | 1024 (messages waiting for one live session; past it the session is closed with 4008 and catches up when it reconnects) |
 //! | `SPV_ROLE` | `role` | `all` (`api`: HTTP only, no job workers; `worker`: jobs, and only `/health`, `/ready`, `/metrics` over HTTP) |
 //! | `SPV_NO_MIGRATE` | `migrate` (inverted) | `false`: migrations run at start; `true` (or `migrate = false`): a database not fully migrated is a start-up error (run `spv-cli migrate`) |
 //! | `SPV_RENDERER` | `renderer` | `auto` (a hardware GPU when there is one, else the CPU; or `cpu`, `gpu`) |
@@ -215,6 +218,16 @@ pub struct Config {
     /// slots `POST /api/v1/thumbnails` needs. `None`: half of `job_workers`, at least 1
     /// ([`effective_job_render_slots`](Self::effective_job_render_slots)).
     pub job_render_slots: Option<usize>,
+    /// Live sessions one document takes (`SPV_LIVE_MAX_SESSIONS`, from 1); past it the
+    /// WebSocket is closed with 1013.
+    pub live_max_sessions: usize,
+    /// How often a document under live editing is written back from its change log,
+    /// in seconds (`SPV_LIVE_THUMBNAIL_INTERVAL_SECS`, from 1): its thumbnails are
+    /// re-rendered at most this often.
+    pub live_thumbnail_interval_secs: u64,
+    /// Messages waiting for one live session before it is closed as too slow (4008)
+    /// (`SPV_LIVE_SESSION_QUEUE`, from 1).
+    pub live_session_queue: usize,
     /// What this process does (`SPV_ROLE`): serve the API, run jobs, or both.
     pub role: Role,
     /// Whether the database is migrated at start (`SPV_NO_MIGRATE=true` turns it off;
@@ -334,6 +347,9 @@ impl Default for Config {
             thumbnail_redis_ttl_secs: 3600,
             job_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             job_render_slots: None,
+            live_max_sessions: crate::live::DEFAULT_MAX_SESSIONS,
+            live_thumbnail_interval_secs: crate::live::DEFAULT_COMPACT_SECS,
+            live_session_queue: crate::live::DEFAULT_SESSION_QUEUE,
             role: Role::All,
             migrate: true,
             renderer: crate::render::RendererChoice::Auto,
@@ -397,6 +413,11 @@ impl fmt::Debug for Config {
             .field("thumbnail_redis_ttl_secs", &self.thumbnail_redis_ttl_secs)
             .field("job_workers", &self.job_workers)
             .field("job_render_slots", &self.job_render_slots)
+            .field("live_max_sessions", &self.live_max_sessions)
+            .field(
+                "live_thumbnail_interval_secs",
+                &self.live_thumbnail_interval_secs,
+            )
             .field("role", &self.role)
             .field("migrate", &self.migrate)
             .field("renderer", &self.renderer)
@@ -558,6 +579,16 @@ impl Config {
                     v => Some(parse(name, v, "a number of render slots from 1")?),
                 }
             }
+            "SPV_LIVE_MAX_SESSIONS" => {
+                self.live_max_sessions = parse(name, value, "a number of sessions from 1")?
+            }
+            "SPV_LIVE_THUMBNAIL_INTERVAL_SECS" => {
+                self.live_thumbnail_interval_secs =
+                    parse(name, value, "a number of seconds from 1")?
+            }
+            "SPV_LIVE_SESSION_QUEUE" => {
+                self.live_session_queue = parse(name, value, "a number of messages from 1")?
+            }
             "SPV_ROLE" => self.role = value.parse()?,
             "SPV_NO_MIGRATE" => self.migrate = !parse_bool(name, value)?,
             "SPV_RENDERER" => {
@@ -645,6 +676,29 @@ impl Config {
             }
         }
         edge::validate(self)?;
+        if self.live_session_queue == 0 {
+            return Err(bad(
+                "SPV_LIVE_SESSION_QUEUE",
+                "0",
+                "a number of messages from 1",
+            ));
+        }
+        if self.live_max_sessions == 0 {
+            return Err(bad(
+                "SPV_LIVE_MAX_SESSIONS",
+                "0",
+                "a number of sessions from 1",
+            ));
+        }
+        if self.live_thumbnail_interval_secs == 0
+            || self.live_thumbnail_interval_secs > MAX_WAIT_SECS
+        {
+            return Err(bad(
+                "SPV_LIVE_THUMBNAIL_INTERVAL_SECS",
+                &self.live_thumbnail_interval_secs.to_string(),
+                &format!("a number of seconds from 1 to {MAX_WAIT_SECS}"),
+            ));
+        }
         if self.job_render_slots == Some(0) {
             return Err(bad("SPV_JOB_RENDER_SLOTS", "0", "a number from 1"));
         }

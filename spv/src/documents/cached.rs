@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use uuid::Uuid;
 
-use super::repo::{DocumentFilter, DocumentRepo};
+use super::repo::{DocumentFilter, DocumentRepo, LiveBase, StoredChange};
 use crate::api::Document;
 use crate::store::{BoxFuture, CacheBus, Invalidation};
 
@@ -178,6 +178,46 @@ impl DocumentRepo for CachedDocuments {
             self.invalidate(id);
             let result = self.inner.delete(id, expected_version).await;
             self.invalidate(id);
+            result
+        })
+    }
+
+    fn live_base(&self, id: Uuid) -> BoxFuture<'_, Option<LiveBase>> {
+        self.inner.live_base(id)
+    }
+
+    fn changes_after(&self, id: Uuid, seq: i64, limit: i64) -> BoxFuture<'_, Vec<StoredChange>> {
+        self.inner.changes_after(id, seq, limit)
+    }
+
+    fn append_changes<'a>(
+        &'a self,
+        id: Uuid,
+        expected_version: i64,
+        changes: &'a [StoredChange],
+        updated_at: time::OffsetDateTime,
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            self.invalidate(id);
+            let result = self
+                .inner
+                .append_changes(id, expected_version, changes, updated_at)
+                .await;
+            self.invalidate(id);
+            result
+        })
+    }
+
+    fn compact<'a>(
+        &'a self,
+        document: &'a Document,
+        content: &'a [u8],
+        trim_through: i64,
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            self.invalidate(document.id);
+            let result = self.inner.compact(document, content, trim_through).await;
+            self.invalidate(document.id);
             result
         })
     }

@@ -43,6 +43,6 @@ mod service;
 mod tests;
 
 pub use cached::{CachedDocuments, DEFAULT_METADATA_ENTRIES};
-pub use repo::{DocumentFilter, DocumentRepo, SqlDocuments};
+pub use repo::{DocumentFilter, DocumentRepo, LiveBase, SqlDocuments, StoredChange};
 pub use rules::{MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS};
 pub use service::{Documents, DocumentsConfig, STREAM_CHUNK};

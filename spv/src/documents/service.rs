@@ -63,6 +63,8 @@ struct Inner {
     limits: Limits,
     pool: RenderPool,
     bus: Option<CacheBus>,
+    /// Each change of a document made through this service, for its live sessions.
+    changes: tokio::sync::broadcast::Sender<uuid::Uuid>,
 }
 
 /// What validation learnt about content.
@@ -84,8 +86,32 @@ impl Documents {
                 limits,
                 pool,
                 bus,
+                changes: tokio::sync::broadcast::Sender::new(1024),
             }),
         }
+    }
+
+    /// The limits documents are validated under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The bus of a deployment with several nodes, when there is one.
+    pub fn bus(&self) -> Option<&CacheBus> {
+        self.inner.bus.as_ref()
+    }
+
+    /// The ids of documents changed through this service from now on (content,
+    /// metadata, deleted), as they happen: live editing follows REST writes with it. A
+    /// receiver that lags behind gets `Lagged` and should treat every document as changed.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<uuid::Uuid> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Tells the subscribers of this process and, through the bus, the other nodes that
+    /// document `id` changed (for writers beside this service, such as live editing).
+    pub async fn notify_changed(&self, id: uuid::Uuid) {
+        self.changed(id).await;
     }
 
     /// A service over the documents of `db`. On SQLite (one writer process: the embedded
@@ -302,6 +328,7 @@ impl Documents {
     /// Tells the other nodes, if any, that document `id` changed (its content, metadata,
     /// visibility, or that it is gone).
     async fn changed(&self, id: uuid::Uuid) {
+        let _ = self.inner.changes.send(id);
         if let Some(bus) = &self.inner.bus {
             bus.publish_document(id).await;
         }

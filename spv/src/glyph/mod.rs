@@ -6,6 +6,7 @@
 //! | [`Limits`] | limits on every input, defaults from the format page |
 //! | [`load`] | bytes (JSON or ZIP package) → [`Loaded`] document and its package assets |
 //! | [`check`] | every error of a document at once, for `spv-cli validate` |
+//! | [`ops`] | live editing: the protocol's operations and [`ops::LiveDoc`], which applies them |
 //! | [`AssetResolver`] | where asset bytes come from: packages, directories, stores |
 //!
 //! Errors name the place as a JSON path and say what was expected:
@@ -22,6 +23,7 @@
 pub mod assets;
 pub mod limits;
 pub mod model;
+pub mod ops;
 mod package;
 mod parse;
 

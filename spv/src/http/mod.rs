@@ -11,6 +11,7 @@
 //! | [`gallery_router`] | `GET /api/v1/gallery`: public documents with thumbnail URLs |
 //! | [`auth_router`] | `POST /api/v1/auth/token`, `POST /api/v1/users`, `GET /api/v1/users/me`, `POST`/`GET /api/v1/api-keys`, `DELETE /api/v1/api-keys/{id}` |
 //! | [`documents_router`] | `POST`/`GET /api/v1/documents`, `GET`/`HEAD`/`PATCH`/`DELETE /api/v1/documents/{id}`, `GET`/`PUT /api/v1/documents/{id}/content` |
+//! | `GET /api/v1/documents/{id}/live` | live editing over a WebSocket (`../shared/live-protocol.md`), in [`api`] |
 //! | [`jobs_router`] | `POST /api/v1/jobs/render`, `GET /api/v1/jobs`, `GET`/`DELETE /api/v1/jobs/{id}`, `GET /api/v1/jobs/{id}/events` (SSE), `GET /api/v1/jobs/{id}/outputs/{index}` |
 //! | [`assets_router`] | `POST`/`GET /api/v1/assets`, `GET`/`HEAD`/`DELETE /api/v1/assets/{id}`, `GET /api/v1/assets/{id}/meta` |
 //! | [`Authenticated`] | the extractor of the caller: 401 without a valid credential; as `Option<Authenticated>`, `None` for a request without any credential (routes anonymous callers may use) |
@@ -68,6 +69,8 @@ mod health;
 #[cfg(feature = "store")]
 mod jobs;
 mod json;
+#[cfg(feature = "store")]
+mod live;
 #[cfg(feature = "store")]
 mod metrics;
 #[cfg(feature = "store")]
@@ -142,6 +145,7 @@ pub fn api(state: AppState) -> axum::Router {
         .merge(thumbnails::thumbnails_routes())
         .merge(accounts::auth_routes())
         .merge(documents::documents_routes())
+        .merge(live::live_routes())
         .merge(document_thumbnail::document_thumbnail_routes())
         .merge(gallery::gallery_routes())
         .merge(assets::assets_routes())

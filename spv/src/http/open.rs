@@ -55,6 +55,10 @@ impl Opened {
     /// it after the HTTP server stopped.
     pub async fn shutdown(self, grace: Duration) {
         self.state.closing().close();
+        if let Some(live) = self.state.live() {
+            // Compacts the documents under live editing while the database is open.
+            live.shutdown().await;
+        }
         if let Some(workers) = self.workers {
             tracing::info!(
                 workers = workers.len(),
@@ -204,6 +208,16 @@ impl AppState {
         );
         let (jobs, workers, job_render_pool) =
             start_jobs(config, &db, &blobs, &state, &documents, &assets);
+        let live = crate::live::Live::new(
+            documents.clone(),
+            crate::live::LiveConfig {
+                max_sessions: config.live_max_sessions,
+                session_queue: config.live_session_queue,
+                compact_interval: Duration::from_secs(config.live_thumbnail_interval_secs),
+                hook: Some(state.metrics().live_hook()),
+                ..crate::live::LiveConfig::default()
+            },
+        );
         let ready = ready_check(db.clone(), redis.clone(), blobs.clone());
         let mut state = state
             .with_auth(auth)
@@ -211,6 +225,7 @@ impl AppState {
             .with_document_thumbnails(document_thumbnails)
             .with_assets(assets)
             .with_jobs(jobs)
+            .with_live(live)
             .with_ready_check(ready);
         if let Some(redis) = redis {
             state = state.with_redis(redis);

@@ -109,6 +109,8 @@ problem_responses! {
     JobNotFound = 404, "No such job of the caller";
     /// 409: the job has finished, so it can no longer change.
     JobFinished = 409, "The job has already finished";
+    NotAWebSocket = 400, "Not a WebSocket upgrade: the live editing protocol runs over \
+        WebSocket only (`../shared/live-protocol.md`)";
 }
 
 /// 429: past a rate limit (`SPV_RATE_LIMITS`); every route but `/health`, `/ready` and

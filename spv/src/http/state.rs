@@ -60,6 +60,8 @@ struct AppServices {
     document_thumbnails: Option<DocumentThumbnails>,
     /// The jobs service; `None`: the job routes answer 404.
     jobs: Option<Jobs>,
+    /// Live editing; `None`: the live route closes every session with 4004.
+    live: Option<crate::live::Live>,
     /// Ends long-lived responses (job event streams) when the server begins to stop.
     closing: Closing,
 }
@@ -129,6 +131,7 @@ impl std::fmt::Debug for AppServices {
             .field("assets", &self.assets.is_some())
             .field("document_thumbnails", &self.document_thumbnails.is_some())
             .field("jobs", &self.jobs.is_some())
+            .field("live", &self.live.is_some())
             .field("closing", &self.closing.is_closed())
             .finish_non_exhaustive()
     }
@@ -199,6 +202,11 @@ impl AppState {
         self.services.jobs.as_ref()
     }
 
+    /// Live editing (`GET /api/v1/documents/{id}/live`); `None`: not served.
+    pub fn live(&self) -> Option<&crate::live::Live> {
+        self.services.live.as_ref()
+    }
+
     /// Ends long-lived responses (job event streams) when the server begins to stop.
     pub fn closing(&self) -> &Closing {
         &self.services.closing
@@ -243,6 +251,7 @@ impl AppState {
             assets: None,
             document_thumbnails: None,
             jobs: None,
+            live: None,
             closing: Closing::default(),
         };
         AppState {
@@ -292,6 +301,21 @@ impl AppState {
     /// Sets the service behind `GET /api/v1/documents/{id}/thumbnail`.
     pub fn with_document_thumbnails(mut self, service: DocumentThumbnails) -> Self {
         self.services_mut().document_thumbnails = Some(service);
+        self
+    }
+
+    /// Sets the live editing service behind `GET /api/v1/documents/{id}/live`; its
+    /// sessions close (1001, documents compacted first) when [`Closing`] closes.
+    pub fn with_live(mut self, live: crate::live::Live) -> Self {
+        let closing = self.closing().closed();
+        let watched = live.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                closing.await;
+                watched.shutdown().await;
+            });
+        }
+        self.services_mut().live = Some(live);
         self
     }
 

@@ -70,6 +70,116 @@ struct Inner {
     blobs: Family<BlobLabels, Counter>,
     blob_duration: Family<BlobOpLabels, Histogram>,
     edge: Arc<crate::guard::EdgeStats>,
+    live: LiveMetrics,
+}
+
+/// The live editing metrics (`spv_live_*`).
+#[derive(Clone)]
+struct LiveMetrics {
+    sessions: Gauge,
+    documents: Gauge,
+    pushes: Family<LivePushLabels, Counter>,
+    ack: Histogram,
+    fan_out: Histogram,
+    compactions: Counter,
+    log_length: Histogram,
+    slow_closes: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct LivePushLabels {
+    result: &'static str,
+}
+
+impl LiveMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let live = LiveMetrics {
+            sessions: Gauge::default(),
+            documents: Gauge::default(),
+            pushes: Family::default(),
+            ack: labels::latency_histogram(),
+            fan_out: labels::latency_histogram(),
+            compactions: Counter::default(),
+            log_length: Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                1.0, 4.0, 10,
+            )),
+            slow_closes: Counter::default(),
+        };
+        registry.register(
+            "spv_live_sessions",
+            "Open live editing sessions",
+            live.sessions.clone(),
+        );
+        registry.register(
+            "spv_live_documents",
+            "Documents open for live editing on this node",
+            live.documents.clone(),
+        );
+        registry.register(
+            "spv_live_pushes",
+            "Live pushes by result: accepted, or the reject code",
+            live.pushes.clone(),
+        );
+        registry.register(
+            "spv_live_ack_duration_seconds",
+            "From a push's arrival to its ack (stored durably first)",
+            live.ack.clone(),
+        );
+        registry.register(
+            "spv_live_fanout_duration_seconds",
+            "From a push's arrival to its change queued for every other session",
+            live.fan_out.clone(),
+        );
+        registry.register(
+            "spv_live_compactions",
+            "Documents under live editing written back from their change log",
+            live.compactions.clone(),
+        );
+        registry.register(
+            "spv_live_log_length",
+            "Changes in a document's log when it was compacted",
+            live.log_length.clone(),
+        );
+        registry.register(
+            "spv_live_slow_closes",
+            "Live sessions closed because they fell behind (4008)",
+            live.slow_closes.clone(),
+        );
+        live
+    }
+
+    fn observe(&self, event: crate::live::LiveEvent) {
+        use crate::live::LiveEvent;
+        match event {
+            LiveEvent::Sessions(delta) => {
+                self.sessions.inc_by(delta);
+            }
+            LiveEvent::Documents(delta) => {
+                self.documents.inc_by(delta);
+            }
+            LiveEvent::Accepted(elapsed) => {
+                self.pushes
+                    .get_or_create(&LivePushLabels { result: "accepted" })
+                    .inc();
+                self.ack.observe(elapsed.as_secs_f64());
+            }
+            LiveEvent::Rejected(code) => {
+                self.pushes
+                    .get_or_create(&LivePushLabels {
+                        result: code.as_str(),
+                    })
+                    .inc();
+            }
+            LiveEvent::FannedOut(elapsed) => self.fan_out.observe(elapsed.as_secs_f64()),
+            LiveEvent::Compacted(logged) => {
+                self.compactions.inc();
+                self.log_length.observe(logged as f64);
+            }
+            LiveEvent::SlowClosed => {
+                self.slow_closes.inc();
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -208,8 +318,10 @@ impl Metrics {
             "Time of blob store operations by op (a put from its first byte to stored; a stream until its first byte can be read)",
             blob_duration.clone(),
         );
+        let live = LiveMetrics::register(&mut registry);
         Metrics {
             inner: Arc::new(Inner {
+                live,
                 registry,
                 requests,
                 in_flight,
@@ -403,6 +515,29 @@ impl Metrics {
     pub fn blob_hook(&self) -> BlobHook {
         let metrics = self.clone();
         Arc::new(move |op, ok, elapsed| metrics.observe_blob(op, ok, elapsed))
+    }
+
+    /// A [`LiveConfig::hook`](crate::live::LiveConfig::hook) that records live editing:
+    /// `spv_live_sessions`, `spv_live_documents`, `spv_live_pushes_total{result}`,
+    /// `spv_live_ack_duration_seconds`, `spv_live_fanout_duration_seconds`,
+    /// `spv_live_compactions_total`, `spv_live_log_length`, `spv_live_slow_closes_total`.
+    ///
+    /// ```
+    /// use spv::live::LiveEvent;
+    /// let metrics = spv::http::Metrics::new();
+    /// let hook = metrics.live_hook();
+    /// hook(LiveEvent::Sessions(2));
+    /// hook(LiveEvent::Accepted(std::time::Duration::from_millis(1)));
+    /// hook(LiveEvent::Rejected(spv::glyph::ops::RejectCode::Cycle));
+    /// let text = metrics.encode();
+    /// assert!(text.contains("spv_live_sessions 2"), "{text}");
+    /// assert!(text.contains("spv_live_pushes_total{result=\"accepted\"} 1"), "{text}");
+    /// assert!(text.contains("spv_live_pushes_total{result=\"cycle\"} 1"), "{text}");
+    /// assert!(text.contains("spv_live_ack_duration_seconds_count 1"), "{text}");
+    /// ```
+    pub fn live_hook(&self) -> crate::live::LiveHook {
+        let metrics = self.clone();
+        Arc::new(move |event| metrics.inner.live.observe(event))
     }
 
     /// The registry in the Prometheus/OpenMetrics text format.

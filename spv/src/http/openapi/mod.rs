@@ -41,6 +41,7 @@ use super::state::AppState;
         super::documents::put_content,
         super::documents::patch_document,
         super::documents::delete_document,
+        super::live::live,
         super::assets::upload_asset,
         super::assets::list_assets,
         super::assets::get_asset,

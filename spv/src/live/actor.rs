@@ -1,0 +1,965 @@
+//! The actor of one open document: the authoritative state, the order of pushes, group
+//! commits to the change log, fan-out, presence, compaction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{Hub, LiveEvent, Outgoing, random_id};
+use crate::api::live::{LiveChange, LiveUser, Peer, ServerMessage, close};
+use crate::api::{Document, PageSummary, Principal, Scope};
+use crate::documents::{LiveBase, StoredChange};
+use crate::glyph::ops::{Applied, LiveDoc, Op, OpError, RejectCode, parse_ops};
+use crate::glyph::{self, Limits};
+use crate::store::{from_ms, hex, now_ms};
+use crate::{Error, ErrorKind, Result};
+
+/// The most pushes one group commit carries.
+const MAX_BATCH: usize = 512;
+/// The most times a group commit is applied again after another writer got in first.
+const MAX_ATTEMPTS: u32 = 50;
+/// The most changes a `catchup` carries; a client further behind gets `welcome`.
+const MAX_CATCHUP: i64 = 10_000;
+/// The most bytes of operations a `catchup` carries (else `welcome`).
+const MAX_CATCHUP_BYTES: usize = 32 << 20;
+
+pub(super) enum Command {
+    Join {
+        session: String,
+        user: LiveUser,
+        principal: Option<Principal>,
+        last_seq: Option<i64>,
+        tx: mpsc::Sender<Outgoing>,
+        kill: oneshot::Sender<u16>,
+        reply: oneshot::Sender<Result<bool>>,
+    },
+    Leave {
+        session: String,
+    },
+    Push {
+        session: String,
+        id: String,
+        ops: Vec<Value>,
+        received: Instant,
+    },
+    Presence {
+        session: String,
+        state: Option<Value>,
+    },
+    Refresh,
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
+}
+
+struct Session {
+    user: LiveUser,
+    can_write: bool,
+    tx: mpsc::Sender<Outgoing>,
+    kill: Option<oneshot::Sender<u16>>,
+    state: Option<Value>,
+}
+
+struct PushIn {
+    session: String,
+    id: String,
+    ops: Vec<Value>,
+    received: Instant,
+}
+
+/// What the blocking step made of one push.
+enum Outcome {
+    Accepted { json: String },
+    Rejected(OpError),
+}
+
+struct Actor {
+    hub: Arc<Hub>,
+    id: Uuid,
+    doc: Option<LiveDoc>,
+    meta: Document,
+    seq: i64,
+    content_version: i64,
+    sessions: HashMap<String, Session, foldhash::fast::RandomState>,
+    last_compaction: Instant,
+}
+
+/// Starts the actor of document `id`; its state loads before the first command is
+/// answered.
+pub(super) fn spawn(hub: Arc<Hub>, id: Uuid) -> mpsc::Sender<Command> {
+    let (tx, rx) = mpsc::channel(super::ACTOR_QUEUE);
+    let span = tracing::info_span!("live", document = %id);
+    let alive = hub.alive.guard();
+    let task = run(hub, id, rx, tx.clone());
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            task.await;
+            drop(alive);
+        },
+        span,
+    ));
+    tx
+}
+
+async fn run(hub: Arc<Hub>, id: Uuid, mut rx: mpsc::Receiver<Command>, me: mpsc::Sender<Command>) {
+    let mut actor = match Actor::load(hub.clone(), id).await {
+        Ok(actor) => actor,
+        Err(error) => {
+            // Answer whoever waits with the error, then end: the next join tries again.
+            forget(&hub, id, &me);
+            rx.close();
+            while let Some(command) = rx.recv().await {
+                if let Command::Join { reply, .. } = command {
+                    let _ = reply.send(Err(Error::new(error.kind(), error.to_string())));
+                }
+            }
+            return;
+        }
+    };
+    hub.event(LiveEvent::Documents(1));
+    let mut tick =
+        tokio::time::interval(hub.config.compact_interval.max(Duration::from_millis(50)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut batch: Vec<PushIn> = Vec::new();
+    loop {
+        let command = tokio::select! {
+            command = rx.recv() => command,
+            _ = tick.tick() => {
+                if actor.seq > actor.content_version
+                    && actor.last_compaction.elapsed() >= hub.config.compact_interval
+                {
+                    actor.compact().await;
+                }
+                continue;
+            }
+        };
+        let Some(command) = command else { break };
+        // Everything already waiting goes in this round: pushes in one group commit.
+        let mut commands = vec![command];
+        while commands.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(command) => commands.push(command),
+                Err(_) => break,
+            }
+        }
+        let mut stop = None;
+        for command in commands {
+            match command {
+                Command::Push {
+                    session,
+                    id,
+                    ops,
+                    received,
+                } => batch.push(PushIn {
+                    session,
+                    id,
+                    ops,
+                    received,
+                }),
+                other => {
+                    // Pushes before another command are committed first, so that a join
+                    // or a refresh sees them.
+                    if !batch.is_empty() && !actor.commit(std::mem::take(&mut batch)).await {
+                        stop = Some(None);
+                        break;
+                    }
+                    match other {
+                        Command::Join {
+                            session,
+                            user,
+                            principal,
+                            last_seq,
+                            tx,
+                            kill,
+                            reply,
+                        } => {
+                            let answer = actor
+                                .join(session, user, principal.as_ref(), last_seq, tx, kill)
+                                .await;
+                            let _ = reply.send(answer);
+                        }
+                        Command::Leave { session } => actor.leave(&session),
+                        Command::Presence { session, state } => actor.presence(&session, state),
+                        Command::Refresh => {
+                            if !actor.refresh().await {
+                                stop = Some(None);
+                                break;
+                            }
+                        }
+                        Command::Shutdown { done } => {
+                            stop = Some(Some(done));
+                            break;
+                        }
+                        Command::Push { .. } => unreachable!("handled above"),
+                    }
+                }
+            }
+        }
+        if stop.is_none() && !batch.is_empty() && !actor.commit(std::mem::take(&mut batch)).await {
+            stop = Some(None);
+        }
+        match stop {
+            Some(Some(done)) => {
+                // Shutdown: the pushes read so far are committed above; compact, close.
+                if !batch.is_empty() {
+                    actor.commit(std::mem::take(&mut batch)).await;
+                }
+                actor.compact().await;
+                actor.close_all(close::GOING_AWAY);
+                forget(&hub, id, &me);
+                let _ = done.send(());
+                break;
+            }
+            Some(None) => {
+                // The state could not be kept true (the database failed, or the document
+                // is gone): sessions were closed; the next join loads afresh.
+                forget(&hub, id, &me);
+                break;
+            }
+            None => {}
+        }
+        if actor.sessions.is_empty() {
+            actor.compact().await;
+            // Leave only when no join is on its way: joins send under the hub's lock.
+            let mut docs = hub.docs();
+            if rx.is_empty() && actor.sessions.is_empty() {
+                if docs.get(&id).is_some_and(|a| a.same_channel(&me)) {
+                    docs.remove(&id);
+                }
+                break;
+            }
+        }
+    }
+    hub.event(LiveEvent::Documents(-1));
+}
+
+/// Removes the hub's entry of `id` when it is this actor's.
+fn forget(hub: &Hub, id: Uuid, me: &mpsc::Sender<Command>) {
+    let mut docs = hub.docs();
+    if docs.get(&id).is_some_and(|a| a.same_channel(me)) {
+        docs.remove(&id);
+    }
+}
+
+/// The state of a document at its version: the stored content with the logged changes
+/// after it, ids given to pages and nodes that lacked them (then stored as a new
+/// version).
+async fn load_state(hub: &Hub, id: Uuid) -> Result<(LiveDoc, Document, i64, i64)> {
+    let repo = hub.documents.repo().clone();
+    for _ in 0..3 {
+        let Some(base) = repo.live_base(id).await? else {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("document {id} was not found"),
+            ));
+        };
+        if base.document.package {
+            return Err(Error::invalid_request(format!(
+                "document {id} is a package (zip): live editing changes JSON documents only"
+            )));
+        }
+        let wanted = base.document.version - base.content_version;
+        let changes = if wanted > 0 {
+            repo.changes_after(id, base.content_version, wanted).await?
+        } else {
+            Vec::new()
+        };
+        if changes.len() as i64 != wanted {
+            // Compacted meanwhile: read again.
+            continue;
+        }
+        let LiveBase {
+            document,
+            content,
+            content_version,
+        } = base;
+        let (doc, assigned) = tokio::task::spawn_blocking(move || -> Result<(LiveDoc, bool)> {
+            let value: Value = serde_json::from_slice(&content)
+                .map_err(|e| Error::internal(format!("stored document: {e}")))?;
+            let (mut doc, assigned) = LiveDoc::from_value(value, &mut || random_id(10))
+                .map_err(|e| Error::internal(format!("stored document: {e}")))?;
+            for change in &changes {
+                let ops: Vec<Op> = serde_json::from_str(&change.ops)
+                    .map_err(|e| Error::internal(format!("change {}: {e}", change.seq)))?;
+                doc.apply(&ops, None)
+                    .map_err(|e| Error::internal(format!("change {}: {e}", change.seq)))?;
+            }
+            Ok((doc, assigned))
+        })
+        .await
+        .map_err(|e| Error::internal(format!("loading a document: {e}")))??;
+        if !assigned {
+            let seq = document.version;
+            return Ok((doc, document, seq, content_version));
+        }
+        // Pages or nodes lacked ids: store the document with them as the next version.
+        let (doc, bytes, pages) = serialize(doc, hub.documents.limits().clone()).await?;
+        let mut next = document.clone();
+        next.version = document.version + 1;
+        next.updated_at = from_ms(now_ms()).max(document.updated_at);
+        next.content_sha256 = hex(&Sha256::digest(&bytes));
+        next.content_length = bytes.len() as u64;
+        next.pages = pages;
+        if repo.update(&next, Some(&bytes), document.version).await? {
+            hub.documents.notify_changed(id).await;
+            let seq = next.version;
+            return Ok((doc, next, seq, seq));
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Conflict,
+        format!("document {id} kept changing while it was opened for live editing"),
+    ))
+}
+
+/// The JSON of `doc` and its page summaries, on a blocking thread; checked against the
+/// format.
+async fn serialize(doc: LiveDoc, limits: Limits) -> Result<(LiveDoc, Vec<u8>, Vec<PageSummary>)> {
+    tokio::task::spawn_blocking(move || {
+        let bytes = serde_json::to_vec(&doc.to_value())
+            .map_err(|e| Error::internal(format!("encoding a document: {e}")))?;
+        let parsed = glyph::parse_json(&bytes, &limits)?;
+        let pages = parsed
+            .pages
+            .iter()
+            .map(|page| PageSummary {
+                id: page.id.clone(),
+                name: page.name.clone(),
+                width: page.width,
+                height: page.height,
+            })
+            .collect();
+        Ok((doc, bytes, pages))
+    })
+    .await
+    .map_err(|e| Error::internal(format!("encoding a document: {e}")))?
+}
+
+/// The document as a JSON value, on a blocking thread.
+async fn document_value(doc: LiveDoc) -> Result<(LiveDoc, Value)> {
+    tokio::task::spawn_blocking(move || {
+        let value = doc.to_value();
+        (doc, value)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("encoding a document: {e}")))
+}
+
+fn text(message: &ServerMessage) -> Outgoing {
+    // Our own types always serialize.
+    serde_json::to_string(message)
+        .unwrap_or_else(|_| {
+            String::from(r#"{"type":"error","code":"internal","detail":"encoding"}"#)
+        })
+        .into()
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""))
+}
+
+/// A `change` message from the stored form of the change (its ops JSON as logged).
+fn change_text(seq: i64, session: &str, user: &LiveUser, ops_json: &str) -> Outgoing {
+    format!(
+        r#"{{"type":"change","seq":{seq},"session":{},"user":{{"id":{},"name":{}}},"ops":{ops_json}}}"#,
+        json_string(session),
+        json_string(&user.id),
+        json_string(&user.name),
+    )
+    .into()
+}
+
+impl Actor {
+    async fn load(hub: Arc<Hub>, id: Uuid) -> Result<Actor> {
+        let (doc, meta, seq, content_version) = load_state(&hub, id).await?;
+        Ok(Actor {
+            hub,
+            id,
+            doc: Some(doc),
+            meta,
+            seq,
+            content_version,
+            sessions: HashMap::default(),
+            last_compaction: Instant::now(),
+        })
+    }
+
+    fn can_write(&self, principal: Option<&Principal>) -> bool {
+        principal.is_some_and(|p| {
+            !p.is_anonymous()
+                && p.scopes.contains(Scope::DocumentsWrite)
+                && (p.is_admin || p.user_id == self.meta.owner_id)
+        })
+    }
+
+    fn peers(&self, except: &str) -> Vec<Peer> {
+        self.sessions
+            .iter()
+            .filter(|(id, _)| id.as_str() != except)
+            .map(|(id, s)| Peer {
+                session: id.clone(),
+                user: s.user.clone(),
+                state: s.state.clone(),
+            })
+            .collect()
+    }
+
+    async fn join(
+        &mut self,
+        session: String,
+        user: LiveUser,
+        principal: Option<&Principal>,
+        last_seq: Option<i64>,
+        tx: mpsc::Sender<Outgoing>,
+        kill: oneshot::Sender<u16>,
+    ) -> Result<bool> {
+        if self.sessions.len() >= self.hub.config.max_sessions {
+            return Err(Error::new(
+                ErrorKind::Overloaded,
+                format!(
+                    "document {} has {} live sessions, the most it takes: try again later",
+                    self.id, self.hub.config.max_sessions
+                ),
+            ));
+        }
+        let can_write = self.can_write(principal);
+        let peers = self.peers(&session);
+        // A reconnect within the log's reach gets the changes it missed.
+        let catchup = match last_seq {
+            Some(last) if last == self.seq => Some(Vec::new()),
+            Some(last) if last < self.seq && last >= 0 && self.seq - last <= MAX_CATCHUP => {
+                let repo = self.hub.documents.repo();
+                let changes = repo.changes_after(self.id, last, self.seq - last).await?;
+                let complete = changes.len() as i64 == self.seq - last
+                    && changes.first().is_some_and(|c| c.seq == last + 1);
+                // A catchup larger than the document would be is no help: welcome then.
+                let bytes: usize = changes.iter().map(|c| c.ops.len()).sum();
+                (complete && bytes <= MAX_CATCHUP_BYTES).then_some(changes)
+            }
+            _ => None,
+        };
+        let first = match catchup {
+            Some(changes) => {
+                let changes = changes
+                    .into_iter()
+                    .map(|c| {
+                        Ok(LiveChange {
+                            seq: c.seq,
+                            ops: serde_json::from_str(&c.ops)
+                                .map_err(|e| Error::internal(format!("change {}: {e}", c.seq)))?,
+                            session: c.session,
+                            user: LiveUser {
+                                id: c.user_id,
+                                name: c.user_name,
+                            },
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                text(&ServerMessage::Catchup {
+                    seq: self.seq,
+                    changes,
+                    session: session.clone(),
+                    user: user.clone(),
+                    can_write,
+                    peers,
+                })
+            }
+            None => {
+                let doc = self
+                    .doc
+                    .take()
+                    .expect("the state is always there between commands");
+                let (doc, document) = document_value(doc).await?;
+                self.doc = Some(doc);
+                let welcome = ServerMessage::Welcome {
+                    seq: self.seq,
+                    document,
+                    session: session.clone(),
+                    user: user.clone(),
+                    can_write,
+                    peers,
+                };
+                tokio::task::spawn_blocking(move || text(&welcome))
+                    .await
+                    .map_err(|e| Error::internal(format!("encoding welcome: {e}")))?
+            }
+        };
+        if tx.try_send(first).is_err() {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "the session closed while joining",
+            ));
+        }
+        self.sessions.insert(
+            session,
+            Session {
+                user,
+                can_write,
+                tx,
+                kill: Some(kill),
+                state: None,
+            },
+        );
+        self.hub.event(LiveEvent::Sessions(1));
+        Ok(can_write)
+    }
+
+    /// Sends `message` to every session but `except`; a session whose queue is full is
+    /// closed as too slow (4008), one whose client is gone is dropped.
+    fn broadcast(&mut self, message: &Outgoing, except: Option<&str>) {
+        let mut gone = Vec::new();
+        for (id, session) in &self.sessions {
+            if Some(id.as_str()) == except {
+                continue;
+            }
+            match session.tx.try_send(message.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => gone.push((id.clone(), true)),
+                Err(mpsc::error::TrySendError::Closed(_)) => gone.push((id.clone(), false)),
+            }
+        }
+        for (id, slow) in gone {
+            self.drop_session(&id, slow.then_some(close::TOO_SLOW));
+        }
+    }
+
+    /// Sends `message` to one session (as `broadcast` does for all).
+    fn send_to(&mut self, session: &str, message: Outgoing) {
+        let result = match self.sessions.get(session) {
+            Some(s) => s.tx.try_send(message),
+            None => return,
+        };
+        match result {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.drop_session(session, Some(close::TOO_SLOW))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.drop_session(session, None),
+        }
+    }
+
+    /// Removes a session (closing it with `code`), and tells the others its presence is
+    /// gone.
+    fn drop_session(&mut self, session: &str, code: Option<u16>) {
+        let Some(mut removed) = self.sessions.remove(session) else {
+            return;
+        };
+        self.hub.event(LiveEvent::Sessions(-1));
+        if let Some(code) = code {
+            if code == close::TOO_SLOW {
+                tracing::info!(session, "live session too slow: closed (4008)");
+                self.hub.event(LiveEvent::SlowClosed);
+            }
+            if let Some(kill) = removed.kill.take() {
+                let _ = kill.send(code);
+            }
+        }
+        let gone = text(&ServerMessage::Presence {
+            session: session.to_string(),
+            user: removed.user,
+            state: None,
+        });
+        self.broadcast(&gone, None);
+    }
+
+    fn leave(&mut self, session: &str) {
+        self.drop_session(session, None);
+    }
+
+    fn close_all(&mut self, code: u16) {
+        for (_, mut session) in self.sessions.drain() {
+            self.hub.event(LiveEvent::Sessions(-1));
+            if let Some(kill) = session.kill.take() {
+                let _ = kill.send(code);
+            }
+        }
+    }
+
+    fn presence(&mut self, session: &str, state: Option<Value>) {
+        let Some(entry) = self.sessions.get_mut(session) else {
+            return;
+        };
+        entry.state = state.clone();
+        let message = text(&ServerMessage::Presence {
+            session: session.to_string(),
+            user: entry.user.clone(),
+            state,
+        });
+        self.broadcast(&message, Some(session));
+    }
+
+    /// Applies `pushes` in order on a blocking thread, each checked against the format.
+    async fn apply(&mut self, pushes: &[PushIn]) -> Result<(Vec<Outcome>, Vec<Applied>)> {
+        let doc = self
+            .doc
+            .take()
+            .expect("the state is always there between commands");
+        let limits = self.hub.documents.limits().clone();
+        let work: Vec<(bool, Vec<Value>)> = pushes
+            .iter()
+            .map(|p| {
+                let can_write = self.sessions.get(&p.session).is_some_and(|s| s.can_write);
+                (can_write, p.ops.clone())
+            })
+            .collect();
+        let (doc, outcomes, applied) = tokio::task::spawn_blocking(move || {
+            let mut doc = doc;
+            let mut applied = Vec::new();
+            let check: crate::glyph::ops::Check<'_> = &|doc| {
+                let bytes = serde_json::to_vec(&doc.to_value())
+                    .map_err(|e| OpError::new(RejectCode::InvalidDocument, e.to_string()))?;
+                glyph::parse_json(&bytes, &limits)
+                    .map(drop)
+                    .map_err(|e| OpError::new(RejectCode::InvalidDocument, e.to_string()))
+            };
+            let outcomes = work
+                .into_iter()
+                .map(|(can_write, raw)| {
+                    if !can_write {
+                        return Outcome::Rejected(OpError::new(
+                            RejectCode::Forbidden,
+                            "this session may not change the document",
+                        ));
+                    }
+                    let ops = match parse_ops(&raw) {
+                        Ok(ops) => ops,
+                        Err(e) => return Outcome::Rejected(e),
+                    };
+                    match doc.apply_undoable(&ops, Some(check)) {
+                        Ok(undo) => {
+                            applied.push(undo);
+                            let json = serde_json::to_string(&ops).unwrap_or_default();
+                            Outcome::Accepted { json }
+                        }
+                        Err(e) => Outcome::Rejected(e),
+                    }
+                })
+                .collect::<Vec<_>>();
+            (doc, outcomes, applied)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("applying a push: {e}")))?;
+        self.doc = Some(doc);
+        Ok((outcomes, applied))
+    }
+
+    /// Takes back pushes applied but not stored (latest first).
+    fn revert(&mut self, applied: Vec<Applied>) {
+        if let Some(doc) = self.doc.as_mut() {
+            for push in applied.into_iter().rev() {
+                doc.revert(push);
+            }
+        }
+    }
+
+    /// Applies, stores and acknowledges `pushes`; `false` when the actor must end (its
+    /// sessions are closed).
+    async fn commit(&mut self, pushes: Vec<PushIn>) -> bool {
+        for attempt in 0..MAX_ATTEMPTS {
+            let (outcomes, applied) = match self.apply(&pushes).await {
+                Ok(done) => done,
+                Err(error) => return self.fail(&error),
+            };
+            let user_of = |s: &HashMap<String, Session, foldhash::fast::RandomState>, id: &str| {
+                s.get(id).map(|s| s.user.clone()).unwrap_or(LiveUser {
+                    id: Uuid::nil().to_string(),
+                    name: String::new(),
+                })
+            };
+            let mut changes = Vec::new();
+            let mut seq = self.seq;
+            for (push, outcome) in pushes.iter().zip(&outcomes) {
+                if let Outcome::Accepted { json } = outcome {
+                    seq += 1;
+                    let user = user_of(&self.sessions, &push.session);
+                    changes.push(StoredChange {
+                        seq,
+                        session: push.session.clone(),
+                        user_id: user.id,
+                        user_name: user.name,
+                        ops: json.clone(),
+                    });
+                }
+            }
+            let stored = if changes.is_empty() {
+                Ok(true)
+            } else {
+                self.hub
+                    .documents
+                    .repo()
+                    .append_changes(self.id, self.seq, &changes, from_ms(now_ms()))
+                    .await
+            };
+            match stored {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Another writer (another node, REST) moved the version first: take
+                    // the pushes back, catch up with what it wrote, apply them again.
+                    tracing::debug!(attempt, "live append fenced off: catching up");
+                    self.revert(applied);
+                    if !self.refresh().await {
+                        return false;
+                    }
+                    // Two nodes racing for one document: a little jitter breaks the tie.
+                    let jitter = rand::random_range(0..=(2u64 << attempt.min(5)));
+                    tokio::time::sleep(Duration::from_millis(jitter)).await;
+                    continue;
+                }
+                Err(error) => return self.fail(&error),
+            }
+            if !changes.is_empty() {
+                self.seq = seq;
+                if let Some(bus) = self.hub.documents.bus() {
+                    let bus = bus.clone();
+                    let id = self.id;
+                    tokio::spawn(async move { bus.publish_document(id).await });
+                }
+            }
+            // Durable: now tell everyone, in seq order.
+            let mut seq = seq - changes.len() as i64;
+            for (push, outcome) in pushes.iter().zip(outcomes) {
+                match outcome {
+                    Outcome::Accepted { json } => {
+                        seq += 1;
+                        let user = user_of(&self.sessions, &push.session);
+                        let change = change_text(seq, &push.session, &user, &json);
+                        self.send_to(
+                            &push.session,
+                            text(&ServerMessage::Ack {
+                                id: push.id.clone(),
+                                seq,
+                            }),
+                        );
+                        self.hub.event(LiveEvent::Accepted(push.received.elapsed()));
+                        self.broadcast(&change, Some(&push.session));
+                        self.hub
+                            .event(LiveEvent::FannedOut(push.received.elapsed()));
+                    }
+                    Outcome::Rejected(error) => {
+                        self.hub.event(LiveEvent::Rejected(error.code));
+                        self.send_to(
+                            &push.session,
+                            text(&ServerMessage::Reject {
+                                id: push.id.clone(),
+                                code: error.code,
+                                detail: error.detail,
+                            }),
+                        );
+                    }
+                }
+            }
+            return true;
+        }
+        self.fail(&Error::new(
+            ErrorKind::Conflict,
+            "the document kept changing under live editing",
+        ))
+    }
+
+    /// The state could not be kept: every session is closed with 1012 (reconnect and
+    /// catch up), and the actor ends.
+    fn fail(&mut self, error: &Error) -> bool {
+        tracing::warn!(error = %error, "live document closed: its state could not be stored");
+        self.close_all(close::RESTART);
+        false
+    }
+
+    fn gone_or_fail(&mut self, error: &Error) -> bool {
+        if error.kind() == ErrorKind::NotFound {
+            self.close_all(close::NOT_FOUND);
+            return false;
+        }
+        self.fail(error)
+    }
+
+    /// Takes a state loaded from the database: sessions get the changes between the old
+    /// seq and the new one when the log has them, else `reset`.
+    async fn publish_catchup(
+        &mut self,
+        doc: LiveDoc,
+        meta: Document,
+        seq: i64,
+        content_version: i64,
+    ) -> bool {
+        let from = self.seq;
+        self.meta = meta;
+        self.content_version = content_version;
+        let changes = if seq > from && seq - from <= MAX_CATCHUP {
+            self.hub
+                .documents
+                .repo()
+                .changes_after(self.id, from, seq - from)
+                .await
+                .ok()
+                .filter(|c| {
+                    c.len() as i64 == seq - from && c.first().is_some_and(|c| c.seq == from + 1)
+                })
+        } else {
+            None
+        };
+        self.doc = Some(doc);
+        self.seq = seq;
+        match changes {
+            Some(changes) => {
+                for change in changes {
+                    let user = LiveUser {
+                        id: change.user_id,
+                        name: change.user_name,
+                    };
+                    let message = change_text(change.seq, &change.session, &user, &change.ops);
+                    self.broadcast(&message, None);
+                }
+            }
+            None if seq != from => {
+                let doc = self.doc.take().expect("set above");
+                match document_value(doc).await {
+                    Ok((doc, document)) => {
+                        self.doc = Some(doc);
+                        let reset = text(&ServerMessage::Reset { seq, document });
+                        self.broadcast(&reset, None);
+                    }
+                    Err(error) => return self.fail(&error),
+                }
+            }
+            None => {}
+        }
+        // Rights may have changed (owner, visibility): writers keep what the owner gives.
+        true
+    }
+
+    /// Catches up with the database (a REST write, another node's commit).
+    async fn refresh(&mut self) -> bool {
+        let base = match self.hub.documents.repo().get(self.id).await {
+            Ok(Some(meta)) => meta,
+            Ok(None) => {
+                self.close_all(close::NOT_FOUND);
+                return false;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "live refresh: the database did not answer");
+                return true;
+            }
+        };
+        if base.version == self.seq {
+            self.meta = base;
+            return true;
+        }
+        if base.version < self.seq {
+            return true;
+        }
+        // Another node's commits: the changes after ours, applied as they are.
+        if base.version - self.seq <= MAX_CATCHUP && self.catch_up(&base).await {
+            self.meta = base;
+            return true;
+        }
+        match load_state(&self.hub, self.id).await {
+            Ok((doc, meta, seq, content_version)) => {
+                self.publish_catchup(doc, meta, seq, content_version).await
+            }
+            Err(error) => self.gone_or_fail(&error),
+        }
+    }
+
+    /// Applies the logged changes between our seq and `base.version`, when the log holds
+    /// all of them and they apply; `false` (nothing changed) otherwise.
+    async fn catch_up(&mut self, base: &Document) -> bool {
+        let wanted = base.version - self.seq;
+        let repo = self.hub.documents.repo();
+        let Ok(changes) = repo.changes_after(self.id, self.seq, wanted).await else {
+            return false;
+        };
+        let contiguous = changes.len() as i64 == wanted
+            && changes
+                .iter()
+                .zip(self.seq + 1..)
+                .all(|(c, seq)| c.seq == seq);
+        if !contiguous {
+            return false;
+        }
+        let mut parsed = Vec::with_capacity(changes.len());
+        for change in &changes {
+            match serde_json::from_str::<Vec<Op>>(&change.ops) {
+                Ok(ops) => parsed.push(ops),
+                Err(_) => return false,
+            }
+        }
+        // A change that does not apply leaves the state half-changed: the caller then
+        // loads it afresh, which replaces it.
+        let doc = self
+            .doc
+            .take()
+            .expect("the state is always there between commands");
+        let applied = tokio::task::spawn_blocking(move || {
+            let mut doc = doc;
+            let ok = parsed.iter().all(|ops| doc.apply(ops, None).is_ok());
+            (doc, ok)
+        })
+        .await;
+        match applied {
+            Ok((doc, ok)) => {
+                self.doc = Some(doc);
+                if !ok {
+                    return false;
+                }
+            }
+            // The state went with the task: the caller loads it afresh (or ends).
+            Err(_) => return false,
+        }
+        for change in changes {
+            let user = LiveUser {
+                id: change.user_id,
+                name: change.user_name,
+            };
+            let message = change_text(change.seq, &change.session, &user, &change.ops);
+            self.broadcast(&message, None);
+        }
+        self.seq = base.version;
+        true
+    }
+
+    /// Writes the state as the stored content (at the current seq) and trims the log.
+    async fn compact(&mut self) {
+        self.last_compaction = Instant::now();
+        if self.seq <= self.content_version {
+            return;
+        }
+        let doc = self
+            .doc
+            .take()
+            .expect("the state is always there between commands");
+        let serialized = serialize(doc, self.hub.documents.limits().clone()).await;
+        let (doc, bytes, pages) = match serialized {
+            Ok(done) => done,
+            Err(error) => {
+                tracing::warn!(error = %error, "live compaction: the state does not encode");
+                return;
+            }
+        };
+        self.doc = Some(doc);
+        let mut meta = self.meta.clone();
+        meta.version = self.seq;
+        meta.content_sha256 = hex(&Sha256::digest(&bytes));
+        meta.content_length = bytes.len() as u64;
+        meta.pages = pages;
+        let trim = self.seq - self.hub.config.keep_changes;
+        let logged = self.seq - self.content_version;
+        match self.hub.documents.repo().compact(&meta, &bytes, trim).await {
+            Ok(true) => {
+                self.content_version = self.seq;
+                self.meta = meta;
+                self.hub.event(LiveEvent::Compacted(logged));
+                // Other nodes' caches and this node's thumbnails follow the new content.
+                if let Some(bus) = self.hub.documents.bus() {
+                    bus.publish_document(self.id).await;
+                }
+            }
+            Ok(false) => tracing::debug!("live compaction skipped: the version moved on"),
+            Err(error) => tracing::warn!(error = %error, "live compaction failed"),
+        }
+    }
+}
