@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::auth::Authenticated;
-use super::extract::parse_id;
+use super::extract::{caller_with, parse_id};
 use super::problem::ApiError;
 use super::state::AppState;
 use crate::api::live::{
@@ -31,7 +31,7 @@ use crate::api::live::{
 };
 use crate::api::{Principal, Scope};
 use crate::glyph::ops::RejectCode;
-use crate::live::{Joined, Live};
+use crate::live::Joined;
 use crate::{Error, ErrorKind};
 
 /// How long a client has to send `connect`.
@@ -85,15 +85,27 @@ pub(crate) async fn live(
     auth: Result<Authenticated, ApiError>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let upgrade = upgrade.map_err(|e| {
-        Error::invalid_request(format!(
-            "expected a WebSocket upgrade (the live editing protocol runs over WebSocket only): {}",
-            e.body_text()
-        ))
-    })?;
-    let id = parse_id("document", &id)?;
     let sent = headers.contains_key(header::AUTHORIZATION)
         || headers.contains_key(state.config().api_key_header.as_str());
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        // Plain HTTP: the credential is judged as on every route (401, 403), then 400.
+        Err(e) => {
+            match auth {
+                Err(refused) if sent => return Err(refused),
+                Ok(caller) => {
+                    caller_with(Some(caller), &[Scope::DocumentsRead, Scope::DocumentsWrite])?;
+                }
+                Err(_) => {}
+            }
+            return Err(Error::invalid_request(format!(
+                "expected a WebSocket upgrade (the live editing protocol runs over WebSocket only): {}",
+                e.body_text()
+            ))
+            .into());
+        }
+    };
+    let id = parse_id("document", &id)?;
     // A sent credential must be valid; without one, `connect` may carry a token. A
     // refusal by the rate limits is answered before the upgrade (429).
     let from_headers = match auth {
@@ -321,17 +333,16 @@ async fn session(mut socket: WebSocket, state: AppState, id: Uuid, caller: Calle
             return refuse(&mut socket, code, kind, e.to_string()).await;
         }
     };
-    run(socket, live.clone(), joined).await;
+    run(socket, joined).await;
 }
 
 /// The session's loop: frames in, queued messages out, presence at its rate.
-async fn run(mut socket: WebSocket, live: Live, joined: Joined) {
+async fn run(mut socket: WebSocket, joined: Joined) {
     let Joined {
         session,
         mut outgoing,
         mut closed,
     } = joined;
-    let _ = &live;
     let every = Duration::from_secs(1) / MAX_PRESENCE_PER_SEC;
     let mut next_presence = Instant::now();
     let mut pending_presence: Option<Option<Value>> = None;
