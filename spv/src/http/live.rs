@@ -76,7 +76,8 @@ enum Incoming {
     params(("id" = Uuid, Path, description = "The document's id")),
     responses(
         (status = 101, description = "Switched to the WebSocket of the live editing protocol"),
-        super::responses::NotAWebSocket),
+        super::responses::NotAWebSocket, super::responses::InvalidCredential,
+        super::responses::LacksDocumentsRead),
     security((), ("bearer" = ["documents:read"]), ("apiKey" = ["documents:read"])))]
 pub(crate) async fn live(
     State(state): State<AppState>,
