@@ -595,13 +595,15 @@ async fn every_close_code() {
         assert_eq!(code, 4009, "{first}");
         assert_eq!(error.expect("an error message first")["type"], "error");
     }
-    let mut raw = Raw::open(&server, &private.to_string(), Some(&admin_token)).await;
+    let own = create(&client, document(), false).await;
+    let mut raw = Raw::open(&server, &own.to_string(), Some(&admin_token)).await;
     raw.send(connect.clone()).await;
     assert_eq!(raw.recv().await["type"], "welcome");
     raw.send(json!({"type": "dance"})).await;
     assert_eq!(raw.closed().await.0, 4009);
     // 4013: a message over 1 MiB.
-    let mut raw = Raw::open(&server, &private.to_string(), Some(&admin_token)).await;
+    let own = create(&client, document(), false).await;
+    let mut raw = Raw::open(&server, &own.to_string(), Some(&admin_token)).await;
     raw.send(connect.clone()).await;
     assert_eq!(raw.recv().await["type"], "welcome");
     let huge = "x".repeat((1 << 20) + 10);
@@ -611,7 +613,8 @@ async fn every_close_code() {
     assert!(code == 4013 || code == 0, "{code}");
     assert_eq!(error.expect("an error message")["code"], "too-large");
     // A presence state over 4 KiB is too large as well.
-    let mut raw = Raw::open(&server, &private.to_string(), Some(&admin_token)).await;
+    let own = create(&client, document(), false).await;
+    let mut raw = Raw::open(&server, &own.to_string(), Some(&admin_token)).await;
     raw.send(connect.clone()).await;
     assert_eq!(raw.recv().await["type"], "welcome");
     raw.send(json!({"type": "presence", "state": {"big": "y".repeat(5000)}}))
@@ -619,12 +622,14 @@ async fn every_close_code() {
     assert_eq!(raw.closed().await.0, 4013);
 
     // 1013: past SPV_LIVE_MAX_SESSIONS (2) on one document.
-    let one = client.live(private).await.unwrap();
-    let mut slow = Raw::open(&server, &private.to_string(), Some(&admin_token)).await;
+    // A document of its own: sessions of the steps above may still be closing.
+    let crowded = create(&client, document(), false).await;
+    let one = client.live(crowded).await.unwrap();
+    let mut slow = Raw::open(&server, &crowded.to_string(), Some(&admin_token)).await;
     slow.send(connect.clone()).await;
     let welcome = slow.recv().await;
     assert_eq!(welcome["type"], "welcome");
-    let mut third = Raw::open(&server, &private.to_string(), Some(&admin_token)).await;
+    let mut third = Raw::open(&server, &crowded.to_string(), Some(&admin_token)).await;
     third.send(connect.clone()).await;
     assert_eq!(third.closed().await.0, 1013);
 
@@ -641,7 +646,7 @@ async fn every_close_code() {
     let (code, _) = slow.closed().await;
     assert_eq!(code, 4008);
     // It reconnects with lastSeq and catches up on what it missed.
-    let mut back = Raw::open(&server, &private.to_string(), Some(&admin_token)).await;
+    let mut back = Raw::open(&server, &crowded.to_string(), Some(&admin_token)).await;
     let from = welcome["seq"].as_i64().unwrap();
     back.send(json!({"type": "connect", "protocol": 1, "lastSeq": from}))
         .await;

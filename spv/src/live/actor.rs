@@ -161,6 +161,8 @@ async fn run(hub: Arc<Hub>, id: Uuid, mut rx: mpsc::Receiver<Command>, me: mpsc:
                     ops,
                     received,
                 }),
+                // Presence is not ordered with changes: it does not end the group.
+                Command::Presence { session, state } => actor.presence(&session, state),
                 other => {
                     // Pushes before another command are committed first, so that a join
                     // or a refresh sees them.
@@ -184,7 +186,6 @@ async fn run(hub: Arc<Hub>, id: Uuid, mut rx: mpsc::Receiver<Command>, me: mpsc:
                             let _ = reply.send(answer);
                         }
                         Command::Leave { session } => actor.leave(&session),
-                        Command::Presence { session, state } => actor.presence(&session, state),
                         Command::Refresh => {
                             if !actor.refresh().await {
                                 stop = Some(None);
@@ -195,7 +196,7 @@ async fn run(hub: Arc<Hub>, id: Uuid, mut rx: mpsc::Receiver<Command>, me: mpsc:
                             stop = Some(Some(done));
                             break;
                         }
-                        Command::Push { .. } => unreachable!("handled above"),
+                        Command::Push { .. } | Command::Presence { .. } => {}
                     }
                 }
             }
