@@ -137,7 +137,7 @@ impl std::fmt::Debug for LiveConfig {
 /// let ann = Principal { user_id: uuid::Uuid::now_v7(), username: "ann".into(),
 ///     is_admin: false, scopes: Scopes::all() };
 /// let bytes = br#"{"format":"glyph","version":1,"pages":[{"id":"p","width":30,"height":20,
-///     "layers":[{"id":"r","type":"rect","width":5,"height":5}]}]}"#;
+///     "layers":[{"id":"r","type":"rect","x":0,"y":0,"width":5,"height":5}]}]}"#;
 /// let doc = documents.clone().oneshot(CreateDocument::new(ann.clone(), bytes.to_vec())).await.unwrap();
 ///
 /// let live = Live::new(documents, LiveConfig::default());
