@@ -139,6 +139,9 @@ impl Bench {
         let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
         config.max_message_size = Some(256 << 20);
         config.max_frame_size = Some(256 << 20);
+        // Small client buffers, so that the memory row shows the server's share.
+        config.read_buffer_size = 4096;
+        config.write_buffer_size = 0;
         let started = Instant::now();
         let (mut socket, _) =
             tokio_tungstenite::connect_async_with_config(request, Some(config), true)

@@ -118,7 +118,11 @@ pub(crate) async fn live(
     // Read up to four times the protocol's limit, so that a message just over it is read
     // whole and refused with a clean 4013 (a connection closed with unread bytes ends
     // in a reset that can lose the close frame); past that the socket is cut.
+    // Small buffers (tungstenite's default is 128 KiB each way, eagerly allocated): a
+    // session is mostly idle and its messages small; a large one grows them as needed.
     Ok(upgrade
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
         .max_message_size(4 * MAX_MESSAGE_BYTES)
         .max_frame_size(4 * MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| session(socket, state, id, from_headers)))
