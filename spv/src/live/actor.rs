@@ -224,6 +224,13 @@ async fn run(hub: Arc<Hub>, id: Uuid, mut rx: mpsc::Receiver<Command>, me: mpsc:
             }
             None => {}
         }
+        if actor.doc.is_none() {
+            // The state was lost (a task that held it panicked): sessions reconnect and
+            // the next join loads it afresh.
+            actor.close_all(close::RESTART);
+            forget(&hub, id, &me);
+            break;
+        }
         if actor.sessions.is_empty() {
             actor.compact().await;
             // Leave only when no join is on its way: joins send under the hub's lock.
@@ -299,7 +306,11 @@ async fn load_state(hub: &Hub, id: Uuid) -> Result<(LiveDoc, Document, i64, i64)
             return Ok((doc, document, seq, content_version));
         }
         // Pages or nodes lacked ids: store the document with them as the next version.
-        let (doc, bytes, pages) = serialize(doc, hub.documents.limits().clone()).await?;
+        let (doc, encoded) = serialize(doc, hub.documents.limits().clone()).await;
+        let (bytes, pages) = encoded?;
+        let Some(doc) = doc else {
+            return Err(Error::internal("encoding a document lost it"));
+        };
         let mut next = document.clone();
         next.version = document.version + 1;
         next.updated_at = from_ms(now_ms()).max(document.updated_at);
@@ -320,25 +331,38 @@ async fn load_state(hub: &Hub, id: Uuid) -> Result<(LiveDoc, Document, i64, i64)
 
 /// The JSON of `doc` and its page summaries, on a blocking thread; checked against the
 /// format.
-async fn serialize(doc: LiveDoc, limits: Limits) -> Result<(LiveDoc, Vec<u8>, Vec<PageSummary>)> {
-    tokio::task::spawn_blocking(move || {
-        let bytes = serde_json::to_vec(&doc.to_value())
-            .map_err(|e| Error::internal(format!("encoding a document: {e}")))?;
-        let parsed = glyph::parse_json(&bytes, &limits)?;
-        let pages = parsed
-            .pages
-            .iter()
-            .map(|page| PageSummary {
-                id: page.id.clone(),
-                name: page.name.clone(),
-                width: page.width,
-                height: page.height,
-            })
-            .collect();
-        Ok((doc, bytes, pages))
+async fn serialize(
+    doc: LiveDoc,
+    limits: Limits,
+) -> (Option<LiveDoc>, Result<(Vec<u8>, Vec<PageSummary>)>) {
+    let encoded = tokio::task::spawn_blocking(move || {
+        let encoded = (|| {
+            let bytes = serde_json::to_vec(&doc.to_value())
+                .map_err(|e| Error::internal(format!("encoding a document: {e}")))?;
+            let parsed = glyph::parse_json(&bytes, &limits)?;
+            let pages = parsed
+                .pages
+                .iter()
+                .map(|page| PageSummary {
+                    id: page.id.clone(),
+                    name: page.name.clone(),
+                    width: page.width,
+                    height: page.height,
+                })
+                .collect();
+            Ok((bytes, pages))
+        })();
+        (doc, encoded)
     })
-    .await
-    .map_err(|e| Error::internal(format!("encoding a document: {e}")))?
+    .await;
+    match encoded {
+        Ok((doc, encoded)) => (Some(doc), encoded),
+        // The state went with the task (it panicked): the caller reloads or ends.
+        Err(e) => (
+            None,
+            Err(Error::internal(format!("encoding a document: {e}"))),
+        ),
+    }
 }
 
 /// The document as a JSON value, on a blocking thread.
@@ -471,10 +495,12 @@ impl Actor {
                 })
             }
             None => {
-                let doc = self
-                    .doc
-                    .take()
-                    .expect("the state is always there between commands");
+                let Some(doc) = self.doc.take() else {
+                    return Err(Error::new(
+                        ErrorKind::Unavailable,
+                        "the document is reloading",
+                    ));
+                };
                 let (doc, document) = document_value(doc).await?;
                 self.doc = Some(doc);
                 let welcome = ServerMessage::Welcome {
@@ -596,10 +622,12 @@ impl Actor {
 
     /// Applies `pushes` in order on a blocking thread, each checked against the format.
     async fn apply(&mut self, pushes: &[PushIn]) -> Result<(Vec<Outcome>, Vec<Applied>)> {
-        let doc = self
-            .doc
-            .take()
-            .expect("the state is always there between commands");
+        let Some(doc) = self.doc.take() else {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "the document's state was lost",
+            ));
+        };
         let limits = self.hub.documents.limits().clone();
         let work: Vec<(bool, Vec<Value>)> = pushes
             .iter()
@@ -891,10 +919,9 @@ impl Actor {
         }
         // A change that does not apply leaves the state half-changed: the caller then
         // loads it afresh, which replaces it.
-        let doc = self
-            .doc
-            .take()
-            .expect("the state is always there between commands");
+        let Some(doc) = self.doc.take() else {
+            return false;
+        };
         let applied = tokio::task::spawn_blocking(move || {
             let mut doc = doc;
             let ok = parsed.iter().all(|ops| doc.apply(ops, None).is_ok());
@@ -929,19 +956,17 @@ impl Actor {
         if self.seq <= self.content_version {
             return;
         }
-        let doc = self
-            .doc
-            .take()
-            .expect("the state is always there between commands");
-        let serialized = serialize(doc, self.hub.documents.limits().clone()).await;
-        let (doc, bytes, pages) = match serialized {
+        let Some(doc) = self.doc.take() else { return };
+        let (doc, encoded) = serialize(doc, self.hub.documents.limits().clone()).await;
+        // Without the state (a panic while encoding) the actor ends at its next turn.
+        self.doc = doc;
+        let (bytes, pages) = match encoded {
             Ok(done) => done,
             Err(error) => {
                 tracing::warn!(error = %error, "live compaction: the state does not encode");
                 return;
             }
         };
-        self.doc = Some(doc);
         let mut meta = self.meta.clone();
         meta.version = self.seq;
         meta.content_sha256 = hex(&Sha256::digest(&bytes));

@@ -134,7 +134,8 @@ fn paging(doc: &mut Value) {
             path,
             "get",
             "page",
-            json!({"minimum": 1, "maximum": u32::MAX, "default": 1}),
+            // int64: utoipa says int32 for a u32, which bounds it at 2^31 - 1 to clients.
+            json!({"minimum": 1, "maximum": u32::MAX, "default": 1, "format": "int64"}),
         );
         param(
             doc,
