@@ -171,6 +171,15 @@ impl SqlDocuments {
     pub fn new(db: Db) -> Self {
         SqlDocuments { db }
     }
+
+    /// A transaction on the pool.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        self.db
+            .pool()
+            .begin()
+            .await
+            .map_err(db_err("starting a transaction"))
+    }
 }
 
 const COLUMNS: &str = "id, owner_id, title, tags, public, version, content_sha256, \
@@ -179,12 +188,7 @@ const COLUMNS: &str = "id, owner_id, title, tags, public, version, content_sha25
 impl DocumentRepo for SqlDocuments {
     fn insert<'a>(&'a self, doc: &'a Document, content: &'a [u8]) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let mut tx = self
-                .db
-                .pool()
-                .begin()
-                .await
-                .map_err(db_err("starting a transaction"))?;
+            let mut tx = self.begin().await?;
             sqlx::query(
                 "INSERT INTO documents (id, owner_id, title, tags, public, version, content, \
                  content_sha256, content_length, is_package, pages, created_at, updated_at) \
@@ -316,12 +320,7 @@ impl DocumentRepo for SqlDocuments {
         expected_version: i64,
     ) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            let mut tx = self
-                .db
-                .pool()
-                .begin()
-                .await
-                .map_err(db_err("starting a transaction"))?;
+            let mut tx = self.begin().await?;
             // COALESCE keeps the stored content when only metadata changes.
             let query = sqlx::query(
                 "UPDATE documents SET title = $1, tags = $2, public = $3, version = $4, \
@@ -460,12 +459,7 @@ impl DocumentRepo for SqlDocuments {
             let Some(last) = changes.last() else {
                 return Ok(true);
             };
-            let mut tx = self
-                .db
-                .pool()
-                .begin()
-                .await
-                .map_err(db_err("starting a transaction"))?;
+            let mut tx = self.begin().await?;
             // The version is the fence: another writer (REST, another node) that moved
             // it first makes this append change nothing.
             let done = sqlx::query(
@@ -536,12 +530,7 @@ impl DocumentRepo for SqlDocuments {
         trim_through: i64,
     ) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            let mut tx = self
-                .db
-                .pool()
-                .begin()
-                .await
-                .map_err(db_err("starting a transaction"))?;
+            let mut tx = self.begin().await?;
             let done = sqlx::query(
                 "UPDATE documents SET content = $1, content_sha256 = $2, content_length = $3, \
                  pages = $4, content_version = $5 WHERE id = $6 AND version = $5",

@@ -388,6 +388,14 @@ fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""))
 }
 
+/// The user of a logged change.
+fn logged_user(change: &StoredChange) -> LiveUser {
+    LiveUser {
+        id: change.user_id.clone(),
+        name: change.user_name.clone(),
+    }
+}
+
 /// A `change` message from the stored form of the change (its ops JSON as logged).
 fn change_text(seq: i64, session: &str, user: &LiveUser, ops_json: &str) -> Outgoing {
     format!(
@@ -457,14 +465,11 @@ impl Actor {
         // A reconnect within the log's reach gets the changes it missed.
         let catchup = match last_seq {
             Some(last) if last == self.seq => Some(Vec::new()),
-            Some(last) if last < self.seq && last >= 0 && self.seq - last <= MAX_CATCHUP => {
-                let repo = self.hub.documents.repo();
-                let changes = repo.changes_after(self.id, last, self.seq - last).await?;
-                let complete = changes.len() as i64 == self.seq - last
-                    && changes.first().is_some_and(|c| c.seq == last + 1);
+            Some(last) if last < self.seq && last >= 0 => {
                 // A catchup larger than the document would be is no help: welcome then.
-                let bytes: usize = changes.iter().map(|c| c.ops.len()).sum();
-                (complete && bytes <= MAX_CATCHUP_BYTES).then_some(changes)
+                self.logged(last, self.seq).await?.filter(|changes| {
+                    changes.iter().map(|c| c.ops.len()).sum::<usize>() <= MAX_CATCHUP_BYTES
+                })
             }
             _ => None,
         };
@@ -818,32 +823,11 @@ impl Actor {
         let from = self.seq;
         self.meta = meta;
         self.content_version = content_version;
-        let changes = if seq > from && seq - from <= MAX_CATCHUP {
-            self.hub
-                .documents
-                .repo()
-                .changes_after(self.id, from, seq - from)
-                .await
-                .ok()
-                .filter(|c| {
-                    c.len() as i64 == seq - from && c.first().is_some_and(|c| c.seq == from + 1)
-                })
-        } else {
-            None
-        };
+        let changes = self.logged(from, seq).await.ok().flatten();
         self.doc = Some(doc);
         self.seq = seq;
         match changes {
-            Some(changes) => {
-                for change in changes {
-                    let user = LiveUser {
-                        id: change.user_id,
-                        name: change.user_name,
-                    };
-                    let message = change_text(change.seq, &change.session, &user, &change.ops);
-                    self.broadcast(&message, None);
-                }
-            }
+            Some(changes) => self.broadcast_logged(&changes),
             None if seq != from => {
                 let doc = self.doc.take().expect("set above");
                 match document_value(doc).await {
@@ -882,7 +866,7 @@ impl Actor {
             return true;
         }
         // Another node's commits: the changes after ours, applied as they are.
-        if base.version - self.seq <= MAX_CATCHUP && self.catch_up(&base).await {
+        if self.catch_up(&base).await {
             self.meta = base;
             return true;
         }
@@ -897,19 +881,9 @@ impl Actor {
     /// Applies the logged changes between our seq and `base.version`, when the log holds
     /// all of them and they apply; `false` (nothing changed) otherwise.
     async fn catch_up(&mut self, base: &Document) -> bool {
-        let wanted = base.version - self.seq;
-        let repo = self.hub.documents.repo();
-        let Ok(changes) = repo.changes_after(self.id, self.seq, wanted).await else {
+        let Ok(Some(changes)) = self.logged(self.seq, base.version).await else {
             return false;
         };
-        let contiguous = changes.len() as i64 == wanted
-            && changes
-                .iter()
-                .zip(self.seq + 1..)
-                .all(|(c, seq)| c.seq == seq);
-        if !contiguous {
-            return false;
-        }
         let mut parsed = Vec::with_capacity(changes.len());
         for change in &changes {
             match serde_json::from_str::<Vec<Op>>(&change.ops) {
@@ -938,16 +912,36 @@ impl Actor {
             // The state went with the task: the caller loads it afresh (or ends).
             Err(_) => return false,
         }
-        for change in changes {
-            let user = LiveUser {
-                id: change.user_id,
-                name: change.user_name,
-            };
-            let message = change_text(change.seq, &change.session, &user, &change.ops);
-            self.broadcast(&message, None);
-        }
+        self.broadcast_logged(&changes);
         self.seq = base.version;
         true
+    }
+
+    /// The logged changes `from + 1 ..= to`, when the log holds every one of them and
+    /// they are few enough for a catchup; `None` otherwise (compacted away, too many).
+    async fn logged(&self, from: i64, to: i64) -> Result<Option<Vec<StoredChange>>> {
+        let wanted = to - from;
+        if wanted <= 0 || wanted > MAX_CATCHUP {
+            return Ok(None);
+        }
+        let repo = self.hub.documents.repo();
+        let changes = repo.changes_after(self.id, from, wanted).await?;
+        let whole = changes.len() as i64 == wanted
+            && changes.iter().zip(from + 1..).all(|(c, seq)| c.seq == seq);
+        Ok(whole.then_some(changes))
+    }
+
+    /// Sends logged changes to every session, as `change` messages.
+    fn broadcast_logged(&mut self, changes: &[StoredChange]) {
+        for change in changes {
+            let message = change_text(
+                change.seq,
+                &change.session,
+                &logged_user(change),
+                &change.ops,
+            );
+            self.broadcast(&message, None);
+        }
     }
 
     /// Writes the state as the stored content (at the current seq) and trims the log.
