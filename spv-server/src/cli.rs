@@ -29,6 +29,11 @@ pub struct Cli {
     /// a migration is then an error: run `spv-cli migrate` first.
     #[arg(long)]
     pub no_migrate: bool,
+    /// Where the other nodes reach this one, `http://host:port` (SPV_ADVERTISE_URL;
+    /// default: the bound address, or with a wildcard bind the address this host reaches
+    /// Redis from). Live sessions of a document this node owns are relayed here.
+    #[arg(long, value_name = "URL")]
+    pub advertise_url: Option<String>,
 }
 
 impl Cli {
@@ -49,6 +54,9 @@ impl Cli {
         }
         if self.no_migrate {
             config.migrate = false;
+        }
+        if let Some(url) = &self.advertise_url {
+            config.advertise_url = Some(url.clone());
         }
         config.validate()?;
         Ok(config)

@@ -101,6 +101,10 @@ async fn serve(
         );
         eprintln!("spv-server: this password is shown only once; keep it now");
     }
+    if let Some(live) = opened.state.live() {
+        // Several nodes (Redis): one owns each live document; the others relay here.
+        live.set_address(&config.advertise_url_for(addr));
+    }
     let app = app(&config, opened.state.clone());
     let drain = Duration::from_secs(config.shutdown_timeout_secs);
     let stats = opened.state.metrics().edge().clone();

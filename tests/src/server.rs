@@ -114,6 +114,46 @@ impl SpvServer {
         }
     }
 
+    /// An access token of `username` by the password grant (`POST /api/v1/auth/token`).
+    pub async fn password_token(&self, username: &str, password: &str) -> String {
+        let response = http()
+            .post(format!("{}/api/v1/auth/token", self.url()))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("login on {}: {e}", self.url()));
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        match body["access_token"].as_str() {
+            Some(token) if status == 200 => token.to_string(),
+            _ => panic!("login of {username} on {}: {status} {body}", self.url()),
+        }
+    }
+
+    /// The sum of `name`'s samples (all label sets) in the server's `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = http()
+            .get(format!("{}/metrics", self.url()))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .unwrap_or_else(|e| panic!("/metrics of {}: {e}", self.url()))
+            .text()
+            .await
+            .unwrap_or_default();
+        text.lines()
+            .filter(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -196,6 +236,14 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
         return None;
     }
     fields.get("addr")?.as_str()?.parse().ok()
+}
+
+/// A client for the helpers: a minute at most per request.
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -154,29 +154,6 @@ impl Raw {
     }
 }
 
-async fn token(client: &Client, username: &str, password: &str) -> String {
-    let _ = client;
-    let http = reqwest::Client::new();
-    let url = format!("{}/api/v1/auth/token", client.base_url());
-    let answer: Value = http
-        .post(url)
-        .form(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no token: {answer}"))
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_and_op_through_the_client() {
     let dir = tempfile::tempdir().unwrap();
@@ -511,7 +488,7 @@ async fn every_rejection_code() {
     raw.send(json!({"type": "ping"})).await;
     assert_eq!(raw.recv().await, json!({"type": "pong"}));
     let mut raw_writer = Raw::open(&server, &id.to_string(), None).await;
-    let admin_token = token(&client, "admin", PASSWORD).await;
+    let admin_token = server.password_token("admin", PASSWORD).await;
     raw_writer
         .send(json!({"type": "connect", "protocol": 1, "lastSeq": null, "token": admin_token}))
         .await;
@@ -573,12 +550,32 @@ async fn every_close_code() {
         })
         .await
         .unwrap();
-    let carol = token(&client, "carol", "carol-password-1").await;
+    let carol = server.password_token("carol", "carol-password-1").await;
     let mut raw = Raw::open(&server, &private.to_string(), Some(&carol)).await;
     raw.send(connect.clone()).await;
     assert_eq!(raw.closed().await.0, 4003);
+    // 4003 also mid-session: a public document made private closes the sessions that may
+    // no longer read it (carol's); the owner's goes on.
+    let public = create(&client, document(), true).await;
+    let mut watcher = Raw::open(&server, &public.to_string(), Some(&carol)).await;
+    watcher.send(connect.clone()).await;
+    assert_eq!(watcher.recv().await["type"], "welcome");
+    let owner = client.live(public).await.unwrap();
+    let hidden = client
+        .call_service(PatchDocument {
+            principal: Principal::default(),
+            id: public,
+            patch: json!({"public": false}),
+            if_match: None,
+        })
+        .await
+        .unwrap();
+    assert!(!hidden.public);
+    assert_eq!(watcher.closed().await.0, 4003);
+    owner.wait_for_seq(hidden.version, WAIT).await.unwrap();
+    drop(owner);
     // 4004: no such document (and not a UUID).
-    let admin_token = token(&client, "admin", PASSWORD).await;
+    let admin_token = server.password_token("admin", PASSWORD).await;
     let mut raw = Raw::open(&server, &Uuid::now_v7().to_string(), Some(&admin_token)).await;
     raw.send(connect.clone()).await;
     assert_eq!(raw.closed().await.0, 4004);
@@ -799,7 +796,7 @@ async fn five_sessions_converge_with_the_server_and_the_log() {
         );
     }
     // Replaying the change log from the starting document gives the same.
-    let admin_token = token(&client, "admin", PASSWORD).await;
+    let admin_token = server.password_token("admin", PASSWORD).await;
     let mut raw = Raw::open(&server, &id.to_string(), Some(&admin_token)).await;
     raw.send(json!({"type": "connect", "protocol": 1, "lastSeq": start_seq}))
         .await;
@@ -859,7 +856,7 @@ async fn acknowledged_changes_survive_sigkill() {
     let last = acked.iter().map(|(_, seq)| *seq).max().unwrap();
     assert_eq!(last, start + 300);
     // A session that saw seq `start` reconnects with lastSeq and catches up.
-    let admin_token = token(&client, "admin", PASSWORD).await;
+    let admin_token = server.password_token("admin", PASSWORD).await;
     let mut raw = Raw::open(&server, &id.to_string(), Some(&admin_token)).await;
     raw.send(json!({"type": "connect", "protocol": 1, "lastSeq": start}))
         .await;
@@ -876,11 +873,14 @@ async fn acknowledged_changes_survive_sigkill() {
     assert_eq!(catchup["changes"], json!([]));
 }
 
-/// Two nodes on one PostgreSQL and Redis: editors on both converge; one node is killed
-/// with SIGKILL mid-burst and the other goes on with every acknowledged change.
-/// Needs `SPV_TEST_POSTGRES_URL` and `redis-server` (skipped without, except in CI).
+/// Two nodes on one PostgreSQL and Redis: one owns the document (a lease), the other
+/// relays its session there, so editors on both flooding at once all get their pushes
+/// accepted; the owner is killed with SIGKILL mid-burst and the other node takes the
+/// document over after the lease, its session reconnects and catches up, and every
+/// acknowledged change is there. Needs `SPV_TEST_POSTGRES_URL` and `redis-server`
+/// (skipped without, except in CI).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_converge_and_one_dies() {
+async fn two_nodes_one_owner_and_a_takeover() {
     let Some(postgres) = std::env::var("SPV_TEST_POSTGRES_URL")
         .ok()
         .filter(|v| !v.is_empty())
@@ -889,44 +889,63 @@ async fn two_nodes_converge_and_one_dies() {
             std::env::var("CI").as_deref() != Ok("true"),
             "SPV_TEST_POSTGRES_URL is not set; CI must set it"
         );
-        eprintln!("skipped two_nodes_converge_and_one_dies: SPV_TEST_POSTGRES_URL is not set");
+        eprintln!("skipped two_nodes_one_owner_and_a_takeover: SPV_TEST_POSTGRES_URL is not set");
         return;
     };
     let db = spv_tests::cluster::TestDatabase::create(&postgres);
     let redis = spv_tests::cluster::RedisProcess::start();
     let root = tempfile::tempdir().unwrap();
     let redis_url = redis.url();
-    let env = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("REDIS_URL", redis_url.as_str()),
-        ("SPV_REDIS_PREFIX", "live-mn:"),
-        ("JWT_SECRET", "live-multinode-jwt-secret-0123456789abcdef"),
-        ("SPV_RENDERER", "cpu"),
-        ("SPV_PRUNE_INTERVAL_SECS", "0"),
-        ("SPV_BACKUP_INTERVAL_SECS", "0"),
-    ];
-    let a = SpvServer::start(&root.path().join("a"), PASSWORD, &env);
-    let b = SpvServer::start(&root.path().join("b"), PASSWORD, &env);
+    // Bound to every interface, as in production: each node advertises the address it
+    // reaches Redis from (loopback here).
+    let env = |port: u16| -> Vec<(&'static str, String)> {
+        vec![
+            ("DATABASE_URL", db.url.clone()),
+            ("REDIS_URL", redis_url.clone()),
+            ("SPV_REDIS_PREFIX", "live-mn:".into()),
+            (
+                "JWT_SECRET",
+                "live-multinode-jwt-secret-0123456789abcdef".into(),
+            ),
+            ("SPV_RENDERER", "cpu".into()),
+            ("SPV_PRUNE_INTERVAL_SECS", "0".into()),
+            ("SPV_BACKUP_INTERVAL_SECS", "0".into()),
+            ("SPV_BIND_ADDR", format!("0.0.0.0:{port}")),
+        ]
+    };
+    let start = |name: &str| {
+        let env = env(spv_tests::cluster::free_port());
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        SpvServer::start(&root.path().join(name), PASSWORD, &env)
+    };
+    let (a, b) = (start("a"), start("b"));
     let (client_a, client_b) = (admin(&a), admin(&b));
     let id = create(&client_a, document(), false).await;
     let on_a = std::sync::Arc::new(client_a.live(id).await.unwrap());
     let on_b = std::sync::Arc::new(client_b.live(id).await.unwrap());
+    // A opened the document first and owns it; B holds no state and relays.
+    assert_eq!(a.metric("spv_live_documents").await, 1.0);
+    assert_eq!(a.metric("spv_live_sessions").await, 2.0);
+    assert_eq!(b.metric("spv_live_documents").await, 0.0);
+    assert_eq!(b.metric("spv_live_forwarded_sessions").await, 1.0);
 
-    // Both push at once, at an editor's pace (a push each 20 ms): every change reaches
-    // both sides. (Two nodes flooding one document make the slower one lose every race
-    // for the fence; see the note.)
-    let burst = |session: std::sync::Arc<spv_client::LiveSession>, tag: &'static str| {
+    // `n` pushes, each after the previous one's ack (and `pause`), until one fails
+    // because the connection went.
+    let burst = |session: std::sync::Arc<spv_client::LiveSession>,
+                 tag: &'static str,
+                 n: usize,
+                 pause: Duration| {
         tokio::spawn(async move {
             let mut acked = Vec::new();
-            for i in 0..60 {
+            for i in 0..n {
                 let op = Op::Set {
                     target: Target::Node(["r1", "e1", "r2"][i % 3].into()),
                     key: format!("{tag}{i}"),
                     value: json!(i),
                 };
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(pause).await;
                 match session.push(vec![op]).await {
-                    Ok(seq) => acked.push((format!("{tag}{i}"), seq)),
+                    Ok(seq) => acked.push((format!("{tag}{i}"), i, seq)),
                     Err(PushError::Disconnected) => break,
                     Err(e) => panic!("{tag}{i}: {e}"),
                 }
@@ -934,7 +953,12 @@ async fn two_nodes_converge_and_one_dies() {
             acked
         })
     };
-    let (acked_a, acked_b) = (burst(on_a.clone(), "a"), burst(on_b.clone(), "b"));
+    // Both flood at once: one actor orders every push, none is lost to a race.
+    let flood = 150;
+    let (acked_a, acked_b) = (
+        burst(on_a.clone(), "a", flood, Duration::ZERO),
+        burst(on_b.clone(), "b", flood, Duration::ZERO),
+    );
     let (acked_a, acked_b) = (acked_a.await.unwrap(), acked_b.await.unwrap());
     let live_lines = |node: &SpvServer| -> String {
         node.log()
@@ -945,7 +969,7 @@ async fn two_nodes_converge_and_one_dies() {
     };
     assert_eq!(
         (acked_a.len(), acked_b.len()),
-        (60, 60),
+        (flood, flood),
         "A:\n{}\nB:\n{}",
         live_lines(&a),
         live_lines(&b)
@@ -953,7 +977,7 @@ async fn two_nodes_converge_and_one_dies() {
     let last = acked_a
         .iter()
         .chain(&acked_b)
-        .map(|(_, s)| *s)
+        .map(|(_, _, s)| *s)
         .max()
         .unwrap();
     on_a.wait_for_seq(last, WAIT).await.unwrap();
@@ -965,12 +989,33 @@ async fn two_nodes_converge_and_one_dies() {
     );
     assert_eq!(content(&client_b, id).await, on_a.document());
 
-    // Node A dies in the middle of a burst of its session.
-    let dying = burst(on_a.clone(), "c");
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The owner dies in the middle of a burst of B's (relayed) session.
+    let dying = burst(on_b.clone(), "c", 200, Duration::from_millis(10));
+    tokio::time::sleep(Duration::from_millis(300)).await;
     a.kill();
     let acked_c = dying.await.unwrap();
-    // Everything A acknowledged is there, read through B; B's session goes on.
+    assert!(
+        !acked_c.is_empty() && acked_c.len() < 200,
+        "{}",
+        acked_c.len()
+    );
+    // B's session was closed with 1012, reconnected to B, which took the document over
+    // once A's lease lapsed, and caught up.
+    let reconnected = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match on_b.next_event().await {
+                Some(LiveEvent::Reconnected { welcome }) => return welcome,
+                Some(_) => {}
+                None => panic!("B's session ended"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("B's session did not reconnect:\n{}", live_lines(&b)));
+    assert!(!reconnected, "a catchup, not a welcome");
+    assert_eq!(b.metric("spv_live_documents").await, 1.0);
+    assert_eq!(b.metric("spv_live_forwarded_sessions").await, 0.0);
+    // Everything A acknowledged is there, read through B.
     let doc = content(&client_b, id).await;
     let layers = &doc["pages"][0]["layers"];
     let find = |id: &str| -> Value {
@@ -983,23 +1028,35 @@ async fn two_nodes_converge_and_one_dies() {
         }
         Value::Null
     };
-    for (i, (key, _)) in acked_a.iter().chain(&acked_c).enumerate() {
-        let node = find(["r1", "e1", "r2"][(i % 60) % 3]);
+    for (key, i, _) in acked_a.iter().chain(&acked_b).chain(&acked_c) {
+        let node = find(["r1", "e1", "r2"][i % 3]);
         assert!(
             node.get(key.as_str()).is_some(),
             "{key} lost with node A: {node}"
         );
     }
+    let last_c = acked_c.last().map_or(last, |(_, _, s)| *s);
+    let stored = client_b
+        .call_service(GetDocument {
+            principal: None,
+            id,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        on_b.seq(),
+        stored.version as i64,
+        "caught up with every change"
+    );
     let seq = on_b
         .push(vec![op(
             json!({"op": "set", "target": {"node": "r1"}, "key": "after", "value": 1}),
         )])
         .await
         .expect("B accepts after A died");
-    let last_c = acked_c.last().map_or(last, |(_, s)| *s);
     assert!(seq > last_c, "{seq} <= {last_c}");
     // A's editor reconnects to B with lastSeq and catches up.
-    let token_b = token(&client_b, "admin", PASSWORD).await;
+    let token_b = b.password_token("admin", PASSWORD).await;
     let mut raw = Raw::open(&b, &id.to_string(), Some(&token_b)).await;
     raw.send(json!({"type": "connect", "protocol": 1, "lastSeq": last}))
         .await;

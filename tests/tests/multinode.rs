@@ -113,19 +113,6 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
-/// An access token for the admin, from `node`.
-async fn login(node: &SpvServer) -> String {
-    let response = http()
-        .post(format!("{}/api/v1/auth/token", node.url()))
-        .json(&json!({"grant_type": "password", "username": "admin", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "login on {}", node.url());
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_string()
-}
-
 /// A new API key with every non-admin scope: (id, secret).
 async fn api_key(node: &SpvServer, token: &str) -> (String, String) {
     let response = http()
@@ -178,30 +165,11 @@ fn pixel(bytes: &[u8], x: u32, y: u32) -> [u8; 4] {
     image.get_pixel(x, y).0
 }
 
-/// The sum of `name`'s samples (all label sets) in `node`'s `/metrics`.
-async fn metric(node: &SpvServer, name: &str) -> f64 {
-    let text = http()
-        .get(format!("{}/metrics", node.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|line| {
-            line.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// Renders counted by the nodes' `/metrics`.
 async fn renders(nodes: &[&SpvServer]) -> f64 {
     let mut total = 0.0;
     for node in nodes {
-        total += metric(node, "spv_render_duration_seconds_count").await;
+        total += node.metric("spv_render_duration_seconds_count").await;
     }
     total
 }
@@ -242,7 +210,7 @@ async fn documents_assets_thumbnails_and_keys_across_nodes() {
     let cluster = Cluster::new(&services, &[]);
     let a = cluster.start("a", "api");
     let b = cluster.start("b", "api");
-    let token = login(&a).await;
+    let token = a.password_token("admin", PASSWORD).await;
     let (key_id, key) = api_key(&a, &token).await;
 
     // An asset uploaded through A: its bytes are in the shared store, B serves them
@@ -433,7 +401,7 @@ async fn render_jobs_succeed_once_each_while_the_worker_is_killed() {
         .unwrap();
     assert_eq!(docs.status(), 404);
 
-    let token = login(&a).await;
+    let token = a.password_token("admin", PASSWORD).await;
     let (_, key) = api_key(&a, &token).await;
     let (doc, _) = create_document(&a, &key, document("#884422", None)).await;
 
@@ -548,7 +516,7 @@ async fn rate_limits_hold_across_nodes_and_survive_a_redis_restart() {
     let a = cluster.start("a", "all");
     let b = cluster.start("b", "all");
     // The login is the first of the six attempts `auth` allows this client.
-    let token = login(&a).await;
+    let token = a.password_token("admin", PASSWORD).await;
     let (_, key) = api_key(&a, &token).await;
     let (doc, _) = create_document(&a, &key, document("#123456", None)).await;
 
@@ -599,7 +567,7 @@ async fn rate_limits_hold_across_nodes_and_survive_a_redis_restart() {
         assert!(status == 401 || status == 429, "{status}");
     }
     assert!(
-        metric(&a, "spv_rate_limiter_fallback_total").await >= 1.0,
+        a.metric("spv_rate_limiter_fallback_total").await >= 1.0,
         "the fallback is counted"
     );
 

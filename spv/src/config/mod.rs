@@ -14,6 +14,7 @@
 //! | `DATABASE_URL` | `database_url` | SQLite file `<data_dir>/spv.db` |
 //! | `REDIS_URL` | `redis_url` | none |
 //! | `SPV_REDIS_PREFIX` | `redis_prefix` | `spv:` (the prefix of every Redis key and channel) |
+//! | `SPV_ADVERTISE_URL` | `advertise_url` | with `REDIS_URL`: `http(s)://` the bound address, or when bound to `0.0.0.0` / `::` the address this host reaches Redis from (where other nodes reach this one: live sessions of a document another node owns are relayed to it) |
 //! | `SPV_BLOB_URL` | `blob_url` | the directory `<data_dir>/blobs` (or another directory, or `s3://bucket/prefix`) |
 //! | `AWS_*` (`AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, …) | `aws` (TOML: an `[aws]` table of the same names) | none: the S3 client of an `s3://` `SPV_BLOB_URL`, as object_store's `AmazonS3Builder::from_env` reads them |
 //! | `JWT_SECRET` | `jwt_secret` | none: generated and kept in the data directory |
@@ -182,6 +183,11 @@ pub struct Config {
     /// The prefix of every Redis key and channel (`SPV_REDIS_PREFIX`), so several
     /// deployments can share one Redis.
     pub redis_prefix: String,
+    /// Where other nodes reach this one, `http://host:port` (`SPV_ADVERTISE_URL`): live
+    /// editing sessions of a document this node owns are relayed here by the others.
+    /// `None`: the bound address, or when bound to every interface, the address this
+    /// host reaches Redis from ([`Config::advertise_url_for`]).
+    pub advertise_url: Option<String>,
     /// Where blobs live (`SPV_BLOB_URL`): a directory or `s3://bucket/prefix`; `None` is
     /// `<data_dir>/blobs`. See [`Config::blob_location`].
     pub blob_url: Option<String>,
@@ -334,6 +340,7 @@ impl Default for Config {
             database_url: None,
             redis_url: None,
             redis_prefix: "spv:".to_string(),
+            advertise_url: None,
             blob_url: None,
             aws: BTreeMap::new(),
             jwt_secret: None,
@@ -400,6 +407,7 @@ impl fmt::Debug for Config {
             .field("database_url", &redact(&self.database_url))
             .field("redis_url", &redact(&self.redis_url))
             .field("redis_prefix", &self.redis_prefix)
+            .field("advertise_url", &self.advertise_url)
             .field("blob_url", &self.blob_url)
             .field("aws", &self.aws.keys().collect::<Vec<_>>())
             .field("jwt_secret", &redact(&self.jwt_secret))
@@ -537,6 +545,7 @@ impl Config {
             "DATABASE_URL" => self.database_url = some(value),
             "REDIS_URL" => self.redis_url = some(value),
             "SPV_REDIS_PREFIX" => self.redis_prefix = value.to_string(),
+            "SPV_ADVERTISE_URL" => self.advertise_url = some(value),
             "SPV_BLOB_URL" => self.blob_url = some(value),
             aws if aws.starts_with("AWS_") => {
                 if value.is_empty() {
@@ -642,6 +651,55 @@ impl Config {
         Ok(())
     }
 
+    /// Where other nodes reach this server when it listens on `bound`:
+    /// [`advertise_url`](Self::advertise_url) when set; else `http://` (`https://` with
+    /// TLS) and the bound address, with a wildcard address (`0.0.0.0`, `::`) replaced by
+    /// the address this host reaches Redis from (a UDP socket's route, no packet sent),
+    /// or loopback without Redis.
+    ///
+    /// ```
+    /// let config = spv::config::Config::default();
+    /// let bound: std::net::SocketAddr = "10.1.2.3:3000".parse().unwrap();
+    /// assert_eq!(config.advertise_url_for(bound), "http://10.1.2.3:3000");
+    /// ```
+    pub fn advertise_url_for(&self, bound: SocketAddr) -> String {
+        if let Some(url) = &self.advertise_url {
+            return url.trim_end_matches('/').to_string();
+        }
+        let scheme = if self.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let mut addr = bound;
+        if addr.ip().is_unspecified() {
+            let route = self
+                .redis_url
+                .as_deref()
+                .and_then(redis_host)
+                .and_then(|host| {
+                    use std::net::ToSocketAddrs as _;
+                    host.to_socket_addrs().ok()?.next()
+                })
+                .and_then(|redis| {
+                    let local = if redis.is_ipv4() {
+                        "0.0.0.0:0"
+                    } else {
+                        "[::]:0"
+                    };
+                    let socket = std::net::UdpSocket::bind(local).ok()?;
+                    socket.connect(redis).ok()?;
+                    socket.local_addr().ok()
+                });
+            addr.set_ip(match route {
+                Some(local) => local.ip(),
+                None if addr.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+                None => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("{scheme}://{addr}")
+    }
+
     /// Checks the rules between and within fields, naming the variable of a bad one.
     pub fn validate(&self) -> Result<()> {
         let positive = [
@@ -701,6 +759,21 @@ impl Config {
         }
         if self.job_render_slots == Some(0) {
             return Err(bad("SPV_JOB_RENDER_SLOTS", "0", "a number from 1"));
+        }
+        if let Some(url) = &self.advertise_url {
+            let ok = url.split_once("://").is_some_and(|(scheme, rest)| {
+                let rest = rest.strip_suffix('/').unwrap_or(rest);
+                matches!(scheme, "http" | "https")
+                    && !rest.is_empty()
+                    && !rest.contains(['/', '?', '#', ' '])
+            });
+            if !ok {
+                return Err(bad(
+                    "SPV_ADVERTISE_URL",
+                    url,
+                    "http://host:port or https://host:port (no path)",
+                ));
+            }
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(Error::invalid_request(
@@ -810,6 +883,25 @@ impl Config {
 }
 
 /// "NAME: "value" is not valid; expected ...".
+/// `host:port` of a Redis URL (`redis://[user:pass@]host[:port][/db]`), port 6379 when
+/// none is named.
+fn redis_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let host = rest.split(['/', '?']).next().filter(|h| !h.is_empty())?;
+    let has_port = match host.rsplit_once(':') {
+        Some((name, port)) => {
+            port.parse::<u16>().is_ok() && (!host.starts_with('[') || name.ends_with(']'))
+        }
+        None => false,
+    };
+    Some(if has_port {
+        host.to_string()
+    } else {
+        format!("{host}:6379")
+    })
+}
+
 fn bad(name: &str, value: &str, expected: &str) -> Error {
     Error::invalid_request(format!(
         "{name}: {value:?} is not valid; expected {expected}"

@@ -455,3 +455,60 @@ fn role_migrate_and_job_render_slots() {
     );
     assert!(c.role.serves_api() && !c.role.runs_jobs());
 }
+
+#[test]
+fn the_advertised_address_of_a_node() {
+    let bound: SocketAddr = "0.0.0.0:4100".parse().unwrap();
+    // Set: as given, without a trailing slash.
+    let c = env(&[("SPV_ADVERTISE_URL", "http://node-a.internal:3000/")]).unwrap();
+    assert_eq!(c.advertise_url_for(bound), "http://node-a.internal:3000");
+    // Bound to one address: that one; with TLS, https.
+    let c = Config::default();
+    assert_eq!(
+        c.advertise_url_for("127.0.0.1:4100".parse().unwrap()),
+        "http://127.0.0.1:4100"
+    );
+    let c = env(&[("SPV_TLS_CERT", "c.pem"), ("SPV_TLS_KEY", "k.pem")]).unwrap();
+    assert_eq!(
+        c.advertise_url_for("10.0.0.5:443".parse().unwrap()),
+        "https://10.0.0.5:443"
+    );
+    // Every interface: the address this host reaches Redis from (loopback here).
+    let c = env(&[("REDIS_URL", "redis://:secret@127.0.0.1:6390/0")]).unwrap();
+    assert_eq!(c.advertise_url_for(bound), "http://127.0.0.1:4100");
+    assert_eq!(
+        Config::default().advertise_url_for(bound),
+        "http://127.0.0.1:4100"
+    );
+    // A path or another scheme is refused, naming the variable.
+    for bad in [
+        "node-a:3000",
+        "ftp://node-a",
+        "http://node-a:3000/spv",
+        "http://",
+    ] {
+        let err = env(&[("SPV_ADVERTISE_URL", bad)]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("SPV_ADVERTISE_URL"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn redis_hosts() {
+    assert_eq!(
+        redis_host("redis://u:p@cache:6380/2").as_deref(),
+        Some("cache:6380")
+    );
+    assert_eq!(redis_host("redis://cache").as_deref(), Some("cache:6379"));
+    assert_eq!(
+        redis_host("rediss://[::1]/0").as_deref(),
+        Some("[::1]:6379")
+    );
+    assert_eq!(
+        redis_host("redis://[::1]:7000").as_deref(),
+        Some("[::1]:7000")
+    );
+    assert_eq!(redis_host("redis://"), None);
+}

@@ -88,8 +88,10 @@ pub trait DocumentRepo: Send + Sync + fmt::Debug {
     }
 
     /// Live editing: stores `content` as the document's content at `document.version`
-    /// (with the content fields of `document`) when that is still its version, and drops
-    /// the logged changes up to `trim_through`; `false` when the version moved on.
+    /// (with the content fields of `document`) when the document has reached that
+    /// version under live editing and its stored content is older (the changes after it
+    /// stay in the log), and drops the logged changes up to `trim_through`; `false`
+    /// when not (a REST write replaced the content, or a later compaction came first).
     fn compact<'a>(
         &'a self,
         document: &'a Document,
@@ -533,7 +535,8 @@ impl DocumentRepo for SqlDocuments {
             let mut tx = self.begin().await?;
             let done = sqlx::query(
                 "UPDATE documents SET content = $1, content_sha256 = $2, content_length = $3, \
-                 pages = $4, content_version = $5 WHERE id = $6 AND version = $5",
+                 pages = $4, content_version = $5 \
+                 WHERE id = $6 AND version >= $5 AND content_version < $5 AND content_version <> 0",
             )
             .bind(content)
             .bind(&doc.content_sha256)

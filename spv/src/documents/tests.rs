@@ -489,3 +489,77 @@ async fn stream_yields_every_document_once_in_list_order() {
         assert_eq!(anonymous.count().await, 0);
     }
 }
+
+/// A compaction writes the state at its snapshot's version while later changes go on
+/// being logged (the live actor writes it in the background), but never over a REST
+/// write's content or a later compaction's.
+#[tokio::test]
+async fn a_compaction_keeps_up_with_later_changes_and_never_goes_back() {
+    for (docs, _db) in services().await {
+        let ann = user("ann", false);
+        let doc = create(&docs, &ann, DOC).await;
+        let repo = docs.repo().clone();
+        let change = |seq: i64, title: &str| StoredChange {
+            seq,
+            session: "s".into(),
+            user_id: ann.user_id.to_string(),
+            user_name: "ann".into(),
+            ops: format!(r#"[{{"op":"set","target":"document","key":"title","value":"{title}"}}]"#),
+        };
+        let now = crate::store::from_ms(crate::store::now_ms());
+        assert!(
+            repo.append_changes(doc.id, 1, &[change(2, "two")], now)
+                .await
+                .unwrap()
+        );
+        // The snapshot at 2; meanwhile change 3 is logged.
+        let mut at2 = repo.get(doc.id).await.unwrap().unwrap();
+        let bytes2 = doc_with_title("two");
+        at2.version = 2;
+        at2.content_length = bytes2.len() as u64;
+        assert!(
+            repo.append_changes(doc.id, 2, &[change(3, "three")], now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            repo.compact(&at2, &bytes2, 0).await.unwrap(),
+            "written although at 3"
+        );
+        let base = repo.live_base(doc.id).await.unwrap().unwrap();
+        assert_eq!((base.content_version, base.document.version), (2, 3));
+        assert_eq!(base.content, bytes2);
+        // A stale snapshot (1 < 2) changes nothing; neither does one after a REST write.
+        let mut at1 = at2.clone();
+        at1.version = 1;
+        assert!(!repo.compact(&at1, DOC, 0).await.unwrap());
+        let put = docs
+            .clone()
+            .oneshot(PutContent {
+                principal: ann.clone(),
+                id: doc.id,
+                content: doc_with_title("rest"),
+                if_match: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(put.version, 4);
+        let mut at3 = at2.clone();
+        at3.version = 3;
+        assert!(
+            !repo
+                .compact(&at3, &doc_with_title("three"), 0)
+                .await
+                .unwrap()
+        );
+        let content = docs
+            .clone()
+            .oneshot(GetContent {
+                principal: Some(ann.clone()),
+                id: doc.id,
+            })
+            .await
+            .unwrap();
+        assert_eq!(content.bytes, doc_with_title("rest"));
+    }
+}

@@ -36,6 +36,8 @@ use crate::{Error, ErrorKind};
 
 /// How long a client has to send `connect`.
 const CONNECT_WITHIN: Duration = Duration::from_secs(10);
+/// The most queued messages written to a session's socket at once.
+const WRITE_BATCH: usize = 64;
 
 /// The routes of the live endpoint, for [`super::api`].
 pub(crate) fn live_routes() -> Router<AppState> {
@@ -83,11 +85,18 @@ pub(crate) async fn live(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     auth: Result<Authenticated, ApiError>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let sent = headers.contains_key(header::AUTHORIZATION)
         || headers.contains_key(state.config().api_key_header.as_str());
+    let relayed = headers.contains_key(RELAYED);
+    let mut credentials = credentials(&headers, state.config().api_key_header.as_str());
+    // The owner's per-address limits see the client when it trusts this node
+    // (`SPV_TRUSTED_PROXIES`).
+    let client = super::ratelimit::client_ip(&headers, &extensions, &state);
+    credentials.push(("x-forwarded-for".to_string(), client.to_string()));
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         // Plain HTTP: the credential is judged as on every route (401, 403), then 400.
@@ -125,7 +134,186 @@ pub(crate) async fn live(
         .write_buffer_size(8 * 1024)
         .max_message_size(4 * MAX_MESSAGE_BYTES)
         .max_frame_size(4 * MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| session(socket, state, id, from_headers)))
+        .on_upgrade(move |socket| async move {
+            // Several nodes: a session of a document another node owns is relayed there
+            // (never twice: a relayed upgrade is served where it lands).
+            let socket = if relayed {
+                socket
+            } else {
+                match to_owner(socket, &state, id, &credentials).await {
+                    Some(socket) => socket,
+                    None => return,
+                }
+            };
+            session(socket, state, id, from_headers).await;
+        }))
+}
+
+/// The header a node sets on a session it relays to a document's owner.
+const RELAYED: &str = "x-spv-live-relayed";
+
+/// The headers a relayed upgrade carries on: the credential (and, added by the caller,
+/// the client's address).
+fn credentials(headers: &HeaderMap, api_key_header: &str) -> Vec<(String, String)> {
+    [header::AUTHORIZATION.as_str(), api_key_header]
+        .into_iter()
+        .filter_map(|name| {
+            let value = headers.get(name)?.to_str().ok()?;
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// Relays `socket` to the node that owns document `id` when another node does; gives
+/// the socket back when this node is to serve it. While the owner does not answer (it
+/// died and its lease has not lapsed yet), waits for the lease, then serves it here.
+async fn to_owner(
+    mut socket: WebSocket,
+    state: &AppState,
+    id: Uuid,
+    credentials: &[(String, String)],
+) -> Option<WebSocket> {
+    let live = state.live()?.clone();
+    let deadline = Instant::now() + live.lease_ttl() + Duration::from_secs(2);
+    loop {
+        let Some(owner) = live.owner(id).await else {
+            return Some(socket);
+        };
+        match connect_owner(&owner, id, credentials).await {
+            Ok(upstream) => {
+                relay(socket, upstream, live.forwarding()).await;
+                return None;
+            }
+            Err(error) if Instant::now() >= deadline => {
+                tracing::warn!(%owner, %error, "live: the document's node does not answer");
+                close_with(
+                    &mut socket,
+                    close::RESTART,
+                    "the document's node does not answer: reconnect",
+                )
+                .await;
+                return None;
+            }
+            Err(error) => {
+                tracing::debug!(%owner, %error, "live: the document's node does not answer yet");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+type Upstream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the live WebSocket of document `id` on the node at `owner` (`http://host:port`).
+async fn connect_owner(
+    owner: &str,
+    id: Uuid,
+    credentials: &[(String, String)],
+) -> Result<Upstream, String> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+    let url = match owner.split_once("://") {
+        Some(("https", rest)) => format!("wss://{rest}"),
+        Some((_, rest)) => format!("ws://{rest}"),
+        None => format!("ws://{owner}"),
+    };
+    let mut request = format!("{url}/api/v1/documents/{id}/live")
+        .into_client_request()
+        .map_err(|e| e.to_string())?;
+    for (name, value) in credentials {
+        let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            header::HeaderValue::from_str(value),
+        ) else {
+            continue;
+        };
+        request.headers_mut().insert(name, value);
+    }
+    request
+        .headers_mut()
+        .insert(RELAYED, header::HeaderValue::from_static("1"));
+    // The owner's messages may be large (`welcome` of a big document); the client's are
+    // limited where they arrive (here) and again at the owner.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(Some(1 << 30))
+        .max_frame_size(Some(1 << 30));
+    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(Ok((socket, _))) => Ok(socket),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer in 5 s".into()),
+    }
+}
+
+/// Relays frames both ways until either side closes; the owner's close code goes to
+/// the client, a lost owner is 1012 (reconnect: the next node to own the document
+/// takes it from the log), and this node's shutdown 1001.
+async fn relay(mut client: WebSocket, upstream: Upstream, mut forwarding: crate::live::Forwarding) {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message as Up;
+    let (mut up_tx, mut up_rx) = upstream.split();
+    loop {
+        tokio::select! {
+            () = forwarding.stopping() => {
+                let _ = up_tx.close().await;
+                close_with(&mut client, close::GOING_AWAY, "the server is going away").await;
+                return;
+            }
+            frame = client.recv() => {
+                let message = match frame {
+                    Some(Ok(Message::Text(text))) => Up::Text(text.as_str().into()),
+                    Some(Ok(Message::Binary(bytes))) => Up::Binary(bytes),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | None => {
+                        let _ = up_tx.close().await;
+                        return;
+                    }
+                    Some(Err(e)) => {
+                        let _ = up_tx.close().await;
+                        let text = e.to_string();
+                        if text.contains("too long") || text.contains("too big") || text.contains("size") {
+                            refuse(&mut client, close::TOO_LARGE, "too-large", "a message is at most 1 MiB").await;
+                        }
+                        return;
+                    }
+                };
+                if up_tx.send(message).await.is_err() {
+                    close_with(&mut client, close::RESTART, "the document's node went away: reconnect").await;
+                    return;
+                }
+            }
+            frame = up_rx.next() => {
+                let message = match frame {
+                    Some(Ok(Up::Text(text))) => Message::Text(text.as_str().into()),
+                    Some(Ok(Up::Binary(bytes))) => Message::Binary(bytes),
+                    Some(Ok(Up::Ping(_) | Up::Pong(_) | Up::Frame(_))) => continue,
+                    Some(Ok(Up::Close(Some(frame)))) => {
+                        let code = u16::from(frame.code);
+                        // Let the owner's side of the handshake finish.
+                        let _ = up_tx.close().await;
+                        close_with(&mut client, code, frame.reason.as_str()).await;
+                        return;
+                    }
+                    Some(Ok(Up::Close(None))) => {
+                        let _ = up_tx.close().await;
+                        close_with(&mut client, 1000, "").await;
+                        return;
+                    }
+                    None | Some(Err(_)) => {
+                        close_with(&mut client, close::RESTART, "the document's node went away: reconnect").await;
+                        return;
+                    }
+                };
+                if client.send(message).await.is_err() {
+                    let _ = up_tx.close().await;
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Who the upgrade's headers say the caller is.
@@ -183,6 +371,9 @@ fn join_refusal(error: &Error) -> (u16, &'static str) {
         ErrorKind::Unauthenticated => (close::UNAUTHORIZED, "unauthorized"),
         ErrorKind::Overloaded => (close::TRY_AGAIN_LATER, "overloaded"),
         ErrorKind::InvalidRequest => (close::PROTOCOL, "unsupported"),
+        // Another node took the document meanwhile (or it kept changing under a load):
+        // a reconnect is relayed to its owner.
+        ErrorKind::Conflict => (close::RESTART, "moved"),
         _ => (1011, "internal"),
     }
 }
@@ -343,6 +534,7 @@ async fn session(mut socket: WebSocket, state: AppState, id: Uuid, caller: Calle
 
 /// The session's loop: frames in, queued messages out, presence at its rate.
 async fn run(mut socket: WebSocket, joined: Joined) {
+    use futures_util::SinkExt as _;
     let Joined {
         session,
         mut outgoing,
@@ -366,6 +558,7 @@ async fn run(mut socket: WebSocket, joined: Joined) {
                     close::TOO_SLOW => "too slow: reconnect with lastSeq",
                     close::RESTART => "reconnect",
                     close::NOT_FOUND => "the document was deleted",
+                    close::FORBIDDEN => "the document may no longer be read with this credential",
                     _ => "the server is going away",
                 };
                 close_with(&mut socket, code, reason).await;
@@ -373,7 +566,18 @@ async fn run(mut socket: WebSocket, joined: Joined) {
             }
             text = outgoing.recv() => {
                 let Some(text) = text else { return };
-                if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
+                // What else is queued goes out in the same write: under load one
+                // system call carries many messages.
+                if socket.feed(Message::Text(text.as_ref().into())).await.is_err() {
+                    return;
+                }
+                for _ in 1..WRITE_BATCH {
+                    let Ok(text) = outgoing.try_recv() else { break };
+                    if socket.feed(Message::Text(text.as_ref().into())).await.is_err() {
+                        return;
+                    }
+                }
+                if socket.flush().await.is_err() {
                     return;
                 }
             }

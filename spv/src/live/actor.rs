@@ -52,6 +52,14 @@ pub(super) enum Command {
         state: Option<Value>,
     },
     Refresh,
+    /// The lease of the document is no longer this node's (see `lease`).
+    LeaseLost,
+    /// A compaction's write ended.
+    Compacted {
+        version: i64,
+        logged: i64,
+        stored: Result<bool>,
+    },
     Shutdown {
         done: oneshot::Sender<()>,
     },
@@ -59,6 +67,9 @@ pub(super) enum Command {
 
 struct Session {
     user: LiveUser,
+    /// Who the session is (`None`: anonymous): its rights are judged again when the
+    /// document's owner or visibility changes.
+    principal: Option<Principal>,
     can_write: bool,
     tx: mpsc::Sender<Outgoing>,
     kill: Option<oneshot::Sender<u16>>,
@@ -87,6 +98,8 @@ struct Actor {
     content_version: i64,
     sessions: HashMap<String, Session, foldhash::fast::RandomState>,
     last_compaction: Instant,
+    /// A compaction's write is under way.
+    compacting: bool,
 }
 
 /// Starts the actor of document `id`; its state loads before the first command is
@@ -106,19 +119,106 @@ pub(super) fn spawn(hub: Arc<Hub>, id: Uuid) -> mpsc::Sender<Command> {
     tx
 }
 
-async fn run(hub: Arc<Hub>, id: Uuid, mut rx: mpsc::Receiver<Command>, me: mpsc::Sender<Command>) {
+async fn run(hub: Arc<Hub>, id: Uuid, rx: mpsc::Receiver<Command>, me: mpsc::Sender<Command>) {
+    // Several nodes: own the document first (a lease), or tell the joins where it is.
+    let lease = match hub.leases.get() {
+        None => None,
+        Some(leases) => match leases.acquire(id).await {
+            Ok(Ok(lease)) => Some(lease),
+            Ok(Err(holder)) => {
+                let url = match holder {
+                    super::lease::Holder::Node { url, .. } => url,
+                    _ => String::from("another node"),
+                };
+                let error = Error::new(
+                    ErrorKind::Conflict,
+                    format!("document {id} is open on another node ({url}): reconnect"),
+                );
+                return refuse(&hub, id, rx, &me, &error).await;
+            }
+            Err(error) => {
+                // Redis away: serve under the version fence (safe, if not alone).
+                tracing::warn!(%error, "live: no lease for the document; serving it under the version fence");
+                None
+            }
+        },
+    };
+    let (renewing, renewal_ended) = oneshot::channel::<()>();
+    if let (Some(lease), Some(leases)) = (&lease, hub.leases.get()) {
+        tokio::spawn(renew(
+            leases.clone(),
+            lease.clone(),
+            me.clone(),
+            renewal_ended,
+        ));
+    }
+    run_owned(hub.clone(), id, rx, me).await;
+    drop(renewing);
+    if let (Some(lease), Some(leases)) = (&lease, hub.leases.get()) {
+        leases.release(lease).await;
+    }
+}
+
+/// Answers every join waiting in `rx` with `error`, and ends.
+async fn refuse(
+    hub: &Hub,
+    id: Uuid,
+    mut rx: mpsc::Receiver<Command>,
+    me: &mpsc::Sender<Command>,
+    error: &Error,
+) {
+    forget(hub, id, me);
+    rx.close();
+    while let Some(command) = rx.recv().await {
+        if let Command::Join { reply, .. } = command {
+            let _ = reply.send(Err(Error::new(error.kind(), error.to_string())));
+        }
+    }
+}
+
+/// Renews `lease` every third of its time to live until `ended` (the actor ended);
+/// tells the actor when the lease is lost (another node holds it, or no renewal
+/// succeeded for a whole time to live).
+async fn renew(
+    leases: super::lease::Leases,
+    lease: super::lease::Lease,
+    actor: mpsc::Sender<Command>,
+    mut ended: oneshot::Receiver<()>,
+) {
+    let every = leases.ttl() / 3;
+    let mut renewed = Instant::now();
+    loop {
+        tokio::select! {
+            _ = &mut ended => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        match leases.renew(&lease).await {
+            Ok(true) => renewed = Instant::now(),
+            Ok(false) => {
+                tracing::warn!(epoch = lease.epoch, "live lease lost to another node");
+                break;
+            }
+            Err(error) if renewed.elapsed() >= leases.ttl() => {
+                tracing::warn!(%error, epoch = lease.epoch, "live lease not renewed in time");
+                break;
+            }
+            Err(error) => tracing::debug!(%error, "live lease renewal failed: trying again"),
+        }
+    }
+    let _ = actor.send(Command::LeaseLost).await;
+}
+
+async fn run_owned(
+    hub: Arc<Hub>,
+    id: Uuid,
+    mut rx: mpsc::Receiver<Command>,
+    me: mpsc::Sender<Command>,
+) {
     let mut actor = match Actor::load(hub.clone(), id).await {
         Ok(actor) => actor,
         Err(error) => {
             // Answer whoever waits with the error, then end: the next join tries again.
-            forget(&hub, id, &me);
-            rx.close();
-            while let Some(command) = rx.recv().await {
-                if let Command::Join { reply, .. } = command {
-                    let _ = reply.send(Err(Error::new(error.kind(), error.to_string())));
-                }
-            }
-            return;
+            return refuse(&hub, id, rx, &me, &error).await;
         }
     };
     hub.event(LiveEvent::Documents(1));
@@ -133,7 +233,7 @@ async fn run(hub: Arc<Hub>, id: Uuid, mut rx: mpsc::Receiver<Command>, me: mpsc:
                 if actor.seq > actor.content_version
                     && actor.last_compaction.elapsed() >= hub.config.compact_interval
                 {
-                    actor.compact().await;
+                    actor.compact_in_background(&me).await;
                 }
                 continue;
             }
@@ -163,6 +263,11 @@ async fn run(hub: Arc<Hub>, id: Uuid, mut rx: mpsc::Receiver<Command>, me: mpsc:
                 }),
                 // Presence is not ordered with changes: it does not end the group.
                 Command::Presence { session, state } => actor.presence(&session, state),
+                Command::Compacted {
+                    version,
+                    logged,
+                    stored,
+                } => actor.compacted(version, logged, stored),
                 other => {
                     // Pushes before another command are committed first, so that a join
                     // or a refresh sees them.
@@ -196,7 +301,15 @@ async fn run(hub: Arc<Hub>, id: Uuid, mut rx: mpsc::Receiver<Command>, me: mpsc:
                             stop = Some(Some(done));
                             break;
                         }
-                        Command::Push { .. } | Command::Presence { .. } => {}
+                        Command::LeaseLost => {
+                            // Another node owns the document now: its sessions go there.
+                            actor.close_all(close::RESTART);
+                            stop = Some(None);
+                            break;
+                        }
+                        Command::Push { .. }
+                        | Command::Presence { .. }
+                        | Command::Compacted { .. } => {}
                     }
                 }
             }
@@ -419,6 +532,7 @@ impl Actor {
             content_version,
             sessions: HashMap::default(),
             last_compaction: Instant::now(),
+            compacting: false,
         })
     }
 
@@ -428,6 +542,46 @@ impl Actor {
                 && p.scopes.contains(Scope::DocumentsWrite)
                 && (p.is_admin || p.user_id == self.meta.owner_id)
         })
+    }
+
+    /// Whether `principal` may read the document as it stands (what the transport
+    /// checked at join).
+    fn can_read(&self, principal: Option<&Principal>) -> bool {
+        self.meta.public
+            || principal.is_some_and(|p| {
+                !p.is_anonymous() && (p.is_admin || p.user_id == self.meta.owner_id)
+            })
+    }
+
+    /// Takes in new metadata; when the owner or the visibility changed, judges every
+    /// session's rights again: one that may no longer read is closed (4003), one that
+    /// may no longer write has its pushes rejected (`forbidden`).
+    fn set_meta(&mut self, meta: Document) {
+        let rights_changed = meta.owner_id != self.meta.owner_id || meta.public != self.meta.public;
+        self.meta = meta;
+        if !rights_changed {
+            return;
+        }
+        let mut refused = Vec::new();
+        let judged: Vec<(String, bool, bool)> = self
+            .sessions
+            .iter()
+            .map(|(id, s)| {
+                let p = s.principal.as_ref();
+                (id.clone(), self.can_read(p), self.can_write(p))
+            })
+            .collect();
+        for (id, read, write) in judged {
+            if !read {
+                refused.push(id);
+            } else if let Some(session) = self.sessions.get_mut(&id) {
+                session.can_write = write;
+            }
+        }
+        for id in refused {
+            tracing::info!(session = %id, "live session may no longer read the document: closed (4003)");
+            self.drop_session(&id, Some(close::FORBIDDEN));
+        }
     }
 
     fn peers(&self, except: &str) -> Vec<Peer> {
@@ -531,6 +685,7 @@ impl Actor {
             session,
             Session {
                 user,
+                principal: principal.cloned(),
                 can_write,
                 tx,
                 kill: Some(kill),
@@ -821,7 +976,7 @@ impl Actor {
         content_version: i64,
     ) -> bool {
         let from = self.seq;
-        self.meta = meta;
+        self.set_meta(meta);
         self.content_version = content_version;
         let changes = self.logged(from, seq).await.ok().flatten();
         self.doc = Some(doc);
@@ -859,7 +1014,7 @@ impl Actor {
             }
         };
         if base.version == self.seq {
-            self.meta = base;
+            self.set_meta(base);
             return true;
         }
         if base.version < self.seq {
@@ -867,7 +1022,7 @@ impl Actor {
         }
         // Another node's commits: the changes after ours, applied as they are.
         if self.catch_up(&base).await {
-            self.meta = base;
+            self.set_meta(base);
             return true;
         }
         match load_state(&self.hub, self.id).await {
@@ -944,13 +1099,14 @@ impl Actor {
         }
     }
 
-    /// Writes the state as the stored content (at the current seq) and trims the log.
-    async fn compact(&mut self) {
+    /// Encodes the state as the stored content at the current seq: what a compaction
+    /// writes. `None` when there is nothing to write or it does not encode.
+    async fn snapshot(&mut self) -> Option<Compaction> {
         self.last_compaction = Instant::now();
         if self.seq <= self.content_version {
-            return;
+            return None;
         }
-        let Some(doc) = self.doc.take() else { return };
+        let doc = self.doc.take()?;
         let (doc, encoded) = serialize(doc, self.hub.documents.limits().clone()).await;
         // Without the state (a panic while encoding) the actor ends at its next turn.
         self.doc = doc;
@@ -958,7 +1114,7 @@ impl Actor {
             Ok(done) => done,
             Err(error) => {
                 tracing::warn!(error = %error, "live compaction: the state does not encode");
-                return;
+                return None;
             }
         };
         let mut meta = self.meta.clone();
@@ -966,20 +1122,83 @@ impl Actor {
         meta.content_sha256 = hex(&Sha256::digest(&bytes));
         meta.content_length = bytes.len() as u64;
         meta.pages = pages;
-        let trim = self.seq - self.hub.config.keep_changes;
-        let logged = self.seq - self.content_version;
-        match self.hub.documents.repo().compact(&meta, &bytes, trim).await {
+        Some(Compaction {
+            meta,
+            bytes,
+            trim: self.seq - self.hub.config.keep_changes,
+            logged: self.seq - self.content_version,
+        })
+    }
+
+    /// Writes the state as the stored content and trims the log, waiting for it (when
+    /// the actor ends).
+    async fn compact(&mut self) {
+        if let Some(compaction) = self.snapshot().await {
+            let stored = compaction.write(&self.hub, self.id).await;
+            self.compacted(compaction.meta.version, compaction.logged, stored);
+        }
+    }
+
+    /// Starts a compaction whose write runs in a task of its own, so that pushes go on
+    /// meanwhile (the write is conditioned on the version having reached the snapshot's,
+    /// not on it staying there); its outcome comes back as [`Command::Compacted`].
+    async fn compact_in_background(&mut self, me: &mpsc::Sender<Command>) {
+        if self.compacting {
+            return;
+        }
+        let Some(compaction) = self.snapshot().await else {
+            return;
+        };
+        self.compacting = true;
+        let (hub, id, me) = (self.hub.clone(), self.id, me.clone());
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
+            let stored = compaction.write(&hub, id).await;
+            let _ = me
+                .send(Command::Compacted {
+                    version: compaction.meta.version,
+                    logged: compaction.logged,
+                    stored,
+                })
+                .await;
+        }));
+    }
+
+    /// Takes in the outcome of a compaction's write.
+    fn compacted(&mut self, version: i64, logged: i64, stored: Result<bool>) {
+        match stored {
             Ok(true) => {
-                self.content_version = self.seq;
-                self.meta = meta;
+                self.content_version = self.content_version.max(version);
                 self.hub.event(LiveEvent::Compacted(logged));
-                // Other nodes' caches and this node's thumbnails follow the new content.
-                if let Some(bus) = self.hub.documents.bus() {
-                    bus.publish_document(self.id).await;
-                }
             }
-            Ok(false) => tracing::debug!("live compaction skipped: the version moved on"),
+            Ok(false) => tracing::debug!("live compaction skipped: the content moved on"),
             Err(error) => tracing::warn!(error = %error, "live compaction failed"),
         }
+    }
+}
+
+/// A compaction's content: the state encoded at `meta.version`.
+struct Compaction {
+    meta: Document,
+    bytes: Vec<u8>,
+    /// The log is trimmed through this seq.
+    trim: i64,
+    /// Changes the log held after the stored content.
+    logged: i64,
+}
+
+impl Compaction {
+    async fn write(&self, hub: &Hub, id: Uuid) -> Result<bool> {
+        let stored = hub
+            .documents
+            .repo()
+            .compact(&self.meta, &self.bytes, self.trim)
+            .await;
+        if matches!(stored, Ok(true)) {
+            // Other nodes' caches and this node's thumbnails follow the new content.
+            if let Some(bus) = hub.documents.bus() {
+                bus.publish_document(id).await;
+            }
+        }
+        stored
     }
 }

@@ -18,17 +18,24 @@
 //! The stored content catches up from the log (compaction) every
 //! [`LiveConfig::compact_interval`], when the last session leaves and at shutdown.
 //!
-//! Several nodes: each node's actor of a document appends under the same fence, and
-//! publishes each commit on the deployment's [`CacheBus`](crate::store::CacheBus); the
-//! other nodes' actors of that document catch up from the log and fan the changes out to
-//! their sessions. A node that dies loses no acknowledged change: its sessions
-//! reconnect to another node with `lastSeq`.
+//! Several nodes (a Redis [`CacheBus`](crate::store::CacheBus) and [`Live::set_address`]):
+//! one node owns a document's state at a time, through a lease in Redis with a fencing
+//! number (`lease`); any node accepts a session, and one on a node that does not own the
+//! document is forwarded to the owner ([`Live::owner`]: the transport relays its
+//! WebSocket). The owner renews the lease while it has sessions and gives it up when the
+//! last one leaves; when it dies, its lease lapses after [`LiveConfig::lease_ttl`], the
+//! next session's node takes the document over from the log, and the forwarded sessions
+//! (closed with 1012) reconnect and catch up. Every append stays fenced by the
+//! document's version, so a stale owner writes nothing once another has written, and
+//! without a lease (no Redis) several nodes' actors may append under that fence and
+//! catch up with each other's commits, which the bus announces.
 //!
 //! The transport (the WebSocket of `spv::http`) is outside: it authenticates, checks
 //! read access, parses frames, limits sizes and presence rates, and writes what
 //! [`Joined::outgoing`] yields.
 
 mod actor;
+mod lease;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,6 +63,9 @@ pub const DEFAULT_COMPACT_SECS: u64 = 2;
 pub const DEFAULT_SESSION_QUEUE: usize = 1024;
 /// Changes kept in the log after a compaction by default, for reconnecting clients.
 pub const DEFAULT_KEEP_CHANGES: i64 = 10_000;
+/// How long a node's ownership of a document lasts without renewal by default, in
+/// seconds.
+pub const DEFAULT_LEASE_SECS: u64 = 5;
 
 /// What [`Live`] tells the metrics.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,6 +85,9 @@ pub enum LiveEvent {
     Compacted(i64),
     /// A session was closed because it fell behind (4008).
     SlowClosed,
+    /// A session was forwarded to the document's owner on another node (+1), or such a
+    /// session ended (-1).
+    Forwarded(i64),
 }
 
 /// Where [`LiveEvent`]s go (the server's metrics).
@@ -93,6 +106,9 @@ pub struct LiveConfig {
     pub session_queue: usize,
     /// Changes kept in the log after a compaction, so that reconnecting clients catch up.
     pub keep_changes: i64,
+    /// How long a node's ownership of a document lasts without renewal (several nodes):
+    /// how long sessions wait for another node to take over a dead owner's documents.
+    pub lease_ttl: Duration,
     /// Where events go (metrics); `None`: nowhere.
     pub hook: Option<LiveHook>,
 }
@@ -104,6 +120,7 @@ impl Default for LiveConfig {
             compact_interval: Duration::from_secs(DEFAULT_COMPACT_SECS),
             session_queue: DEFAULT_SESSION_QUEUE,
             keep_changes: DEFAULT_KEEP_CHANGES,
+            lease_ttl: Duration::from_secs(DEFAULT_LEASE_SECS),
             hook: None,
         }
     }
@@ -116,6 +133,7 @@ impl std::fmt::Debug for LiveConfig {
             .field("compact_interval", &self.compact_interval)
             .field("session_queue", &self.session_queue)
             .field("keep_changes", &self.keep_changes)
+            .field("lease_ttl", &self.lease_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -162,8 +180,14 @@ struct Hub {
     config: LiveConfig,
     docs: Mutex<HashMap<Uuid, mpsc::Sender<Command>, foldhash::fast::RandomState>>,
     closing: AtomicBool,
+    /// Turns `true` at shutdown: forwarded sessions close.
+    stopping: tokio::sync::watch::Sender<bool>,
     /// Actors and sessions still running: shutdown waits for them.
     alive: Arc<Alive>,
+    /// This node's id among the nodes (random per process).
+    node: String,
+    /// Ownership of documents among nodes: set by [`Live::set_address`] with a bus.
+    leases: std::sync::OnceLock<lease::Leases>,
 }
 
 /// A count of running actors and sessions, and a wake-up when it drops.
@@ -221,6 +245,34 @@ impl Hub {
         if let Some(hook) = &self.config.hook {
             hook(event);
         }
+    }
+}
+
+/// A session forwarded to the document's owner on another node, from
+/// [`Live::forwarding`].
+pub struct Forwarding {
+    hub: Arc<Hub>,
+    _alive: AliveGuard,
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Forwarding {
+    /// Completes when this node begins to shut down: the forwarded session then closes
+    /// (1001).
+    pub async fn stopping(&mut self) {
+        let _ = self.stopping.wait_for(|stopping| *stopping).await;
+    }
+}
+
+impl Drop for Forwarding {
+    fn drop(&mut self) {
+        self.hub.event(LiveEvent::Forwarded(-1));
+    }
+}
+
+impl std::fmt::Debug for Forwarding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Forwarding")
     }
 }
 
@@ -332,7 +384,10 @@ impl Live {
                 config,
                 docs: Mutex::default(),
                 closing: AtomicBool::new(false),
+                stopping: tokio::sync::watch::Sender::new(false),
                 alive: Arc::default(),
+                node: random_id(12),
+                leases: std::sync::OnceLock::new(),
             }),
         };
         let weak = Arc::downgrade(&live.inner);
@@ -372,6 +427,64 @@ impl Live {
     /// How many documents have an actor on this node now.
     pub fn open_documents(&self) -> usize {
         self.inner.open_documents()
+    }
+
+    /// Tells the service where other nodes reach this one (`http://host:port`, the
+    /// server's own address). With a Redis bus under the documents, documents are then
+    /// owned by one node at a time (a lease), and sessions that reach another node are
+    /// forwarded here when this node owns their document (see [`Live::owner`]). Without
+    /// a bus, or before this is called, every node serves its sessions itself. The first
+    /// call counts.
+    pub fn set_address(&self, url: &str) {
+        let Some(bus) = self.inner.documents.bus() else {
+            return;
+        };
+        let url = url.trim_end_matches('/').to_string();
+        let leases = lease::Leases::new(
+            bus.redis().clone(),
+            self.inner.node.clone(),
+            url.clone(),
+            self.inner.config.lease_ttl,
+        );
+        if self.inner.leases.set(leases).is_ok() {
+            tracing::info!(node = %self.inner.node, %url, "live documents are owned by one node at a time");
+        }
+    }
+
+    /// The address of the node that owns document `id` when it is another node
+    /// (sessions of it are forwarded there); `None` when this node owns it, nobody does
+    /// (a join here takes it), or nodes do not share ownership (no lease, or Redis away:
+    /// then this node serves it under the version fence).
+    pub async fn owner(&self, id: Uuid) -> Option<String> {
+        let leases = self.inner.leases.get()?;
+        if self.inner.docs().get(&id).is_some_and(|a| !a.is_closed()) {
+            return None;
+        }
+        match leases.holder(id).await {
+            Ok(lease::Holder::Node { url, .. }) => Some(url),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(%error, "live: the owner of a document is unknown; serving it here");
+                None
+            }
+        }
+    }
+
+    /// How long a dead owner's documents wait before another node takes them over (the
+    /// lease's time to live).
+    pub fn lease_ttl(&self) -> Duration {
+        self.inner.config.lease_ttl
+    }
+
+    /// Counts a session forwarded to another node while the guard lives (shutdown
+    /// waits for it), and tells the metrics.
+    pub fn forwarding(&self) -> Forwarding {
+        self.inner.event(LiveEvent::Forwarded(1));
+        Forwarding {
+            hub: self.inner.clone(),
+            _alive: self.inner.alive.guard(),
+            stopping: self.inner.stopping.subscribe(),
+        }
     }
 
     /// Joins document `id` as `principal` (`None`: an anonymous viewer), which the
@@ -471,6 +584,7 @@ impl Live {
     /// server stops. Joins are refused from now on.
     pub async fn shutdown(&self) {
         self.inner.closing.store(true, Ordering::Release);
+        self.inner.stopping.send_replace(true);
         let actors: Vec<_> = self.inner.docs().drain().map(|(_, a)| a).collect();
         let mut waits = Vec::new();
         for actor in actors {

@@ -84,6 +84,7 @@ struct LiveMetrics {
     compactions: Counter,
     log_length: Histogram,
     slow_closes: Counter,
+    forwarded: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
@@ -104,6 +105,7 @@ impl LiveMetrics {
                 1.0, 4.0, 10,
             )),
             slow_closes: Counter::default(),
+            forwarded: Gauge::default(),
         };
         registry.register(
             "spv_live_sessions",
@@ -145,6 +147,11 @@ impl LiveMetrics {
             "Live sessions closed because they fell behind (4008)",
             live.slow_closes.clone(),
         );
+        registry.register(
+            "spv_live_forwarded_sessions",
+            "Live sessions this node relays to the node that owns their document",
+            live.forwarded.clone(),
+        );
         live
     }
 
@@ -177,6 +184,9 @@ impl LiveMetrics {
             }
             LiveEvent::SlowClosed => {
                 self.slow_closes.inc();
+            }
+            LiveEvent::Forwarded(delta) => {
+                self.forwarded.inc_by(delta);
             }
         }
     }
@@ -520,7 +530,8 @@ impl Metrics {
     /// A [`LiveConfig::hook`](crate::live::LiveConfig::hook) that records live editing:
     /// `spv_live_sessions`, `spv_live_documents`, `spv_live_pushes_total{result}`,
     /// `spv_live_ack_duration_seconds`, `spv_live_fanout_duration_seconds`,
-    /// `spv_live_compactions_total`, `spv_live_log_length`, `spv_live_slow_closes_total`.
+    /// `spv_live_compactions_total`, `spv_live_log_length`, `spv_live_slow_closes_total`,
+    /// `spv_live_forwarded_sessions`.
     ///
     /// ```
     /// use spv::live::LiveEvent;
