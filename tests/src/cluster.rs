@@ -90,6 +90,30 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Makes every transaction of this database read-only (`true`) or writable again,
+    /// at once: the setting, then the end of its open sessions, so that pools
+    /// reconnect under it.
+    pub fn set_read_only(&self, read_only: bool) {
+        let value = if read_only { "on" } else { "off" };
+        psql(
+            &self.admin_url,
+            &format!(
+                "ALTER DATABASE {} SET default_transaction_read_only = {value}",
+                self.name
+            ),
+        );
+        psql(
+            &self.admin_url,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                self.name
+            ),
+        );
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let _ = Command::new("psql")

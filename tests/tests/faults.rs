@@ -21,8 +21,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use spv_tests::cluster::{RedisProcess, uuid_like};
-use spv_tests::faults::TcpProxy;
+use spv_tests::cluster::{RedisProcess, TestDatabase, uuid_like};
+use spv_tests::faults::{TcpProxy, Tmpfs};
 use spv_tests::server::SpvServer;
 
 const PASSWORD: &str = "faults-admin-password-1";
@@ -63,18 +63,6 @@ fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> SpvServer {
     ];
     all.extend_from_slice(env);
     SpvServer::start(dir, PASSWORD, &all)
-}
-
-async fn login(server: &SpvServer) -> String {
-    let response = http()
-        .post(format!("{}/api/v1/auth/token", server.url()))
-        .json(&json!({"grant_type": "password", "username": "admin", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "login");
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_string()
 }
 
 fn document(color: &str) -> Vec<u8> {
@@ -245,9 +233,184 @@ fn host_port(url: &str) -> SocketAddr {
         .expect("a host:port")
 }
 
-// Two fault tests (PostgreSQL read-only/gone, blob directory full) are on branch `faults`
-// (commit 7df092b): they fail today (a read-only PostgreSQL answers 500; /ready misses a full
-// blob directory) and come back with the fixes. See issue 15's note.
+/// `url` (`scheme://[user@]host:port/...`) with its `host:port` replaced by `authority`.
+fn with_authority(url: &str, authority: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (before_path, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let user = before_path
+        .rsplit_once('@')
+        .map(|(user, _)| format!("{user}@"));
+    format!("{scheme}://{}{authority}/{path}", user.unwrap_or_default())
+}
+
+fn create_request(server: &SpvServer, token: &str, color: &str) -> reqwest::RequestBuilder {
+    http()
+        .post(format!("{}/api/v1/documents", server.url()))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(document(color))
+}
+
+/// PostgreSQL made read-only, then gone (a proxy in front of it, cut), each cleared:
+/// writes answer 503 while it lasts, reads the caches hold go on, nothing half-written
+/// appears, `/ready` names the fault, and the server recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_only_then_gone_then_back() {
+    let Some(postgres) = service("postgres faults", "SPV_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let db = TestDatabase::create(&postgres);
+    let mut proxy = TcpProxy::start(host_port(&db.url));
+    let through = with_authority(&db.url, &format!("127.0.0.1:{}", proxy.port()));
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[("DATABASE_URL", through.as_str())]);
+    let token = server.password_token("admin", PASSWORD).await;
+    let first = created_id(create_document(&server, &token, "#112233").await).await;
+    let documents = ids(&server, &token, "/api/v1/documents").await;
+    ready(&server).await.unwrap();
+    let leaks = ["127.0.0.1", "postgres", "spv_mn_", "read_only", "25006"];
+
+    // Read-only: every write is refused, reads go on.
+    db.set_read_only(true);
+    ready_becomes(&server, "database read-only", |r| {
+        r.as_ref().is_err_and(|d| d.contains("database read-only"))
+    })
+    .await;
+    unavailable(
+        "a document created with the database read-only",
+        create_request(&server, &token, "#445566"),
+        &leaks,
+    )
+    .await;
+    assert_eq!(
+        get(&server, &token, &format!("/api/v1/documents/{first}"))
+            .await
+            .status(),
+        200,
+        "reads go on"
+    );
+    assert_eq!(
+        ids(&server, &token, "/api/v1/documents").await,
+        documents,
+        "nothing half-written"
+    );
+    db.set_read_only(false);
+    ready_becomes(&server, "ready", Result::is_ok).await;
+    created_id(create_document(&server, &token, "#778899").await).await;
+
+    // Gone: writes and uncached reads are refused within the acquire timeout.
+    proxy.cut();
+    ready_becomes(&server, "database not answering", |r| {
+        r.as_ref()
+            .is_err_and(|d| d.contains("database not answering"))
+    })
+    .await;
+    unavailable(
+        "a document created with the database gone",
+        create_request(&server, &token, "#aabbcc"),
+        &leaks,
+    )
+    .await;
+    unavailable(
+        "a list with the database gone",
+        http()
+            .get(format!("{}/api/v1/documents?perPage=100", server.url()))
+            .bearer_auth(&token),
+        &leaks,
+    )
+    .await;
+    proxy.restore();
+    ready_becomes(&server, "ready", Result::is_ok).await;
+    created_id(create_document(&server, &token, "#ddeeff").await).await;
+    assert_eq!(
+        ids(&server, &token, "/api/v1/documents").await.len(),
+        documents.len() + 2,
+        "the two writes made between the faults, and nothing else"
+    );
+    let log = server.kill();
+    assert!(!log.contains("panicked"), "no panic; the log:\n{log}");
+}
+
+/// The blob directory full (a 512 KiB tmpfs, filled), then read-only (remounted), each
+/// cleared: uploads answer 503 while it lasts, stored blobs still read, no asset row
+/// without its blob, `/ready` says the blobs cannot be written, and the server recovers
+/// by itself. Needs the permission to mount (root); skipped without, except in CI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_directory_full_then_read_only_then_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = dir.path().join("blobs");
+    let tmpfs = match Tmpfs::mount(&blobs, 512) {
+        Ok(tmpfs) => tmpfs,
+        Err(why) => {
+            assert!(
+                !ci(),
+                "blob faults: cannot mount a tmpfs under CI=true: {why}"
+            );
+            eprintln!("skipped blob faults: cannot mount a tmpfs: {why}");
+            return;
+        }
+    };
+    let blob_url = blobs.to_str().unwrap().to_string();
+    let server = start(
+        &dir.path().join("data"),
+        &[("SPV_BLOB_URL", blob_url.as_str())],
+    );
+    let token = server.password_token("admin", PASSWORD).await;
+    let first = noise_png(20, 1);
+    let response = upload(&server, &token, &first).await;
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    let first_id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ready(&server).await.unwrap();
+    let assets = ids(&server, &token, "/api/v1/assets").await;
+    let upload_request = |bytes: Vec<u8>| {
+        http()
+            .post(format!("{}/api/v1/assets", server.url()))
+            .bearer_auth(&token)
+            .header("content-disposition", "attachment; filename=\"noise.png\"")
+            .body(bytes)
+    };
+    let leaks = ["tmpfs", "no space", "read-only file system", "os error"];
+
+    for fault in ["full", "read-only"] {
+        match fault {
+            "full" => {
+                tmpfs.fill("filler");
+            }
+            _ => tmpfs.remount(true),
+        }
+        ready_becomes(&server, "blobs not writable", |r| {
+            r.as_ref().is_err_and(|d| d.contains("blobs not writable"))
+        })
+        .await;
+        unavailable(
+            &format!("an asset uploaded to a {fault} blob directory"),
+            upload_request(noise_png(40, 2)),
+            &leaks,
+        )
+        .await;
+        let read = get(&server, &token, &format!("/api/v1/assets/{first_id}")).await;
+        assert_eq!(read.status(), 200, "a stored blob reads while {fault}");
+        assert_eq!(read.bytes().await.unwrap().as_ref(), first.as_slice());
+        assert_eq!(
+            ids(&server, &token, "/api/v1/assets").await,
+            assets,
+            "no asset row without its blob ({fault})"
+        );
+        match fault {
+            "full" => std::fs::remove_file(blobs.join("filler")).unwrap(),
+            _ => tmpfs.remount(false),
+        }
+        ready_becomes(&server, "ready", Result::is_ok).await;
+    }
+    let response = upload(&server, &token, &noise_png(40, 2)).await;
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    let log = server.kill();
+    assert!(!log.contains("panicked"), "no panic; the log:\n{log}");
+    drop(tmpfs);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_unreachable_then_back() {
@@ -272,7 +435,7 @@ async fn redis_unreachable_then_back() {
             ("SPV_REDIS_PREFIX", prefix.as_str()),
         ],
     );
-    let token = login(&server).await;
+    let token = server.password_token("admin", PASSWORD).await;
     let doc = created_id(create_document(&server, &token, "#abcdef").await).await;
     ready(&server).await.unwrap();
 
@@ -344,7 +507,7 @@ async fn s3_unreachable_then_back() {
     env.push(("SPV_BLOB_URL", blob_url.as_str()));
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &env);
-    let token = login(&server).await;
+    let token = server.password_token("admin", PASSWORD).await;
     let first = noise_png(20, 3);
     let response = upload(&server, &token, &first).await;
     assert_eq!(response.status(), 201, "{:?}", response.text().await);

@@ -460,7 +460,12 @@ pub(crate) fn unavailable_reason(e: &sqlx::Error) -> Option<&'static str> {
         | sqlx::Error::WorkerCrashed => Some(GONE),
         sqlx::Error::Database(db) => {
             let code = db.code()?;
-            if let Ok(extended) = code.parse::<i64>() {
+            // A PostgreSQL SQLSTATE may be all digits ("25006"): tell the backends apart
+            // by the error's type, not by the code's look.
+            let postgres = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some();
+            if !postgres && let Ok(extended) = code.parse::<i64>() {
                 // SQLite: the primary result code is the low byte of the extended one.
                 return match extended & 0xff {
                     8 => Some(READ_ONLY),  // SQLITE_READONLY
@@ -530,6 +535,25 @@ mod tests {
         assert_eq!(db_err("x")(err).kind(), ErrorKind::Internal);
         read_only.close().await;
         db.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_read_only_postgres_is_unavailable() {
+        let Some(test) = crate::store::testing::postgres_db().await else {
+            return;
+        };
+        let mut tx = test.db.pool().begin().await.unwrap();
+        sqlx::query("SET TRANSACTION READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        // SQLSTATE 25006, all digits (once read as a SQLite code and answered 500).
+        let err = sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert_eq!(unavailable_reason(&err), Some("is read-only"), "{err}");
+        tx.rollback().await.unwrap();
     }
 
     #[tokio::test]

@@ -65,6 +65,9 @@ impl LocalBlobs {
         let written = async {
             let mut file = tokio::fs::File::create(&probe).await?;
             file.write_all(b"r").await?;
+            // tokio's file writes in the background: the write's own error (ENOSPC, EROFS)
+            // comes back from `flush`, while `sync_data` would only see what reached it.
+            file.flush().await?;
             file.sync_data().await
         }
         .await;
