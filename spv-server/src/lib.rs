@@ -143,6 +143,11 @@ async fn serve(
         let Some(slot) = gate.admit(peer.ip(), &settings) else {
             continue;
         };
+        // Small writes go out at once (a WebSocket message, an HTTP/2 frame): with Nagle's
+        // algorithm one waits for the peer's delayed ACK, up to 40 ms on Linux.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
         tokio::spawn(conn::serve(
             stream,
             peer,

@@ -3,8 +3,8 @@
 //!
 //! The key `live-owner:{document}` holds `"{epoch} {node} {url}"` and expires after the
 //! lease's time to live unless its holder renews it. `epoch` comes from the counter
-//! `live-epoch:{document}`, raised at each taking, so a later owner always has a larger
-//! number than any before it. The stored document is fenced as well: every append to its
+//! `live-epoch:{document}`, raised at each taking (and kept a day after the last), so a
+//! later owner always has a larger number than any before it. The stored document is fenced as well: every append to its
 //! change log is a compare-and-set on the document's version, so an owner that lost its
 //! lease without knowing (a pause longer than the time to live) writes nothing once the
 //! next owner has written, and learns it at its next append or renewal.
@@ -25,6 +25,7 @@ if held then
   if node ~= ARGV[1] then return held end
 end
 local epoch = redis.call('incr', KEYS[2])
+redis.call('pexpire', KEYS[2], 86400000)
 local value = epoch .. ' ' .. ARGV[1] .. ' ' .. ARGV[2]
 redis.call('set', KEYS[1], value, 'PX', ARGV[3])
 return value
