@@ -813,6 +813,56 @@ async fn five_sessions_converge_with_the_server_and_the_log() {
     assert_eq!(replay.to_value(), server_doc);
 }
 
+/// While a session edits, the stored content catches up with the log every
+/// `SPV_LIVE_THUMBNAIL_INTERVAL_SECS` (its hash, which thumbnails key on, follows), not
+/// once only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stored_content_follows_the_log_while_sessions_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SpvServer::start(
+        &dir.path().join("data"),
+        PASSWORD,
+        &[("SPV_LIVE_THUMBNAIL_INTERVAL_SECS", "1")],
+    );
+    let client = admin(&server);
+    let id = create(&client, document(), false).await;
+    let session = client.live(id).await.unwrap();
+    let stored_hash = || async {
+        client
+            .call_service(GetDocument {
+                principal: None,
+                id,
+            })
+            .await
+            .unwrap()
+            .content_sha256
+    };
+    let mut hash = stored_hash().await;
+    for round in 1..=3 {
+        let seq = session
+            .push(vec![op(
+                json!({"op": "set", "target": {"node": "r1"}, "key": "x", "value": 100 + round}),
+            )])
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let compactions = server.metric("spv_live_compactions_total").await;
+            let now = stored_hash().await;
+            if compactions >= f64::from(round) && now != hash {
+                hash = now;
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round} (seq {seq}): {compactions} compactions, stored hash still {now}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(content(&client, id).await, session.document());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_changes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();

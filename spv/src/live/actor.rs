@@ -267,7 +267,10 @@ async fn run_owned(
                     version,
                     logged,
                     stored,
-                } => actor.compacted(version, logged, stored),
+                } => {
+                    actor.compacting = false;
+                    actor.compacted(version, logged, stored);
+                }
                 other => {
                     // Pushes before another command are committed first, so that a join
                     // or a refresh sees them.
