@@ -1043,12 +1043,11 @@ async fn two_nodes_one_owner_and_a_takeover() {
     let dying = burst(on_b.clone(), "c", 200, Duration::from_millis(10));
     tokio::time::sleep(Duration::from_millis(300)).await;
     a.kill();
+    // Pushes stop at the first one in flight when the connection went (`Disconnected`);
+    // one sent while the session reconnects waits and is acknowledged after the takeover,
+    // so the burst may also end whole.
     let acked_c = dying.await.unwrap();
-    assert!(
-        !acked_c.is_empty() && acked_c.len() < 200,
-        "{}",
-        acked_c.len()
-    );
+    assert!(!acked_c.is_empty(), "B's session pushed before A died");
     // B's session was closed with 1012, reconnected to B, which took the document over
     // once A's lease lapsed, and caught up.
     let reconnected = tokio::time::timeout(Duration::from_secs(20), async {
