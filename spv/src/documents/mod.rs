@@ -45,4 +45,5 @@ mod tests;
 pub use cached::{CachedDocuments, DEFAULT_METADATA_ENTRIES};
 pub use repo::{DocumentFilter, DocumentRepo, LiveBase, SqlDocuments, StoredChange};
 pub use rules::{MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS};
+pub(crate) use rules::{can_read, can_write, page_summaries};
 pub use service::{Documents, DocumentsConfig, STREAM_CHUNK};

@@ -124,9 +124,8 @@ pub(crate) fn default_title(loaded: &Loaded) -> String {
 }
 
 /// The page summaries of a parsed document.
-pub(crate) fn page_summaries(loaded: &Loaded) -> Vec<PageSummary> {
-    loaded
-        .document
+pub(crate) fn page_summaries(document: &crate::glyph::Document) -> Vec<PageSummary> {
+    document
         .pages
         .iter()
         .map(|page| PageSummary {

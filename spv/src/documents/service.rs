@@ -146,7 +146,7 @@ impl Documents {
                 Ok(Checked {
                     sha256: hex(&Sha256::digest(&bytes)),
                     package: loaded.package.is_some(),
-                    pages: rules::page_summaries(&loaded),
+                    pages: rules::page_summaries(&loaded.document),
                     title: rules::default_title(&loaded),
                     bytes,
                 })

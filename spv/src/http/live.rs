@@ -493,11 +493,7 @@ async fn session(mut socket: WebSocket, state: AppState, id: Uuid, caller: Calle
     }
     match documents.repo().get(id).await {
         Ok(Some(doc)) => {
-            let readable = doc.public
-                || principal.as_ref().is_some_and(|p| {
-                    !p.is_anonymous() && (p.is_admin || p.user_id == doc.owner_id)
-                });
-            if !readable {
+            if !crate::documents::can_read(principal.as_ref(), &doc) {
                 let (code, kind) = match principal {
                     None => (close::UNAUTHORIZED, "unauthorized"),
                     Some(_) => (close::FORBIDDEN, "forbidden"),

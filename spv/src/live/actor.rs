@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{Hub, LiveEvent, Outgoing, random_id};
 use crate::api::live::{LiveChange, LiveUser, Peer, ServerMessage, close};
 use crate::api::{Document, PageSummary, Principal, Scope};
-use crate::documents::{LiveBase, StoredChange};
+use crate::documents::{self, LiveBase, StoredChange};
 use crate::glyph::ops::{Applied, LiveDoc, Op, OpError, RejectCode, parse_ops};
 use crate::glyph::{self, Limits};
 use crate::store::{from_ms, hex, now_ms};
@@ -456,17 +456,7 @@ async fn serialize(
             let bytes = serde_json::to_vec(&doc.to_value())
                 .map_err(|e| Error::internal(format!("encoding a document: {e}")))?;
             let parsed = glyph::parse_json(&bytes, &limits)?;
-            let pages = parsed
-                .pages
-                .iter()
-                .map(|page| PageSummary {
-                    id: page.id.clone(),
-                    name: page.name.clone(),
-                    width: page.width,
-                    height: page.height,
-                })
-                .collect();
-            Ok((bytes, pages))
+            Ok((bytes, crate::documents::page_summaries(&parsed)))
         })();
         (doc, encoded)
     })
@@ -541,19 +531,14 @@ impl Actor {
 
     fn can_write(&self, principal: Option<&Principal>) -> bool {
         principal.is_some_and(|p| {
-            !p.is_anonymous()
-                && p.scopes.contains(Scope::DocumentsWrite)
-                && (p.is_admin || p.user_id == self.meta.owner_id)
+            p.scopes.contains(Scope::DocumentsWrite) && documents::can_write(p, &self.meta)
         })
     }
 
     /// Whether `principal` may read the document as it stands (what the transport
     /// checked at join).
     fn can_read(&self, principal: Option<&Principal>) -> bool {
-        self.meta.public
-            || principal.is_some_and(|p| {
-                !p.is_anonymous() && (p.is_admin || p.user_id == self.meta.owner_id)
-            })
+        documents::can_read(principal, &self.meta)
     }
 
     /// Takes in new metadata; when the owner or the visibility changed, judges every
