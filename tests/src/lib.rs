@@ -443,3 +443,24 @@ pub fn write_png(path: &Path, image: &Rgba) -> Result<(), String> {
         .finish()
         .map_err(|e| format!("{}: {e}", path.display()))
 }
+
+/// A PNG of `side`×`side` pixels of noise (it does not compress: about 4·side² bytes).
+pub fn noise_png(side: u32, seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+    let pixels: Vec<u8> = (0..side * side * 4)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side, side);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&pixels).unwrap();
+    writer.finish().unwrap();
+    out
+}

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use spv_tests::cluster::{RedisProcess, TestDatabase, uuid_like};
 use spv_tests::faults::{TcpProxy, Tmpfs};
+use spv_tests::noise_png;
 use spv_tests::server::SpvServer;
 
 const PASSWORD: &str = "faults-admin-password-1";
@@ -110,6 +111,14 @@ async fn upload(server: &SpvServer, token: &str, bytes: &[u8]) -> reqwest::Respo
         .unwrap()
 }
 
+/// Uploads `bytes` as an asset, which must be stored (201); its id.
+async fn uploaded(server: &SpvServer, token: &str, bytes: &[u8]) -> String {
+    let response = upload(server, token, bytes).await;
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_str().unwrap().to_string()
+}
+
 /// The ids of a list (`/api/v1/documents`, `/api/v1/assets`), first 100.
 async fn ids(server: &SpvServer, token: &str, path: &str) -> Vec<String> {
     let response = get(server, token, &format!("{path}?perPage=100")).await;
@@ -123,27 +132,6 @@ async fn ids(server: &SpvServer, token: &str, path: &str) -> Vec<String> {
         .collect();
     ids.sort();
     ids
-}
-
-/// A PNG of `side`×`side` pixels of noise (it does not compress: about 4·side² bytes).
-fn noise_png(side: u32, seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
-    let pixels: Vec<u8> = (0..side * side * 4)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            (state >> 24) as u8
-        })
-        .collect();
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, side, side);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().unwrap();
-    writer.write_image_data(&pixels).unwrap();
-    writer.finish().unwrap();
-    out
 }
 
 /// Sends `request` and checks that it is refused as the fault demands: within
@@ -357,12 +345,7 @@ async fn blob_directory_full_then_read_only_then_back() {
     );
     let token = server.password_token("admin", PASSWORD).await;
     let first = noise_png(20, 1);
-    let response = upload(&server, &token, &first).await;
-    assert_eq!(response.status(), 201, "{:?}", response.text().await);
-    let first_id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let first_id = uploaded(&server, &token, &first).await;
     ready(&server).await.unwrap();
     let assets = ids(&server, &token, "/api/v1/assets").await;
     let upload_request = |bytes: Vec<u8>| {
@@ -509,12 +492,7 @@ async fn s3_unreachable_then_back() {
     let server = start(dir.path(), &env);
     let token = server.password_token("admin", PASSWORD).await;
     let first = noise_png(20, 3);
-    let response = upload(&server, &token, &first).await;
-    assert_eq!(response.status(), 201, "{:?}", response.text().await);
-    let first_id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let first_id = uploaded(&server, &token, &first).await;
     ready(&server).await.unwrap();
     let assets = ids(&server, &token, "/api/v1/assets").await;
 

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use spv_tests::cluster::{RedisProcess, Services, TestDatabase, uuid_like};
 use spv_tests::faults::TcpProxy;
+use spv_tests::noise_png;
 use spv_tests::server::SpvServer;
 
 const PASSWORD: &str = "soak-admin-password-1";
@@ -84,28 +85,6 @@ fn document(seed: u64) -> Vec<u8> {
         ]}]
     }))
     .unwrap()
-}
-
-/// A small PNG of noise (it does not compress).
-fn noise_png(seed: u64) -> Vec<u8> {
-    let side = 16;
-    let mut state = (seed as u32).wrapping_mul(2_654_435_761).max(1);
-    let pixels: Vec<u8> = (0..side * side * 4)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            (state >> 24) as u8
-        })
-        .collect();
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, side, side);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().unwrap();
-    writer.write_image_data(&pixels).unwrap();
-    writer.finish().unwrap();
-    out
 }
 
 /// What the traffic was told, for the checks at the end.
@@ -221,7 +200,7 @@ impl Traffic {
                 }
                 // Upload an asset, or read one back.
                 5 => {
-                    let bytes = noise_png(seed);
+                    let bytes = noise_png(16, seed as u32);
                     let request = client
                         .post(format!("{}/api/v1/assets", self.base))
                         .header("content-disposition", "attachment; filename=\"n.png\"")
