@@ -61,6 +61,17 @@ async fn get(docs: &Documents, who: Option<&Principal>, id: Uuid) -> crate::Resu
         .await
 }
 
+/// The content of `id` as `who` reads it.
+async fn content(docs: &Documents, who: &Principal, id: Uuid) -> crate::api::DocumentContent {
+    docs.clone()
+        .oneshot(GetContent {
+            principal: Some(who.clone()),
+            id,
+        })
+        .await
+        .unwrap()
+}
+
 #[test]
 fn futures_are_send_and_static() {
     fn send_static<T: Send + 'static>() {}
@@ -87,14 +98,7 @@ async fn create_get_and_content_round_trip_byte_exact() {
         assert_eq!(doc.content_length, bytes.len() as u64);
         assert!(!doc.package);
         assert_eq!(get(&docs, Some(&ann), doc.id).await.unwrap(), doc);
-        let content = docs
-            .clone()
-            .oneshot(GetContent {
-                principal: Some(ann.clone()),
-                id: doc.id,
-            })
-            .await
-            .unwrap();
+        let content = content(&docs, &ann, doc.id).await;
         assert_eq!(content.bytes, bytes.to_vec());
         assert_eq!(content.content_type(), "application/json");
         assert_eq!(content.document.etag(), doc.etag());
@@ -150,14 +154,7 @@ async fn a_package_is_stored_whole() {
         let doc = create(&docs, &ann, &bytes).await;
         assert!(doc.package);
         assert_eq!(doc.title, "Poster");
-        let content = docs
-            .clone()
-            .oneshot(GetContent {
-                principal: Some(ann),
-                id: doc.id,
-            })
-            .await
-            .unwrap();
+        let content = content(&docs, &ann, doc.id).await;
         assert_eq!(content.bytes, bytes);
         assert_eq!(content.content_type(), "application/zip");
     }
@@ -365,14 +362,7 @@ async fn writes_bump_the_version_and_stale_if_match_changes_nothing() {
         assert_eq!(err.kind(), ErrorKind::PreconditionFailed, "{err}");
         let err = put(b"{}".to_vec(), Some(v2.etag())).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidDocument);
-        let content = docs
-            .clone()
-            .oneshot(GetContent {
-                principal: Some(ann.clone()),
-                id: doc.id,
-            })
-            .await
-            .unwrap();
+        let content = content(&docs, &ann, doc.id).await;
         assert_eq!(content.bytes, new_bytes, "unchanged by refused writes");
         assert_eq!(content.document, v2);
 
@@ -552,14 +542,7 @@ async fn a_compaction_keeps_up_with_later_changes_and_never_goes_back() {
                 .await
                 .unwrap()
         );
-        let content = docs
-            .clone()
-            .oneshot(GetContent {
-                principal: Some(ann.clone()),
-                id: doc.id,
-            })
-            .await
-            .unwrap();
+        let content = content(&docs, &ann, doc.id).await;
         assert_eq!(content.bytes, doc_with_title("rest"));
     }
 }
