@@ -10,7 +10,10 @@
 //! | [`RateLimitStats`] | refusals by group and checks answered in process while Redis was away |
 //!
 //! Each group is a GCRA of `N/period`: a burst of up to N at once, then one more each
-//! `period / N`. The HTTP layer decides which group a request counts in (`spv::http`'s
+//! `period / N`. On Redis, a limit of 128 or more per period is taken in leases of up to
+//! 32 requests' worth per round trip, spent by the node within a second (never more than
+//! N across the nodes; a client spread over nodes may be refused a little early); smaller
+//! ones (`auth`) cost one round trip per request and are exact. The HTTP layer decides which group a request counts in (`spv::http`'s
 //! module docs list them) and turns a [`Refusal`] into `429` with `Retry-After`,
 //! `RateLimit-Policy` and `RateLimit`.
 //!
@@ -418,20 +421,27 @@ impl RateLimiter {
         self.retain_recent();
     }
 
-    /// Drops the in-process keys that are back to a full budget now (done by itself
-    /// every [`CLEAN_EVERY`]); returns how many keys are left.
+    /// Drops the in-process keys that are back to a full budget now, and the Redis
+    /// leases spent or run out (done by itself every [`CLEAN_EVERY`]); returns how many
+    /// keys are left.
     pub fn retain_recent(&self) -> usize {
-        self.inner
-            .policy
-            .load()
-            .local
-            .iter()
-            .flatten()
-            .map(|local| {
-                local.retain_recent();
-                local.len()
-            })
-            .sum()
+        let leases = self.inner.redis.as_ref().map_or(0, |redis| {
+            redis.retain_recent();
+            redis.leases()
+        });
+        leases
+            + self
+                .inner
+                .policy
+                .load()
+                .local
+                .iter()
+                .flatten()
+                .map(|local| {
+                    local.retain_recent();
+                    local.len()
+                })
+                .sum::<usize>()
     }
 }
 

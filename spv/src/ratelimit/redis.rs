@@ -1,11 +1,22 @@
 //! The GCRA shared by every node: one Lua script on Redis, as `go-redis/redis_rate`
 //! runs it (after Pavel Pravosud's `redis-gcra`), so a limit of N holds across all nodes.
 //!
-//! One round trip per check: `EVALSHA` of the script loaded once per process; a Redis
-//! that lost its script cache (a restart) answers `NOSCRIPT`, and the check runs as
-//! `EVAL`, which loads it again.
+//! One round trip per check for small limits: `EVALSHA` of the script loaded once per
+//! process; a Redis that lost its script cache (a restart) answers `NOSCRIPT`, and the
+//! check runs as `EVAL`, which loads it again.
+//!
+//! Large limits (128 or more per period, at least 2 a second: the `api` and `anonymous`
+//! defaults) are counted in leases: one round trip takes up to [`MAX_LEASE`] requests'
+//! worth of the budget at once, which this node then spends for up to [`LEASE_TTL`]
+//! without asking Redis; a refusal is remembered until its `Retry-After`. What a lease
+//! takes is counted on Redis when it is taken, so the nodes together never let more than
+//! the limit through; the cost is that a client spread over several nodes may be refused
+//! on one while another still holds a few of its requests' worth, unspent, for at most
+//! [`LEASE_TTL`]. Small limits (`auth=10/1m`) stay exact: one round trip per request.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use fred::interfaces::LuaInterface;
 use fred::types::Value;
@@ -21,9 +32,29 @@ fn redis_err(error: fred::error::Error) -> Error {
     Error::new(ErrorKind::Io, format!("Redis: {}", error.details()))
 }
 
-/// `KEYS[1]`: the key; `ARGV`: burst, rate, period (s), cost. Answers `{allowed,
-/// remaining, retry_after, reset_after}` (the last two in seconds, as text), as
-/// redis_rate's `allowN`. The time is Redis's own (`TIME`), so the nodes' clocks do not
+/// How long this node may spend a lease taken from Redis.
+pub(crate) const LEASE_TTL: Duration = Duration::from_secs(1);
+
+/// The most requests' worth one lease takes.
+pub(crate) const MAX_LEASE: u32 = 32;
+
+/// How many requests' worth one round trip to Redis takes for `limit`: a 64th of the
+/// burst and a [`LEASE_TTL`]'s worth of the rate at most, [`MAX_LEASE`] at most; 1 (one
+/// round trip per request, exact) for small limits.
+pub(crate) fn lease_size(limit: Limit) -> u32 {
+    let of_burst = limit.count() / 64;
+    let per_ttl = u64::from(limit.count()) * LEASE_TTL.as_millis() as u64
+        / (limit.period_secs().saturating_mul(1000)).max(1);
+    u32::try_from(per_ttl)
+        .unwrap_or(u32::MAX)
+        .min(of_burst)
+        .clamp(1, MAX_LEASE)
+}
+
+/// `KEYS[1]`: the key; `ARGV`: burst, rate, period (s), want. Takes as many of `want`
+/// requests' worth as the budget has now, at least 1, else none. Answers `{granted,
+/// remaining, retry_after, reset_after}` (the last two in seconds, as text); with
+/// `want` 1 it is redis_rate's `allow`. The time is Redis's own (`TIME`), so the nodes' clocks do not
 /// matter. Redis 5 and later replicate the script's effects, so no
 /// `redis.replicate_commands()`.
 pub(crate) const GCRA: &str = r#"
@@ -31,10 +62,9 @@ local key = KEYS[1]
 local burst = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local period = tonumber(ARGV[3])
-local cost = tonumber(ARGV[4])
+local want = tonumber(ARGV[4])
 
 local emission_interval = period / rate
-local increment = emission_interval * cost
 local burst_offset = emission_interval * burst
 
 local jan_1_2017 = 1483228800
@@ -49,27 +79,44 @@ else
 end
 tat = math.max(tat, now)
 
-local new_tat = tat + increment
-local allow_at = new_tat - burst_offset
-local diff = now - allow_at
-local remaining = diff / emission_interval
-
-if remaining < 0 then
-  return {0, 0, tostring(-diff), tostring(tat - now)}
+-- How many requests the budget has room for now.
+local room = math.floor((now - tat + burst_offset) / emission_interval + 1e-9)
+if room < 1 then
+  return {0, 0, tostring(tat + emission_interval - burst_offset - now), tostring(tat - now)}
 end
 
+local granted = math.min(want, room)
+local new_tat = tat + emission_interval * granted
 local reset_after = new_tat - now
 if reset_after > 0 then
   redis.call("SET", key, tostring(new_tat), "EX", math.ceil(reset_after))
 end
-return {cost, remaining, "-1", tostring(reset_after)}
+return {granted, room - granted, "-1", tostring(reset_after)}
 "#;
+
+/// What this node holds of one key's budget.
+#[derive(Debug)]
+struct Lease {
+    /// The limit it was taken under (a reload that changes it drops the lease).
+    limit: Limit,
+    /// Requests' worth left to spend, until `until`.
+    left: u32,
+    until: Instant,
+    /// Refused on Redis until then.
+    refused_until: Option<Instant>,
+}
+
+type Leases =
+    HashMap<(Group, Subject), Arc<tokio::sync::Mutex<Lease>>, foldhash::fast::RandomState>;
 
 /// The Redis side of a [`super::RateLimiter`].
 pub(crate) struct RedisGcra {
     pub(crate) redis: Redis,
     /// The script's SHA-1, from `SCRIPT LOAD` on first use.
     sha: OnceCell<String>,
+    /// The leases of large limits, by key; each behind its own lock, so that the
+    /// requests that find a lease spent wait for one round trip, not one each.
+    leases: Mutex<Leases>,
 }
 
 impl RedisGcra {
@@ -77,17 +124,97 @@ impl RedisGcra {
         RedisGcra {
             redis,
             sha: OnceCell::new(),
+            leases: Mutex::default(),
         }
     }
 
-    /// Counts one request of `subject` in `group` on Redis: `Ok(Err(wait))` when it is
-    /// refused; `Err` when Redis did not answer (the caller falls back).
+    /// Counts one request of `subject` in `group` on Redis (or, for a large limit, from
+    /// this node's lease of it): `Ok(Err(wait))` when it is refused; `Err` when Redis did
+    /// not answer (the caller falls back).
     pub(crate) async fn check(
         &self,
         group: Group,
         limit: Limit,
         subject: &Subject,
     ) -> Result<std::result::Result<(), Duration>> {
+        let size = lease_size(limit);
+        if size == 1 {
+            return Ok(self.take(group, limit, subject, 1).await?.map(|_| ()));
+        }
+        let lease = {
+            let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+            leases
+                .entry((group, *subject))
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Mutex::new(Lease {
+                        limit,
+                        left: 0,
+                        until: Instant::now(),
+                        refused_until: None,
+                    }))
+                })
+                .clone()
+        };
+        let mut lease = lease.lock().await;
+        let now = Instant::now();
+        if lease.limit == limit {
+            if lease.left > 0 && now < lease.until {
+                lease.left -= 1;
+                return Ok(Ok(()));
+            }
+            if let Some(until) = lease.refused_until.filter(|until| now < *until) {
+                return Ok(Err(until - now));
+            }
+        }
+        let taken = self.take(group, limit, subject, size).await?;
+        let now = Instant::now();
+        *lease = match taken {
+            Ok(granted) => Lease {
+                limit,
+                left: granted - 1,
+                until: now + LEASE_TTL,
+                refused_until: None,
+            },
+            Err(wait) => Lease {
+                limit,
+                left: 0,
+                until: now,
+                refused_until: Some(now + wait),
+            },
+        };
+        Ok(taken.map(|_| ()))
+    }
+
+    /// Drops the leases spent or run out and the refusals over (with the in-process
+    /// keys, every [`CLEAN_EVERY`](super::CLEAN_EVERY)).
+    pub(crate) fn retain_recent(&self) {
+        let now = Instant::now();
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        leases.retain(|_, lease| match lease.try_lock() {
+            Ok(lease) => {
+                (lease.left > 0 && now < lease.until)
+                    || lease.refused_until.is_some_and(|until| now < until)
+            }
+            // In use right now.
+            Err(_) => true,
+        });
+        leases.shrink_to_fit();
+    }
+
+    /// How many keys hold a lease or a refusal.
+    pub(crate) fn leases(&self) -> usize {
+        self.leases.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Takes up to `want` requests' worth of `subject`'s budget in `group` on Redis:
+    /// `Ok(Ok(granted))`, at least 1, or `Ok(Err(wait))` when there is none now.
+    async fn take(
+        &self,
+        group: Group,
+        limit: Limit,
+        subject: &Subject,
+        want: u32,
+    ) -> Result<std::result::Result<u32, Duration>> {
         let client = self.redis.client();
         let key = self.redis.key(&format!("rl:{group}:{subject}"));
         let args: Vec<Value> = vec![
@@ -96,7 +223,7 @@ impl RedisGcra {
             i64::try_from(limit.period_secs())
                 .unwrap_or(i64::MAX)
                 .into(),
-            1i64.into(),
+            i64::from(want.max(1)).into(),
         ];
         let sha = self
             .sha
@@ -117,17 +244,18 @@ impl RedisGcra {
                 .map_err(redis_err)?,
             other => other.map_err(redis_err)?,
         };
-        decode(answer)
+        decode(answer, want)
     }
 }
 
-/// The script's answer: `Ok(())` when allowed, else the wait.
-fn decode(answer: Value) -> Result<std::result::Result<(), Duration>> {
+/// The script's answer: `Ok(granted)` (1 to `want`) when allowed, else the wait.
+fn decode(answer: Value, want: u32) -> Result<std::result::Result<u32, Duration>> {
     let bad = || Error::internal("Redis: the rate limit script answered something unexpected");
     let fields = answer.into_array();
-    let allowed = fields.first().and_then(Value::as_i64).ok_or_else(bad)?;
-    if allowed > 0 {
-        return Ok(Ok(()));
+    let granted = fields.first().and_then(Value::as_i64).ok_or_else(bad)?;
+    if granted > 0 {
+        let granted = u32::try_from(granted).map_err(|_| bad())?;
+        return Ok(Ok(granted.min(want.max(1))));
     }
     let retry_after = fields
         .get(2)

@@ -138,6 +138,96 @@ async fn two_nodes_on_one_redis_share_one_limit() {
     assert_eq!(a.stats().fallbacks(), 0, "NOSCRIPT is not a fallback");
 }
 
+#[test]
+fn lease_sizes_follow_the_limit() {
+    let size = |s: &str| redis::lease_size(s.parse().unwrap());
+    // Small limits are exact: one round trip per request.
+    assert_eq!(size("10/1m"), 1);
+    assert_eq!(
+        size("120/1m"),
+        1,
+        "2 a second: a lease would outlive its share"
+    );
+    assert_eq!(size("64/1s"), 1);
+    // A 64th of the burst, a second of the rate, 32 at most.
+    assert_eq!(size("200/1s"), 3);
+    assert_eq!(size("640/1m"), 10);
+    assert_eq!(size("6000/1m"), 32);
+    assert_eq!(size("100000/1s"), 32);
+}
+
+#[tokio::test]
+async fn large_limits_are_leased_and_never_exceeded_across_nodes() {
+    let Some(url) = crate::store::testing::redis_url(
+        "ratelimit::large_limits_are_leased_and_never_exceeded_across_nodes",
+    ) else {
+        return;
+    };
+    let prefix = crate::store::testing::redis_prefix();
+    // A lease of 10 requests' worth per round trip.
+    let limits: RateLimits = "api=640/1m".parse().unwrap();
+    let a = RateLimiter::new(limits).with_redis(connect(&url, &prefix).await);
+    let b = RateLimiter::new(limits).with_redis(connect(&url, &prefix).await);
+    let redis = a.inner.redis.as_ref().unwrap();
+    let client = ip("198.51.100.30");
+    let key = redis.redis.key(&format!("rl:api:{client}"));
+    let tat = || async {
+        fred::interfaces::KeysInterface::get::<Option<String>, _>(redis.redis.client(), &key)
+            .await
+            .unwrap()
+    };
+
+    // The first check takes a lease; the next nine are spent here without Redis (the
+    // stored time does not move); the eleventh takes the next lease.
+    a.check(Group::Api, &client).await.unwrap();
+    let first = tat().await.expect("the lease is counted on Redis");
+    for _ in 0..9 {
+        a.check(Group::Api, &client).await.unwrap();
+    }
+    assert_eq!(tat().await.as_ref(), Some(&first), "spent from the lease");
+    a.check(Group::Api, &client).await.unwrap();
+    assert_ne!(tat().await.as_ref(), Some(&first), "a new lease");
+
+    // Two nodes in turn: never more than the limit (and what it regains meanwhile),
+    // and no fewer than the limit less what the two nodes may hold unspent.
+    let started = std::time::Instant::now();
+    let mut passed = 11;
+    for i in 0..2_000 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        if node.check(Group::Api, &client).await.is_ok() {
+            passed += 1;
+        }
+    }
+    let regained = (started.elapsed().as_secs_f64() * 640.0 / 60.0).ceil() as u32 + 1;
+    assert!(
+        passed <= 640 + regained,
+        "{passed} passed, more than 640 + {regained}"
+    );
+    assert!(
+        passed >= 640 - 2 * 9,
+        "{passed} passed: leases held too much back"
+    );
+
+    // A refusal is remembered until its wait is over: with the count gone from Redis,
+    // `a` still refuses (no round trip).
+    let refusal = a.check(Group::Api, &client).await.unwrap_err();
+    assert!(
+        refusal.retry_after <= Duration::from_millis(200),
+        "{refusal:?}"
+    );
+    let _: i64 = fred::interfaces::KeysInterface::del(redis.redis.client(), &key)
+        .await
+        .unwrap();
+    assert!(a.check(Group::Api, &client).await.is_err());
+    // Once the wait is over, Redis is asked again (and has a full budget now).
+    tokio::time::sleep(refusal.retry_after + Duration::from_millis(20)).await;
+    a.check(Group::Api, &client).await.unwrap();
+    assert_eq!(a.stats().fallbacks() + b.stats().fallbacks(), 0);
+    // Spent and expired leases are dropped at the cleaning.
+    tokio::time::sleep(redis::LEASE_TTL).await;
+    assert_eq!(a.retain_recent(), 0);
+}
+
 /// A redis-server of the test's own, on a port it chose, that it can stop and start.
 struct OwnRedis {
     port: u16,
