@@ -150,6 +150,8 @@ impl fmt::Debug for LiveSession {
 
 enum Outbound {
     Text(String),
+    /// A push: its id (in `State::pending`) and its text.
+    Push(String, String),
     Close,
 }
 
@@ -259,8 +261,8 @@ impl LiveSession {
         };
         let text = serde_json::to_string(&message).map_err(|_| PushError::Disconnected)?;
         let (tx, rx) = oneshot::channel();
-        self.state().pending.insert(id, (ops, tx));
-        if self.commands.send(Outbound::Text(text)).is_err() {
+        self.state().pending.insert(id.clone(), (ops, tx));
+        if self.commands.send(Outbound::Push(id, text)).is_err() {
             return Err(PushError::Disconnected);
         }
         rx.await.unwrap_or(Err(PushError::Disconnected))
@@ -473,6 +475,20 @@ async fn run(
                 command = outbound.recv() => match command {
                     Some(Outbound::Text(text)) => {
                         if socket.send(Message::Text(text.into())).await.is_err() {
+                            break (1006, "the connection was lost".to_string());
+                        }
+                    }
+                    Some(Outbound::Push(id, text)) => {
+                        // A push queued on a connection that then ended was answered
+                        // `Disconnected` already: it is never sent on the next one (it
+                        // would be applied while its caller was told it failed, and its
+                        // ack would find no one waiting).
+                        let waiting = state
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .pending
+                            .contains_key(&id);
+                        if waiting && socket.send(Message::Text(text.into())).await.is_err() {
                             break (1006, "the connection was lost".to_string());
                         }
                     }
