@@ -4,6 +4,7 @@
 //! ([`Tmpfs`], for "disk full" and "read-only"; needs the permission to mount, as root
 //! has).
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -17,11 +18,16 @@ use std::time::Duration;
 /// its port (new connections are refused) and every connection through it (both ends
 /// see the stream end), as a service that went away; [`restore`](Self::restore) listens
 /// on the same port again.
+///
+/// A connection's sockets are closed as soon as either end closes it: a long test
+/// against a server that closes every connection (moto does) holds no descriptors or
+/// ports for the connections already done.
 #[derive(Debug)]
 pub struct TcpProxy {
     port: u16,
     upstream: SocketAddr,
-    live: Arc<Mutex<Vec<TcpStream>>>,
+    /// The connections open now, by number: their two sockets, to cut them.
+    live: Live,
     stop: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
 }
@@ -34,7 +40,7 @@ impl TcpProxy {
         let mut proxy = TcpProxy {
             port,
             upstream,
-            live: Arc::new(Mutex::new(Vec::new())),
+            live: Live::default(),
             stop: Arc::new(AtomicBool::new(false)),
             acceptor: None,
         };
@@ -63,18 +69,24 @@ impl TcpProxy {
                         let Ok(server) = TcpStream::connect(upstream) else {
                             continue;
                         };
+                        let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone())
+                        else {
+                            continue;
+                        };
+                        let id = live.add([client2, server2]);
                         let pairs = [
                             (client.try_clone(), server.try_clone()),
-                            (server.try_clone(), client.try_clone()),
+                            (Ok(server), Ok(client)),
                         ];
-                        {
-                            let mut live = live.lock().unwrap_or_else(|e| e.into_inner());
-                            live.extend(client.try_clone());
-                            live.extend(server.try_clone());
-                        }
                         for pair in pairs {
                             if let (Ok(from), Ok(to)) = pair {
-                                std::thread::spawn(move || pipe(from, to));
+                                let live = live.clone();
+                                std::thread::spawn(move || {
+                                    pipe(from, to);
+                                    // Either direction ending ends the connection: drop
+                                    // its sockets (the second pipe finds them gone).
+                                    live.remove(id);
+                                });
                             }
                         }
                     }
@@ -94,8 +106,7 @@ impl TcpProxy {
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
-        let live = std::mem::take(&mut *self.live.lock().unwrap_or_else(|e| e.into_inner()));
-        for stream in live {
+        for stream in self.live.take() {
             let _ = stream.shutdown(Shutdown::Both);
         }
     }
@@ -110,6 +121,42 @@ impl TcpProxy {
 impl Drop for TcpProxy {
     fn drop(&mut self) {
         self.cut();
+    }
+}
+
+/// The open connections of a [`TcpProxy`].
+#[derive(Debug, Clone, Default)]
+struct Live(Arc<Mutex<Connections>>);
+
+/// The last number given, and the sockets of each open connection by number.
+type Connections = (u64, HashMap<u64, [TcpStream; 2]>);
+
+impl Live {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connections> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps a connection's two sockets; answers its number.
+    fn add(&self, sockets: [TcpStream; 2]) -> u64 {
+        let mut live = self.lock();
+        live.0 += 1;
+        let id = live.0;
+        live.1.insert(id, sockets);
+        id
+    }
+
+    /// Closes (drops) connection `id`'s sockets, if still kept.
+    fn remove(&self, id: u64) {
+        let sockets = self.lock().1.remove(&id);
+        drop(sockets);
+    }
+
+    /// Every socket kept, the map left empty.
+    fn take(&self) -> Vec<TcpStream> {
+        std::mem::take(&mut self.lock().1)
+            .into_values()
+            .flatten()
+            .collect()
     }
 }
 
