@@ -8,7 +8,8 @@
 //! Large limits (128 or more per period, at least 2 a second: the `api` and `anonymous`
 //! defaults) are counted in leases: one round trip takes up to [`MAX_LEASE`] requests'
 //! worth of the budget at once, which this node then spends for up to [`LEASE_TTL`]
-//! without asking Redis; a refusal is remembered until its `Retry-After`. What a lease
+//! without asking Redis, taking the next one in the background once half of it is spent;
+//! a refusal is remembered until its `Retry-After`. What a lease
 //! takes is counted on Redis when it is taken, so the nodes together never let more than
 //! the limit through; the cost is that a client spread over several nodes may be refused
 //! on one while another still holds a few of its requests' worth, unspent, for at most
@@ -102,28 +103,108 @@ struct Lease {
     /// Requests' worth left to spend, until `until`.
     left: u32,
     until: Instant,
-    /// Refused on Redis until then.
+    /// Refused on Redis until then (once `left` is spent).
     refused_until: Option<Instant>,
+    /// A round trip for the next lease is under way in the background.
+    refilling: bool,
 }
 
-type Leases =
-    HashMap<(Group, Subject), Arc<tokio::sync::Mutex<Lease>>, foldhash::fast::RandomState>;
+impl Lease {
+    fn new(limit: Limit) -> Lease {
+        Lease {
+            limit,
+            left: 0,
+            until: Instant::now(),
+            refused_until: None,
+            refilling: false,
+        }
+    }
+
+    /// Adds what Redis answered: requests' worth for another [`LEASE_TTL`] (what was
+    /// left and not run out is kept), or a refusal for when this lease is spent.
+    fn add(&mut self, taken: std::result::Result<u32, Duration>, now: Instant) {
+        match taken {
+            Ok(granted) => {
+                if now >= self.until {
+                    self.left = 0;
+                }
+                self.left += granted;
+                self.until = now + LEASE_TTL;
+                self.refused_until = None;
+            }
+            Err(wait) => self.refused_until = Some(now + wait),
+        }
+    }
+}
+
+/// One key's lease and the gate that lets one request at a time take a lease when it
+/// is spent (the others wait for that round trip instead of making their own).
+#[derive(Debug)]
+struct Entry {
+    lease: Mutex<Lease>,
+    gate: tokio::sync::Mutex<()>,
+}
+
+impl Entry {
+    fn lease(&self) -> std::sync::MutexGuard<'_, Lease> {
+        self.lease.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Spends one request's worth of the lease when it has one: `Some(Ok(refill))`,
+    /// `refill` when this request should start taking the next lease in the background;
+    /// `Some(Err(wait))` when refused; `None` when Redis must be asked now.
+    fn spend(
+        &self,
+        limit: Limit,
+        size: u32,
+        now: Instant,
+    ) -> Option<std::result::Result<bool, Duration>> {
+        let mut lease = self.lease();
+        if lease.limit != limit {
+            *lease = Lease::new(limit);
+        }
+        if lease.left > 0 && now < lease.until {
+            lease.left -= 1;
+            // Half spent: the next lease is taken while this one is still spent, so no
+            // request waits for Redis while the key is busy.
+            let refill =
+                lease.left <= size / 2 && !lease.refilling && lease.refused_until.is_none();
+            lease.refilling |= refill;
+            return Some(Ok(refill));
+        }
+        lease
+            .refused_until
+            .filter(|until| now < *until)
+            .map(|until| Err(until - now))
+    }
+}
+
+type Leases = HashMap<(Group, Subject), Arc<Entry>, foldhash::fast::RandomState>;
+
+/// The script on one Redis: cheap to clone into a background refill.
+#[derive(Clone)]
+struct Script {
+    redis: Redis,
+    /// The script's SHA-1, from `SCRIPT LOAD` on first use.
+    sha: Arc<OnceCell<String>>,
+}
 
 /// The Redis side of a [`super::RateLimiter`].
 pub(crate) struct RedisGcra {
     pub(crate) redis: Redis,
-    /// The script's SHA-1, from `SCRIPT LOAD` on first use.
-    sha: OnceCell<String>,
-    /// The leases of large limits, by key; each behind its own lock, so that the
-    /// requests that find a lease spent wait for one round trip, not one each.
+    script: Script,
+    /// The leases of large limits, by key.
     leases: Mutex<Leases>,
 }
 
 impl RedisGcra {
     pub(crate) fn new(redis: Redis) -> Self {
         RedisGcra {
+            script: Script {
+                redis: redis.clone(),
+                sha: Arc::default(),
+            },
             redis,
-            sha: OnceCell::new(),
             leases: Mutex::default(),
         }
     }
@@ -139,50 +220,62 @@ impl RedisGcra {
     ) -> Result<std::result::Result<(), Duration>> {
         let size = lease_size(limit);
         if size == 1 {
-            return Ok(self.take(group, limit, subject, 1).await?.map(|_| ()));
+            let taken = self.script.take(group, limit, subject, 1).await?;
+            return Ok(taken.map(|_| ()));
         }
-        let lease = {
+        let entry = {
             let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
             leases
                 .entry((group, *subject))
                 .or_insert_with(|| {
-                    Arc::new(tokio::sync::Mutex::new(Lease {
-                        limit,
-                        left: 0,
-                        until: Instant::now(),
-                        refused_until: None,
-                    }))
+                    Arc::new(Entry {
+                        lease: Mutex::new(Lease::new(limit)),
+                        gate: tokio::sync::Mutex::new(()),
+                    })
                 })
                 .clone()
         };
-        let mut lease = lease.lock().await;
-        let now = Instant::now();
-        if lease.limit == limit {
-            if lease.left > 0 && now < lease.until {
-                lease.left -= 1;
+        match entry.spend(limit, size, Instant::now()) {
+            Some(Ok(refill)) => {
+                if refill {
+                    self.refill(entry, group, limit, *subject, size);
+                }
                 return Ok(Ok(()));
             }
-            if let Some(until) = lease.refused_until.filter(|until| now < *until) {
-                return Ok(Err(until - now));
-            }
+            Some(Err(wait)) => return Ok(Err(wait)),
+            None => {}
         }
-        let taken = self.take(group, limit, subject, size).await?;
-        let now = Instant::now();
-        *lease = match taken {
-            Ok(granted) => Lease {
-                limit,
-                left: granted - 1,
-                until: now + LEASE_TTL,
-                refused_until: None,
-            },
-            Err(wait) => Lease {
-                limit,
-                left: 0,
-                until: now,
-                refused_until: Some(now + wait),
-            },
-        };
-        Ok(taken.map(|_| ()))
+        // Spent: one request takes the next lease, the others wait for it.
+        let _gate = entry.gate.lock().await;
+        if let Some(spent) = entry.spend(limit, size, Instant::now()) {
+            return Ok(spent.map(drop));
+        }
+        let taken = self.script.take(group, limit, subject, size).await?;
+        let mut lease = entry.lease();
+        lease.add(taken, Instant::now());
+        Ok(match taken {
+            Ok(_) => {
+                lease.left -= 1;
+                Ok(())
+            }
+            Err(wait) => Err(wait),
+        })
+    }
+
+    /// Takes the next lease of `subject` in the background; a failure is left to the
+    /// next request that finds the lease spent.
+    fn refill(&self, entry: Arc<Entry>, group: Group, limit: Limit, subject: Subject, size: u32) {
+        let script = self.script.clone();
+        tokio::spawn(async move {
+            let taken = script.take(group, limit, &subject, size).await;
+            let mut lease = entry.lease();
+            lease.refilling = false;
+            if let Ok(taken) = taken
+                && lease.limit == limit
+            {
+                lease.add(taken, Instant::now());
+            }
+        });
     }
 
     /// Drops the leases spent or run out and the refusals over (with the in-process
@@ -190,13 +283,12 @@ impl RedisGcra {
     pub(crate) fn retain_recent(&self) {
         let now = Instant::now();
         let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
-        leases.retain(|_, lease| match lease.try_lock() {
-            Ok(lease) => {
-                (lease.left > 0 && now < lease.until)
-                    || lease.refused_until.is_some_and(|until| now < until)
-            }
-            // In use right now.
-            Err(_) => true,
+        leases.retain(|_, entry| {
+            let lease = entry.lease();
+            (lease.left > 0 && now < lease.until)
+                || lease.refused_until.is_some_and(|until| now < until)
+                || lease.refilling
+                || Arc::strong_count(entry) > 1
         });
         leases.shrink_to_fit();
     }
@@ -205,7 +297,9 @@ impl RedisGcra {
     pub(crate) fn leases(&self) -> usize {
         self.leases.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
+}
 
+impl Script {
     /// Takes up to `want` requests' worth of `subject`'s budget in `group` on Redis:
     /// `Ok(Ok(granted))`, at least 1, or `Ok(Err(wait))` when there is none now.
     async fn take(
