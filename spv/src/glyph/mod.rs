@@ -31,7 +31,7 @@ pub use assets::{AssetResolver, Bytes, Chain, NoAssets, load_asset};
 pub use limits::Limits;
 pub use model::*;
 pub use package::{DirAssets, Package};
-pub use parse::{Report, check, load, parse_json, validate};
+pub use parse::{Report, check, load, parse_json, parse_value, validate};
 
 /// A document as read from a `.glyph` file: the document and, for a package, the
 /// package's files (which resolve the document's relative and `sha256:` assets).

@@ -787,10 +787,9 @@ impl Actor {
         let (doc, outcomes, applied) = tokio::task::spawn_blocking(move || {
             let mut doc = doc;
             let mut applied = Vec::new();
+            // The REST checks (`parse_json`), on the changed document as it is in memory.
             let check: crate::glyph::ops::Check<'_> = &|doc| {
-                let bytes = serde_json::to_vec(&doc.to_value())
-                    .map_err(|e| OpError::new(RejectCode::InvalidDocument, e.to_string()))?;
-                glyph::parse_json(&bytes, &limits)
+                glyph::parse_value(doc.to_value(), &limits)
                     .map(drop)
                     .map_err(|e| OpError::new(RejectCode::InvalidDocument, e.to_string()))
             };

@@ -120,6 +120,93 @@ pub fn parse_json(bytes: &[u8], limits: &Limits) -> Result<Document> {
     }
 }
 
+/// [`parse_json`] of a document that is already JSON in memory (a document changed by
+/// live edits): the same checks as `parse_json(&serde_json::to_vec(&value)?)`, in the same
+/// order and with the same errors (the nesting error names no line), without writing the
+/// JSON out and reading it back. The size is the length `value` serializes to, counted.
+///
+/// ```
+/// use spv::glyph::{self, Limits};
+///
+/// let mut value = serde_json::json!({"format": "glyph", "version": 1,
+///     "pages": [{"width": 8, "height": 4, "layers": []}]});
+/// assert_eq!(glyph::parse_value(value.clone(), &Limits::default()).unwrap().pages.len(), 1);
+/// value["pages"][0]["height"] = serde_json::json!(-1);
+/// let err = glyph::parse_value(value, &Limits::default()).unwrap_err();
+/// assert_eq!(err.to_string(), "pages[0].height: -1 is not a number > 0 and <= 16384");
+/// ```
+pub fn parse_value(value: Value, limits: &Limits) -> Result<Document> {
+    let size = json_len(&value);
+    if size > limits.max_json_bytes {
+        let message = format!(
+            "the document JSON is {size} bytes, more than the limit of {} bytes",
+            limits.max_json_bytes
+        );
+        return Err(Error::new(ErrorKind::LimitExceeded, message));
+    }
+    let max_depth = max_json_depth(limits);
+    if value_depth_exceeds(&value, max_depth) {
+        let message = format!(
+            "the JSON nests deeper than {max_depth} levels (groups may nest {} deep)",
+            limits.max_group_depth
+        );
+        return Err(Error::new(ErrorKind::LimitExceeded, message));
+    }
+    let mut checker = Checker::new(limits, 1);
+    let document = convert::document(&mut checker, value).filter(|_| checker.errors.is_empty());
+    match (document, checker.errors.into_iter().next()) {
+        (Some(document), None) => Ok(document),
+        (_, Some(error)) => Err(error),
+        (None, None) => Err(Error::internal("the document was refused without an error")),
+    }
+}
+
+/// The length of `value` as compact JSON, counted without writing it.
+fn json_len(value: &Value) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len() as u64;
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a `Value` to a writer that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+/// Whether an array or object of `value` lies deeper than `max` (the root is at 1), as
+/// [`too_deep`] finds in the text; without recursion.
+fn value_depth_exceeds(value: &Value, max: usize) -> bool {
+    let mut stack = vec![(value, 1usize)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth > max {
+            return true;
+        }
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    false
+}
+
+/// The deepest nesting a document's JSON may have: twice the group depth (a group's
+/// object and its `children` array) and some slack, at most [`MAX_JSON_DEPTH`].
+fn max_json_depth(limits: &Limits) -> usize {
+    limits
+        .max_group_depth
+        .saturating_mul(2)
+        .saturating_add(JSON_DEPTH_SLACK)
+        .min(MAX_JSON_DEPTH)
+}
+
 /// Checks a document built by hand (or changed after parsing) against the format's
 /// rules and `limits`: ranges, unique ids, asset references, asset sources, path data
 /// and limits. Returns the first error.
@@ -239,11 +326,7 @@ fn json_value(bytes: &[u8], limits: &Limits) -> Result<Value> {
         return Err(Error::new(ErrorKind::LimitExceeded, message));
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let max_depth = limits
-        .max_group_depth
-        .saturating_mul(2)
-        .saturating_add(JSON_DEPTH_SLACK)
-        .min(MAX_JSON_DEPTH);
+    let max_depth = max_json_depth(limits);
     if let Some(at) = too_deep(bytes, max_depth) {
         let (line, column) = line_column(bytes, at);
         let message = format!(

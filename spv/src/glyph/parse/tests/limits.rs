@@ -22,6 +22,15 @@ fn limit_error(doc: &Value, limits: &Limits) -> String {
     let bytes = serde_json::to_vec(doc).unwrap();
     let err = glyph::load(&bytes, limits).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+    // The document in memory (live edits) meets the same limit, with the same words but
+    // for the nesting error's line and column.
+    let in_memory = glyph::parse_value(doc.clone(), limits).unwrap_err();
+    assert_eq!(in_memory.kind(), ErrorKind::LimitExceeded, "{in_memory}");
+    if let Some((start, _)) = err.to_string().split_once(" at line ") {
+        assert!(in_memory.to_string().starts_with(start), "{in_memory}");
+    } else {
+        assert_eq!(in_memory.to_string(), err.to_string());
+    }
     // A limit stops the check: it is the last error reported.
     let report = glyph::check(&bytes, limits);
     assert_eq!(

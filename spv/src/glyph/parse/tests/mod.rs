@@ -49,7 +49,45 @@ pub(super) fn only_error(doc: &Value) -> String {
     let bytes = serde_json::to_vec(doc).unwrap();
     let first = glyph::load(&bytes, &Limits::default()).unwrap_err();
     assert_eq!(first.to_string(), all[0]);
+    // The same error from the document in memory (what live edits are checked with).
+    let in_memory = glyph::parse_value(doc.clone(), &Limits::default()).unwrap_err();
+    assert_eq!(in_memory.to_string(), all[0], "parse_value");
     all.into_iter().next().unwrap()
+}
+
+#[test]
+fn parse_value_agrees_with_parse_json_on_every_sample() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/docs");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "glyph") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        let limits = Limits::default();
+        let from_bytes = glyph::parse_json(&bytes, &limits).unwrap();
+        let from_value = glyph::parse_value(value.clone(), &limits).unwrap();
+        assert_eq!(from_value, from_bytes, "{}", path.display());
+        // The size limit counts the compact JSON, as `to_vec` writes it.
+        let compact = serde_json::to_vec(&value).unwrap().len() as u64;
+        let tight = Limits {
+            max_json_bytes: compact - 1,
+            ..Limits::default()
+        };
+        let err = glyph::parse_value(value.clone(), &tight).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            glyph::parse_json(&serde_json::to_vec(&value).unwrap(), &tight)
+                .unwrap_err()
+                .to_string()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 10, "only {seen} samples read");
 }
 
 fn parse(text: &str) -> crate::Result<Document> {
