@@ -16,6 +16,7 @@
 //!   (the first open: the actor loads, gives nothing new ids, serializes).
 //!
 //! The baseline of each row is the first row of its scenario, measured in the same run.
+//! The process allocates with mimalloc, as the `spv-server` binary does.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,11 @@ use spv::glyph::ops::{Op, Target};
 use spv_client::api::{CreateDocument, Principal, Secret};
 use spv_client::{Client, LiveEvent, LiveSession};
 use tokio::sync::Mutex;
+
+/// The allocator of the `spv-server` binary: the server in this process allocates as it
+/// does there (glibc's malloc took a third of the profile).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PASSWORD: &str = "live-bench-password-1";
 
