@@ -62,7 +62,8 @@ for line in open(f"/proc/{pid}/smaps"):
             kind = f"other ({name})"
         kinds[kind] = kinds.get(kind, 0) + kib
 for kind, kib in sorted(kinds.items(), key=lambda kv: -kv[1]):
-    print(f"{kib} {kind}")
+    if kib >= 64:
+        print(f"{kib} {kind}")
 PY
 }
 
