@@ -10,11 +10,12 @@
 //! | [`RateLimitStats`] | refusals by group and checks answered in process while Redis was away |
 //!
 //! Each group is a GCRA of `N/period`: a burst of up to N at once, then one more each
-//! `period / N`. On Redis, a limit of 128 or more per period is taken in leases of up to
-//! 32 requests' worth per round trip, spent by the node within a second (never more than
-//! N across the nodes; a client spread over nodes may be refused a little early); smaller
-//! ones (`auth`) cost one round trip per request and are exact. The HTTP layer decides which group a request counts in (`spv::http`'s
-//! module docs list them) and turns a [`Refusal`] into `429` with `Retry-After`,
+//! `period / N`. On Redis, a limit of 128 or more per period and 2 or more a second is
+//! taken in leases of up to 32 requests' worth per round trip, spent by the node within a
+//! second (never more than N across the nodes; a client spread over nodes may be refused
+//! a little early); smaller ones (`auth`) cost one round trip per request and are exact.
+//! The HTTP layer decides which group a request counts in (`spv::http`'s module docs list
+//! them) and turns a [`Refusal`] into `429` with `Retry-After`,
 //! `RateLimit-Policy` and `RateLimit`.
 //!
 //! ```

@@ -9,11 +9,12 @@
 //! defaults) are counted in leases: one round trip takes up to [`MAX_LEASE`] requests'
 //! worth of the budget at once, which this node then spends for up to [`LEASE_TTL`]
 //! without asking Redis, taking the next one in the background once half of it is spent;
-//! a refusal is remembered until its `Retry-After`. What a lease
-//! takes is counted on Redis when it is taken, so the nodes together never let more than
-//! the limit through; the cost is that a client spread over several nodes may be refused
-//! on one while another still holds a few of its requests' worth, unspent, for at most
-//! [`LEASE_TTL`]. Small limits (`auth=10/1m`) stay exact: one round trip per request.
+//! a refusal is remembered until its `Retry-After`. What a lease takes is counted on
+//! Redis when it is taken, so the nodes together never let more than the limit through;
+//! the cost is that a client spread over several nodes may be refused on one while
+//! another still holds some of its requests' worth (a lease and a half at most), unspent,
+//! for at most [`LEASE_TTL`]. Small limits (`auth=10/1m`) stay exact: one round trip per
+//! request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,8 +56,8 @@ pub(crate) fn lease_size(limit: Limit) -> u32 {
 /// `KEYS[1]`: the key; `ARGV`: burst, rate, period (s), want. Takes as many of `want`
 /// requests' worth as the budget has now, at least 1, else none. Answers `{granted,
 /// remaining, retry_after, reset_after}` (the last two in seconds, as text); with
-/// `want` 1 it is redis_rate's `allow`. The time is Redis's own (`TIME`), so the nodes' clocks do not
-/// matter. Redis 5 and later replicate the script's effects, so no
+/// `want` 1 it is redis_rate's `allow`. The time is Redis's own (`TIME`), so the nodes'
+/// clocks do not matter. Redis 5 and later replicate the script's effects, so no
 /// `redis.replicate_commands()`.
 pub(crate) const GCRA: &str = r#"
 local key = KEYS[1]
