@@ -97,22 +97,28 @@ impl Document {
 /// assert!(loaded.package.unwrap().get("assets/a.bin").is_some());
 /// ```
 pub fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded> {
-    let outcome = read(bytes, limits, 1);
-    match (outcome.document, outcome.checker.errors.into_iter().next()) {
-        (Some(document), None) => Ok(Loaded {
-            document,
-            package: outcome.package.map(Arc::new),
-            warnings: outcome.checker.warnings,
-        }),
-        (_, Some(error)) => Err(error),
-        (None, None) => Err(Error::internal("the document was refused without an error")),
-    }
+    let Outcome {
+        document,
+        package,
+        mut checker,
+    } = read(bytes, limits, 1);
+    let warnings = std::mem::take(&mut checker.warnings);
+    Ok(Loaded {
+        document: first_error(document, checker)?,
+        package: package.map(Arc::new),
+        warnings,
+    })
 }
 
 /// Parses and validates a JSON document (not a package): size limit, optional UTF-8
 /// BOM, JSON syntax, then every rule of the format. Returns the first error.
 pub fn parse_json(bytes: &[u8], limits: &Limits) -> Result<Document> {
     let (document, checker) = parse_document(bytes, limits, 1);
+    first_error(document, checker)
+}
+
+/// The document, or the first error the checker found.
+fn first_error(document: Option<Document>, checker: Checker<'_>) -> Result<Document> {
     match (document, checker.errors.into_iter().next()) {
         (Some(document), None) => Ok(document),
         (_, Some(error)) => Err(error),
@@ -136,14 +142,7 @@ pub fn parse_json(bytes: &[u8], limits: &Limits) -> Result<Document> {
 /// assert_eq!(err.to_string(), "pages[0].height: -1 is not a number > 0 and <= 16384");
 /// ```
 pub fn parse_value(value: Value, limits: &Limits) -> Result<Document> {
-    let size = json_len(&value);
-    if size > limits.max_json_bytes {
-        let message = format!(
-            "the document JSON is {size} bytes, more than the limit of {} bytes",
-            limits.max_json_bytes
-        );
-        return Err(Error::new(ErrorKind::LimitExceeded, message));
-    }
+    check_size(json_len(&value), limits)?;
     let max_depth = max_json_depth(limits);
     if value_depth_exceeds(&value, max_depth) {
         let message = format!(
@@ -153,12 +152,8 @@ pub fn parse_value(value: Value, limits: &Limits) -> Result<Document> {
         return Err(Error::new(ErrorKind::LimitExceeded, message));
     }
     let mut checker = Checker::new(limits, 1);
-    let document = convert::document(&mut checker, value).filter(|_| checker.errors.is_empty());
-    match (document, checker.errors.into_iter().next()) {
-        (Some(document), None) => Ok(document),
-        (_, Some(error)) => Err(error),
-        (None, None) => Err(Error::internal("the document was refused without an error")),
-    }
+    let document = convert_value(&mut checker, value);
+    first_error(document, checker)
 }
 
 /// The length of `value` as compact JSON, counted without writing it.
@@ -184,15 +179,15 @@ fn json_len(value: &Value) -> u64 {
 fn value_depth_exceeds(value: &Value, max: usize) -> bool {
     let mut stack = vec![(value, 1usize)];
     while let Some((value, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
-        if depth > max {
+        let nested = matches!(value, Value::Array(_) | Value::Object(_));
+        if nested && depth > max {
             return true;
         }
-        stack.extend(children.map(|child| (child, depth + 1)));
+        match value {
+            Value::Array(items) => stack.extend(items.iter().map(|child| (child, depth + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|child| (child, depth + 1))),
+            _ => {}
+        }
     }
     false
 }
@@ -312,12 +307,17 @@ fn parse_document<'l>(
             return (None, checker);
         }
     };
-    let document = convert::document(&mut checker, value).filter(|_| checker.errors.is_empty());
+    let document = convert_value(&mut checker, value);
     (document, checker)
 }
 
-fn json_value(bytes: &[u8], limits: &Limits) -> Result<Value> {
-    let size = bytes.len() as u64;
+/// JSON → document, only when the checker found no error.
+fn convert_value(checker: &mut Checker<'_>, value: Value) -> Option<Document> {
+    convert::document(checker, value).filter(|_| checker.errors.is_empty())
+}
+
+/// The size limit of a document's JSON.
+fn check_size(size: u64, limits: &Limits) -> Result<()> {
     if size > limits.max_json_bytes {
         let message = format!(
             "the document JSON is {size} bytes, more than the limit of {} bytes",
@@ -325,6 +325,11 @@ fn json_value(bytes: &[u8], limits: &Limits) -> Result<Value> {
         );
         return Err(Error::new(ErrorKind::LimitExceeded, message));
     }
+    Ok(())
+}
+
+fn json_value(bytes: &[u8], limits: &Limits) -> Result<Value> {
+    check_size(bytes.len() as u64, limits)?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let max_depth = max_json_depth(limits);
     if let Some(at) = too_deep(bytes, max_depth) {
